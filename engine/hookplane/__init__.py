@@ -1,0 +1,5 @@
+"""Hookplane: a declarative GitOps engine for webhooks."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""The ``hookplane`` command. Only this module turns errors into exit codes.
+
+Exit codes: 0 ok, 1 user error (invalid configuration, refused plan, ...), 2 changes present
+(``plan --detailed-exitcode``), 3 a bug in Hookplane, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hookplane import __version__
+from hookplane.errors import ConfigError, HookplaneError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+class Context:
+    """What every command receives: the project root and output preferences."""
+
+    def __init__(self, root: Path, color: bool) -> None:
+        self.root = root
+        self.color = color
+
+    def style(self, text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if self.color else text
+
+
+def _want_color(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "--root", "root", type=click.Path(file_okay=False, path_type=Path),
+              default=".", show_default=True, help="Project root (holds environments/).")
+@click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR works too).")
+@click.version_option(__version__, prog_name="hookplane")
+@click.pass_context
+def cli(ctx: click.Context, root: Path, no_color: bool) -> None:
+    """Webhooks as code: validate, plan, apply and promote webhook configuration."""
+    ctx.obj = Context(root=root, color=_want_color(no_color))
+
+
+def _register() -> None:
+    from hookplane.cli import init, schema, validate
+
+    for module in (validate, init, schema):
+        module.register(cli)
+
+
+_register()
+
+
+def _print_error(exc: HookplaneError) -> None:
+    if isinstance(exc, ConfigError):
+        for diagnostic in exc.diagnostics:
+            click.echo(f"Error: {diagnostic.format()}", err=True)
+        count = len(exc.diagnostics)
+        click.echo(f"{count} error{'s' if count != 1 else ''} found.", err=True)
+    else:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            click.echo(f"Error: {line}", err=True)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code (used by tests and :func:`main`)."""
+    try:
+        result = cli.main(args=argv, prog_name="hookplane", standalone_mode=False)
+    except HookplaneError as exc:
+        _print_error(exc)
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR if exc.exit_code != 0 else EXIT_OK
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except Exception:
+        click.echo("Hookplane hit a bug; please report it with this trace:", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        return EXIT_BUG
+    return int(result or 0)
+
+
+def main() -> None:
+    sys.exit(run())

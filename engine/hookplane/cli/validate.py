@@ -1,0 +1,49 @@
+"""``hookplane validate [ENV]``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hookplane.cli.main import Context
+from hookplane.config import load_all, load_environment
+from hookplane.errors import ConfigError
+
+
+@click.command("validate")
+@click.argument("environment", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_obj
+def validate(obj: Context, environment: str | None, as_json: bool) -> int:
+    """Check the YAML of ENVIRONMENT (default: every environment)."""
+    try:
+        if environment is None:
+            configs = load_all(obj.root)
+        else:
+            configs = {environment: load_environment(obj.root, environment)}
+    except ConfigError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"valid": False,
+                               "errors": [d.as_dict() for d in exc.diagnostics]}, indent=2))
+        return 1
+    if as_json:
+        click.echo(json.dumps({
+            "valid": True,
+            "environments": {
+                name: {"resources": sum(1 for _ in c.all_resources())}
+                for name, c in configs.items()
+            },
+            "errors": [],
+        }, indent=2))
+        return 0
+    for name, config in configs.items():
+        count = sum(1 for _ in config.all_resources())
+        click.echo(f"{obj.style('✓', fg='green')} {name}: {count} resource"
+                   f"{'s' if count != 1 else ''} valid")
+    return 0
+
+
+def register(group: click.Group) -> None:
+    group.add_command(validate)

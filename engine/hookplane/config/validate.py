@@ -1,0 +1,496 @@
+"""Cross-resource rules: references, secrets, ``${env:…}``, templates, filters, mappings.
+
+Each rule reports through ``add(file, yaml_path, message, key=..., address=..., hint=...)``
+so that the loader can position every problem. Rules only look at resources that passed
+model validation, so one mistake does not cascade into many messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from hookplane.config.grammar import (
+    GrammarError,
+    filter_problems,
+    parse_compose,
+    parse_placeholders,
+    template_strings,
+)
+from hookplane.config.models import (
+    ENV_REF,
+    ApiKey,
+    Collection,
+    FieldSchema,
+    InboundWebhook,
+    Mapping,
+    Source,
+    Trigger,
+)
+
+if TYPE_CHECKING:
+    from hookplane.config.loader import Config, Resource
+
+
+class Add(Protocol):
+    def __call__(self, file: str, path: tuple[Any, ...], message: str, *, key: bool = False,
+                 address: str = "", hint: str = "") -> None: ...
+
+
+SECRET_HINT = "omit it to have Hookplane generate one at apply, or write ${env:NAME}"
+_SENSITIVE_HEADER = re.compile(
+    r"authorization|token|secret|api[-_]?key|password|passwd|signature|cookie|credential",
+    re.IGNORECASE,
+)
+_ANY_REF = re.compile(r"\$\{([^}]*)\}?")
+DATE_KEYWORDS = ("epoch_s", "epoch_ms", "iso8601")
+TRIGGER_ROOTS = ("record", "previous", "event", "collection", "environment", "trigger", "id",
+                 "occurred_at")
+PAYLOAD_ROOTS = ("payload",)
+
+
+def _has_ref(value: str) -> bool:
+    return ENV_REF.search(value) is not None
+
+
+def _malformed_refs(value: str) -> list[str]:
+    bad = []
+    for match in _ANY_REF.finditer(value):
+        if not ENV_REF.fullmatch(match.group(0)):
+            bad.append(match.group(0))
+    return bad
+
+
+# --------------------------------------------------------------------------- schema helpers
+
+
+def schema_field(schema: FieldSchema, path: str) -> FieldSchema | bool | None:
+    """The field schema at a dot path; True = allowed but undeclared; None = unknown."""
+    current: FieldSchema = schema
+    for part in path.split("."):
+        if current.items is not None and part.isdigit():
+            current = current.items
+            continue
+        properties = current.properties
+        if properties is not None and part in properties:
+            current = properties[part]
+            continue
+        extra = current.additionalProperties
+        if isinstance(extra, FieldSchema):
+            current = extra
+            continue
+        if properties is None or extra is True:
+            return True
+        return None
+    return current
+
+
+def _field_names(schema: FieldSchema) -> list[str]:
+    return sorted(schema.properties or {})
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+class _Checker:
+    def __init__(self, config: Config, add: Add) -> None:
+        self.config = config
+        self._add = add
+
+    def add(self, resource: Resource, path: tuple[Any, ...], message: str, *,
+            key: bool = False, hint: str = "") -> None:
+        self._add(resource.file, (resource.kind, resource.name, *path), message, key=key,
+                  address=resource.address, hint=hint)
+
+    # ---------------------------------------------------------------- lookups
+
+    def collection(self, resource: Resource, path: tuple[Any, ...],
+                   name: str | None) -> Collection | None:
+        if name is None:
+            return None
+        found = self.config.get("collections", name)
+        if found is None:
+            known = self.config.section("collections")
+            self.add(resource, path, f"unknown collection '{name}'{_did_you_mean(name, known)}"
+                     + ("" if known else "; declare it under 'collections'"))
+            return None
+        if not found.valid:
+            return None
+        spec = found.spec
+        assert isinstance(spec, Collection)
+        return spec
+
+    def source(self, resource: Resource, path: tuple[Any, ...], name: str) -> Source | None:
+        found = self.config.get("sources", name)
+        if found is None:
+            known = self.config.section("sources")
+            self.add(resource, path, f"unknown source '{name}'{_did_you_mean(name, known)}"
+                     + ("" if known else "; declare it under 'sources'"))
+            return None
+        if not found.valid:
+            return None
+        spec = found.spec
+        assert isinstance(spec, Source)
+        return spec
+
+    # ---------------------------------------------------------------- generic
+
+    def env_refs(self, resource: Resource, allowed: Callable[[tuple[Any, ...]], bool]) -> None:
+        stack: list[tuple[tuple[Any, ...], Any]] = [((), resource.raw)]
+        while stack:
+            path, value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(((*path, k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                stack.extend(((*path, i), v) for i, v in enumerate(value))
+            elif isinstance(value, str) and "${" in value:
+                bad = _malformed_refs(value)
+                if bad:
+                    self.add(resource, path, f"malformed reference '{bad[0]}': write "
+                             "${env:NAME} (NAME: letters, digits, '_')")
+                elif not allowed(path):
+                    self.add(resource, path, "environment references (${env:NAME}) are allowed "
+                             "only in URLs, headers, source settings and secret fields")
+
+    def secret_field(self, resource: Resource, path: tuple[Any, ...], value: str | None) -> None:
+        if value is None:
+            return
+        if not ENV_REF.fullmatch(value):
+            self.add(resource, path, "a secret must not be written in YAML", hint=SECRET_HINT)
+
+    def headers(self, resource: Resource, path: tuple[Any, ...],
+                headers: dict[str, str]) -> None:
+        for name, value in headers.items():
+            if _SENSITIVE_HEADER.search(name) and not _has_ref(value):
+                self.add(resource, (*path, name),
+                         f"header '{name}' carries a credential and must not be literal in YAML",
+                         hint="write its value with ${env:NAME}, e.g. 'Bearer ${env:API_TOKEN}'")
+
+    def url(self, resource: Resource, path: tuple[Any, ...], value: str | None) -> None:
+        if value is None or ENV_REF.fullmatch(value):
+            return
+        probe = ENV_REF.sub("x", value)
+        parts = urlsplit(probe)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.add(resource, path, f"'{value}' is not an http(s) URL",
+                     hint="e.g. https://hooks.example.com/path, or ${env:NAME}")
+
+    def templates(self, resource: Resource, path: tuple[Any, ...], value: Any, *,
+                  roots: tuple[str, ...], schema: FieldSchema | None) -> None:
+        record_roots = ("record", "previous")
+        usage = ", ".join(r + ".…" if r in (*record_roots, "payload") else r for r in roots)
+        for text in template_strings(value):
+            try:
+                placeholders = parse_placeholders(text)
+            except GrammarError as exc:
+                self.add(resource, path, f"template error at column {exc.column}: {exc}")
+                continue
+            for placeholder in placeholders:
+                root, _, rest = placeholder.reference.partition(".")
+                shown = "{{" + placeholder.reference + "}}"
+                if root not in roots:
+                    self.add(resource, path, f"template refers to '{shown}': '{root}' is not "
+                             f"available here{_did_you_mean(root, roots)}; use {usage}")
+                elif (root in record_roots and schema is not None and rest
+                      and schema_field(schema, rest) is None):
+                    first = rest.split(".")[0]
+                    self.add(resource, path, f"template refers to '{shown}' but the collection "
+                             f"has no field '{rest}'{_did_you_mean(first, _field_names(schema))}")
+
+    # ---------------------------------------------------------------- mappings
+
+    def mapping(self, resource: Resource, path: tuple[Any, ...], mapping: Mapping,
+                schema: FieldSchema | None, *, inbound: bool) -> None:
+        def native(section: str, field: str) -> None:
+            where = (*path, section, field)
+            if schema is not None and schema_field(schema, field) is None:
+                first = field.split(".", maxsplit=1)[0]
+                self.add(resource, where, f"mapping field '{field}' is not in the collection "
+                         f"schema{_did_you_mean(first, _field_names(schema))}", key=True)
+
+        for section in ("to_external", "to_native", "computed", "value_maps", "dates", "compose"):
+            for field in getattr(mapping, section):
+                native(section, field)
+
+        # two fields onto one target (inbound: native targets; outbound: external targets)
+        inbound_targets: dict[str, str] = {}
+        for section in ("to_external", "to_native", "compose", "computed"):
+            for field in getattr(mapping, section):
+                if field in inbound_targets and inbound_targets[field] != section:
+                    self.add(resource, (*path, section, field),
+                             f"field '{field}' is mapped twice (in {inbound_targets[field]} and "
+                             f"{section}); each native field has one origin", key=True)
+                inbound_targets.setdefault(field, section)
+        for first in inbound_targets:
+            for second, section in inbound_targets.items():
+                if second.startswith(first + "."):
+                    self.add(resource, (*path, section, second),
+                             f"'{second}' is inside '{first}', which is mapped as a whole; "
+                             "map one or the other", key=True)
+        external_sources: dict[str, str] = {}
+        for field, external in mapping.to_external.items():
+            if external in external_sources:
+                self.add(resource, (*path, "to_external", field),
+                         f"'{field}' and '{external_sources[external]}' are both mapped onto "
+                         f"'{external}'; two fields cannot share one target")
+            external_sources.setdefault(external, field)
+        inbound_sources: dict[str, str] = {}
+        for field, external in mapping.to_native.items():
+            if external in inbound_sources:
+                self.add(resource, (*path, "to_native", field),
+                         f"'{field}' and '{inbound_sources[external]}' both read '{external}'; "
+                         "use computed for a second copy")
+            inbound_sources.setdefault(external, field)
+
+        # rename cycles: a -> b while b -> a (chains that feed each other)
+        edges = {**mapping.to_external, **mapping.to_native}
+        for start in edges:
+            seen = [start]
+            current = edges.get(start)
+            while current is not None and current in edges and current not in seen:
+                seen.append(current)
+                current = edges.get(current)
+            if current == start and len(seen) > 1:
+                chain = " → ".join([*seen, start])
+                self.add(resource, (*path, "to_external" if start in mapping.to_external
+                                    else "to_native", start),
+                         f"rename cycle {chain}: fields exchange names, which is almost always "
+                         "a mistake; rename through distinct names", key=True)
+                break
+
+        for field, table in mapping.value_maps.items():
+            where = (*path, "value_maps", field)
+            for value in table.values():
+                if isinstance(value, dict | list):
+                    self.add(resource, where, "value map values must be plain values")
+                    break
+            if inbound:
+                reverse: dict[str, str] = {}
+                for native_value, external_value in table.items():
+                    marker = repr(external_value)
+                    if marker in reverse:
+                        self.add(resource, where,
+                                 f"value map for '{field}' is not invertible: '{reverse[marker]}' "
+                                 f"and '{native_value}' both map to {external_value!r}, so an "
+                                 f"inbound {external_value!r} is ambiguous")
+                        break
+                    reverse[marker] = str(native_value)
+
+        for field, rule in mapping.dates.items():
+            where = (*path, "dates", field, "external")
+            problem = date_format_problem(rule.external)
+            if problem:
+                self.add(resource, where, problem)
+            if schema is not None:
+                declared = schema_field(schema, field)
+                if isinstance(declared, FieldSchema) and declared.type not in (None, "string"):
+                    self.add(resource, (*path, "dates", field),
+                             f"'{field}' is a date field, so its schema type must be string "
+                             f"(ISO-8601), not {declared.type}", key=True)
+
+        for field, pattern in mapping.compose.items():
+            try:
+                parse_compose(pattern)
+            except GrammarError as exc:
+                self.add(resource, (*path, "compose", field),
+                         f"compose pattern error at column {exc.column}: {exc}")
+
+        for field, template in mapping.computed.items():
+            where = (*path, "computed", field)
+            try:
+                placeholders = parse_placeholders(template)
+            except GrammarError as exc:
+                self.add(resource, where, f"template error at column {exc.column}: {exc}")
+                continue
+            owned = set(inbound_targets)
+            for placeholder in placeholders:
+                root, _, rest = placeholder.reference.partition(".")
+                if root not in ("payload", "record"):
+                    self.add(resource, where, f"computed '{field}' refers to '{root}'; use "
+                             "payload.… (the external payload) or record.… (mapped fields)")
+                elif root == "record" and rest.split(".")[0] not in {
+                    f.split(".")[0] for f in owned
+                } | set(mapping.dates) | set(mapping.value_maps):
+                    self.add(resource, where, f"computed '{field}' refers to record.{rest}, "
+                             "which the mapping does not produce")
+
+    # ---------------------------------------------------------------- resources
+
+    def check_source(self, resource: Resource, spec: Source) -> None:
+        self.env_refs(resource, lambda p: not (p and p[0] == "mapping"))
+        self.headers(resource, ("headers",), spec.headers)
+        for name in ("read", "write"):
+            endpoint = getattr(spec, name)
+            if endpoint is not None:
+                self.headers(resource, (name, "headers"), endpoint.headers)
+        self.url(resource, ("base_url",), spec.base_url)
+        collection = self.collection(resource, ("collection",), spec.collection)
+        inbound = spec.read is not None or self._bound_by_inbound(resource.name)
+        self.mapping(resource, ("mapping",), spec.mapping,
+                     collection.schema_ if collection else None, inbound=inbound)
+
+    def _bound_by_inbound(self, source: str) -> bool:
+        for item in self.config.section("inbound_webhooks").values():
+            spec = item.spec
+            if item.valid and isinstance(spec, InboundWebhook) and spec.source_binding and (
+                spec.source_binding.source == source
+            ):
+                return True
+        return False
+
+    def check_trigger(self, resource: Resource, spec: Trigger) -> None:
+        self.env_refs(resource, lambda p: p[:1] in (("url",), ("headers",))
+                      or p == ("signing", "secret"))
+        self.secret_field(resource, ("signing", "secret"), spec.signing.secret)
+        self.headers(resource, ("headers",), spec.headers)
+        self.url(resource, ("url",), spec.url)
+        collection = self.collection(resource, ("collection",), spec.collection)
+        schema = collection.schema_ if collection else None
+        if spec.filter:
+            for field, problem in filter_problems(spec.filter):
+                self.add(resource, ("filter", field), problem, key=True)
+            if schema is not None:
+                for field in spec.filter:
+                    if isinstance(field, str) and schema_field(schema, field) is None:
+                        self.add(resource, ("filter", field),
+                                 f"filter field '{field}' is not in collection "
+                                 f"'{spec.collection}'"
+                                 f"{_did_you_mean(field.split('.')[0], _field_names(schema))}",
+                                 key=True)
+        if spec.body is not None:
+            self.templates(resource, ("body",), spec.body, roots=TRIGGER_ROOTS, schema=schema)
+        if spec.external_write is not None:
+            source = self.source(resource, ("external_write", "source"),
+                                 spec.external_write.source)
+            if source is not None:
+                if source.write is None:
+                    self.add(resource, ("external_write", "source"),
+                             f"source '{spec.external_write.source}' has no 'write' endpoint to "
+                             "send the record to; add write: {method: PUT, path: \"/…/{id}\"}")
+                if spec.collection is not None and source.collection != spec.collection:
+                    self.add(resource, ("external_write", "source"),
+                             f"source '{spec.external_write.source}' is bound to collection "
+                             f"'{source.collection}', but the trigger watches "
+                             f"'{spec.collection}'")
+
+    def check_inbound(self, resource: Resource, spec: InboundWebhook) -> None:
+        def allowed(p: tuple[Any, ...]) -> bool:
+            return p == ("auth", "secret") or p[:3] in (
+                ("action", "invoke", "url"), ("action", "invoke", "headers"))
+
+        self.env_refs(resource, allowed)
+        self.secret_field(resource, ("auth", "secret"), spec.auth.secret)
+        collection = self.collection(resource, ("collection",), spec.collection)
+        schema = collection.schema_ if collection else None
+        if spec.source_binding is not None:
+            binding = spec.source_binding
+            bound = self.collection(resource, ("source_binding", "collection"),
+                                    binding.collection)
+            source = self.source(resource, ("source_binding", "source"), binding.source)
+            if source is not None and bound is not None and source.collection != binding.collection:
+                self.add(resource, ("source_binding",),
+                         f"source '{binding.source}' belongs to collection "
+                         f"'{source.collection}', not '{binding.collection}'")
+            if spec.collection is not None and binding.collection != spec.collection:
+                self.add(resource, ("source_binding", "collection"),
+                         f"the binding's collection '{binding.collection}' must be the "
+                         f"webhook's target collection '{spec.collection}'")
+            if spec.hydration is not None and source is not None and source.read is None:
+                self.add(resource, ("hydration",),
+                         f"hydration fetches from source '{binding.source}', which has no "
+                         "'read' endpoint; add read: {method: GET, path: \"/…/{id}\"}")
+        if spec.mapping is not None:
+            self.mapping(resource, ("mapping",), spec.mapping, schema, inbound=True)
+        action = spec.action
+        if action.create is not None:
+            target = self.collection(resource, ("action", "create", "collection"),
+                                     action.create.collection)
+            self.templates(resource, ("action", "create", "fields"), action.create.fields,
+                           roots=PAYLOAD_ROOTS, schema=None)
+            if target is not None:
+                names = _field_names(target.schema_)
+                for field in action.create.fields:
+                    if schema_field(target.schema_, field) is None:
+                        self.add(resource, ("action", "create", "fields", field),
+                                 f"collection '{action.create.collection}' has no field "
+                                 f"'{field}'{_did_you_mean(field, names)}", key=True)
+                missing = [f for f in target.schema_.required or []
+                           if f not in action.create.fields]
+                if missing:
+                    self.add(resource, ("action", "create", "fields"),
+                             f"required field(s) {', '.join(missing)} of collection "
+                             f"'{action.create.collection}' are not set, so every delivery "
+                             "would be rejected")
+        if action.invoke is not None:
+            self.url(resource, ("action", "invoke", "url"), action.invoke.url)
+            self.headers(resource, ("action", "invoke", "headers"), action.invoke.headers)
+            if action.invoke.input is not None:
+                self.templates(resource, ("action", "invoke", "input"), action.invoke.input,
+                               roots=PAYLOAD_ROOTS, schema=None)
+            if action.invoke.collection is not None:
+                self.collection(resource, ("action", "invoke", "collection"),
+                                action.invoke.collection)
+
+    def check_api_key(self, resource: Resource, spec: ApiKey) -> None:
+        self.env_refs(resource, lambda p: False)
+        for index, scope in enumerate(spec.scopes):
+            _, _, name = scope.partition(":")
+            if name:
+                self.collection(resource, ("scopes", index), name)
+
+    def check_collection(self, resource: Resource, spec: Collection) -> None:
+        self.env_refs(resource, lambda p: False)
+
+    def renames(self) -> None:
+        for kind, items in self.config.resources.items():
+            for resource in items.values():
+                old = resource.raw.get("renamed_from")
+                if isinstance(old, str) and old in items:
+                    self.add(resource, ("renamed_from",),
+                             f"renamed_from '{old}', but '{kind}.{old}' is still declared; "
+                             "remove the old definition")
+
+
+def date_format_problem(fmt: str) -> str:
+    """Why ``fmt`` is not a usable date format, or an empty string."""
+    if fmt in DATE_KEYWORDS:
+        return ""
+    if "%" not in fmt:
+        return (f"date format '{fmt}' is not epoch_s, epoch_ms, iso8601 or a strftime pattern "
+                "(e.g. '%Y-%m-%d %H:%M:%S')")
+    sample = datetime(2024, 2, 29, 13, 45, 30, tzinfo=UTC)
+    try:
+        text = sample.strftime(fmt)
+        parsed = datetime.strptime(text, fmt)
+    except ValueError as exc:
+        return f"date format '{fmt}' is not a valid strftime pattern: {exc}"
+    if parsed.year != sample.year or parsed.month != sample.month or parsed.day != sample.day:
+        return (f"date format '{fmt}' does not keep the date (year, month and day) and cannot "
+                "be read back")
+    return ""
+
+
+def validate_config(config: Config, add: Add) -> None:
+    """Run every cross-resource rule over a loaded configuration."""
+    checker = _Checker(config, add)
+    handlers: dict[type[Any], Callable[[Any, Any], None]] = {
+        Collection: checker.check_collection,
+        Source: checker.check_source,
+        Trigger: checker.check_trigger,
+        InboundWebhook: checker.check_inbound,
+        ApiKey: checker.check_api_key,
+    }
+    for resource in config.all_resources():
+        if resource.valid:
+            handlers[type(resource.spec)](resource, resource.spec)
+    checker.renames()

@@ -1,0 +1,110 @@
+"""Hookplane's one error tree.
+
+Every error the engine raises on purpose derives from :class:`HookplaneError`; library
+errors (pydantic, PyYAML, SQLAlchemy, httpx) are converted where they enter and chained
+with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit codes.
+
+::
+
+    HookplaneError
+    ├── ConfigError            invalid YAML / model / references / mappings (has diagnostics)
+    ├── PlanError              plan refused: environment rules, protect, bad saved plan
+    │   └── StaleStateError    saved plan no longer matches the state (serial/lineage)
+    ├── PromotionError         promote FROM TO refused
+    ├── StateError             state database problems
+    │   ├── LockError          the environment lock is held by someone else
+    │   └── SecretError        secret key missing / unreadable / decryption failed
+    ├── ApplyError             apply failed and was rolled back
+    ├── MappingError           a mapping could not be applied to a payload at runtime
+    ├── TemplateError          a template could not be rendered (size cap, syntax)
+    └── DeliveryError          an outbound delivery or upstream fetch failed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class HookplaneError(Exception):
+    """Base class of every error Hookplane raises on purpose."""
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One positioned problem found in the configuration.
+
+    Ordered by file, line and column so that a list of diagnostics sorts the way a user
+    reads the files.
+    """
+
+    file: str
+    line: int
+    column: int
+    message: str
+    address: str = field(default="", compare=False)
+    hint: str = field(default="", compare=False)
+
+    def format(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        text = f"{where}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "address": self.address,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class ConfigError(HookplaneError):
+    """The configuration is invalid; ``diagnostics`` lists every problem, sorted."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class PlanError(HookplaneError):
+    """The plan cannot be made or is refused (environment rules, protect, ...)."""
+
+
+class StaleStateError(PlanError):
+    """A saved plan no longer matches the state it was made against."""
+
+
+class PromotionError(HookplaneError):
+    """A promotion cannot be carried out."""
+
+
+class StateError(HookplaneError):
+    """The state database cannot be used as asked."""
+
+
+class LockError(StateError):
+    """The environment's state lock is held."""
+
+
+class SecretError(StateError):
+    """A secret cannot be generated, stored, decrypted or resolved."""
+
+
+class ApplyError(HookplaneError):
+    """Apply failed; nothing was written."""
+
+
+class MappingError(HookplaneError):
+    """A field mapping could not be applied to a payload."""
+
+
+class TemplateError(HookplaneError):
+    """A template could not be rendered."""
+
+
+class DeliveryError(HookplaneError):
+    """An outbound delivery or an upstream fetch failed."""
