@@ -1,0 +1,266 @@
+"""``{{payload.a.b}}`` / ``{{record.x}}`` templates: substitution only, never code.
+
+Grammar
+    A template is text with placeholders ``{{ root.seg.seg }}``: optional whitespace inside
+    the braces, a root name and dot-separated segments. Names are
+    ``[A-Za-z_][A-Za-z0-9_-]*``; a segment may also be all digits (a list index). Nothing
+    else is allowed between ``{{`` and ``}}`` -- no filters, operators, calls or
+    attribute syntax -- and an unclosed ``{{`` is an error. A ``}}`` outside a placeholder
+    and single braces are literal text (so JSON-looking text needs no escaping).
+
+Resolution
+    The root is looked up in the context dict and each segment in the dict or list reached
+    so far (:func:`hookplane.mapping.paths.get_path`). No attribute is ever read and no
+    method is ever called: ``{{ payload.__class__ }}`` is simply a missing key.
+
+Rendering
+    Missing and ``null`` render as ``""``, strings as themselves, numbers and booleans as
+    JSON (``true``), objects and arrays as compact JSON. :func:`render_value` walks a
+    JSON-like structure and renders each string leaf; a leaf that is exactly one
+    placeholder keeps the JSON type of what it references (``"{{record.count}}"`` -> ``3``;
+    a missing value -> ``""``). Output is capped (``max_bytes``, UTF-8): rendering stops
+    with :class:`~hookplane.errors.TemplateError` as soon as the cap is passed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
+
+from hookplane.errors import TemplateError
+from hookplane.mapping._values import as_text, compact_json
+from hookplane.mapping.paths import MISSING, get_path
+
+__all__ = [
+    "MAX_OUTPUT_BYTES",
+    "Placeholder",
+    "Template",
+    "TemplateSyntaxError",
+    "parse_template",
+    "render_string",
+    "render_value",
+]
+
+MAX_OUTPUT_BYTES: Final = 1_048_576
+"""Default cap on rendered output (1 MiB)."""
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+_PATH = re.compile(rf"{_NAME}(?:\.(?:{_NAME}|[0-9]+))*")
+_SHOWN = 40
+
+
+class TemplateSyntaxError(TemplateError):
+    """A template that does not parse; ``position`` is the 0-based offset of its ``{{``.
+
+    ``line`` and ``column`` are 1-based and count inside the template text itself.
+    """
+
+    def __init__(self, message: str, *, position: int, line: int, column: int) -> None:
+        super().__init__(message)
+        self.position = position
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """One ``{{ ... }}``: its dotted ``path``, split into ``segments``, at ``position``."""
+
+    path: str
+    segments: tuple[str, ...]
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed template: literal text and placeholders, in order."""
+
+    source: str
+    parts: tuple[str | Placeholder, ...]
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every path referenced, in order of first appearance (``"payload.title"``)."""
+        seen: dict[str, None] = {}
+        for part in self.parts:
+            if isinstance(part, Placeholder):
+                seen.setdefault(part.path, None)
+        return tuple(seen)
+
+    @property
+    def single(self) -> Placeholder | None:
+        """The placeholder when the whole template is exactly one placeholder."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], Placeholder):
+            return self.parts[0]
+        return None
+
+
+def _where(text: str, position: int) -> tuple[int, int, str]:
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    label = f"column {column}" if line == 1 else f"line {line}, column {column}"
+    return line, column, label
+
+
+def _syntax_error(text: str, position: int, message: str) -> TemplateSyntaxError:
+    line, column, label = _where(text, position)
+    return TemplateSyntaxError(
+        message.replace("{where}", label), position=position, line=line, column=column
+    )
+
+
+@lru_cache(maxsize=2048)
+def parse_template(text: str) -> Template:
+    """Parse ``text``; raise :class:`TemplateSyntaxError` (a ``TemplateError``) when a
+    placeholder is not a plain dotted path or a ``{{`` is never closed."""
+    parts: list[str | Placeholder] = []
+    literal_start = 0
+    cursor = 0
+    while True:
+        start = text.find("{{", cursor)
+        if start < 0:
+            break
+        end = text.find("}}", start + 2)
+        if end < 0:
+            raise _syntax_error(
+                text, start, "unclosed '{{' at {where}: close the placeholder with '}}'"
+            )
+        name = text[start + 2 : end].strip()
+        if not name:
+            raise _syntax_error(
+                text,
+                start,
+                "empty placeholder '{{}}' at {where}: write a path such as "
+                "{{ payload.title }}",
+            )
+        if _PATH.fullmatch(name) is None:
+            shown = name if len(name) <= _SHOWN else name[:_SHOWN] + "..."
+            raise _syntax_error(
+                text,
+                start,
+                f"'{{{{ {shown} }}}}' at {{where}} is not a placeholder: only a dotted "
+                "path such as {{ payload.alert.severity }} is allowed (no expressions, "
+                "filters or calls)",
+            )
+        if start > literal_start:
+            parts.append(text[literal_start:start])
+        parts.append(Placeholder(name, tuple(name.split(".")), start))
+        cursor = literal_start = end + 2
+    if literal_start < len(text):
+        parts.append(text[literal_start:])
+    return Template(text, tuple(parts))
+
+
+class _Renderer:
+    """One rendering pass: the context, the output budget, serialised containers."""
+
+    __slots__ = ("_context", "_json", "_limit", "_used")
+
+    def __init__(self, context: dict[str, Any], max_bytes: int) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError("max_bytes must be a non-negative integer")
+        self._context = context
+        self._limit = max_bytes
+        self._used = 0
+        self._json: dict[int, str] = {}
+
+    def spend(self, text: str) -> None:
+        remaining = self._limit - self._used
+        if len(text) > remaining:  # every character is at least one byte: no need to encode
+            raise TemplateError(f"rendered output exceeds {self._limit} bytes")
+        self._used += (
+            len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        )
+        if self._used > self._limit:
+            raise TemplateError(f"rendered output exceeds {self._limit} bytes")
+
+    def resolve(self, placeholder: Placeholder) -> Any:
+        return get_path(self._context, placeholder.segments)
+
+    def dump(self, value: dict[str, Any] | list[Any]) -> str:
+        """Compact JSON of a container, serialised once per rendering pass."""
+        key = id(value)
+        text = self._json.get(key)
+        if text is None:
+            try:
+                text = compact_json(value)
+            except (RecursionError, ValueError) as exc:
+                raise TemplateError(
+                    "a value referenced by the template is nested too deeply (or refers "
+                    "to itself) to be rendered"
+                ) from exc
+            self._json[key] = text
+        return text
+
+    def text_of(self, value: Any) -> str:
+        if value is MISSING:
+            return ""
+        if isinstance(value, dict | list):
+            return self.dump(value)
+        return as_text(value)
+
+    def string(self, template: Template) -> str:
+        pieces: list[str] = []
+        for part in template.parts:
+            piece = part if isinstance(part, str) else self.text_of(self.resolve(part))
+            self.spend(piece)
+            pieces.append(piece)
+        return "".join(pieces)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            template = parse_template(value)
+            single = template.single
+            if single is None:
+                return self.string(template)
+            return self.typed(self.resolve(single))
+        if isinstance(value, dict):
+            return {key: self.value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        return value
+
+    def typed(self, resolved: Any) -> Any:
+        """What a lone placeholder renders to: the referenced value, JSON type kept."""
+        if resolved is MISSING:
+            return ""
+        if isinstance(resolved, dict | list):
+            text = self.dump(resolved)
+            self.spend(text)
+            return _json_copy(text)
+        if resolved is None or isinstance(resolved, str | bool | int | float):
+            self.spend(as_text(resolved))
+            return resolved
+        text = as_text(resolved)
+        self.spend(text)
+        return text
+
+
+def _json_copy(text: str) -> Any:
+    return json.loads(text)
+
+
+def render_string(
+    template: str | Template, context: dict[str, Any], *, max_bytes: int = MAX_OUTPUT_BYTES
+) -> str:
+    """Render ``template`` (text or parsed) over ``context`` to a string.
+
+    Raises :class:`~hookplane.errors.TemplateError` on a syntax error or when the output
+    would exceed ``max_bytes``.
+    """
+    parsed = parse_template(template) if isinstance(template, str) else template
+    return _Renderer(context, max_bytes).string(parsed)
+
+
+def render_value(value: Any, context: dict[str, Any], *, max_bytes: int = MAX_OUTPUT_BYTES) -> Any:
+    """Render every string leaf of a JSON-like ``value``; dict keys are left as they are.
+
+    A leaf that is exactly one placeholder keeps the referenced value's JSON type (a
+    number stays a number, ``null`` stays ``null``, an object is copied); missing -> ``""``.
+    ``max_bytes`` caps the rendered text of all leaves together (substituted objects count
+    as their compact JSON); literal non-text leaves and keys are not counted.
+    """
+    return _Renderer(context, max_bytes).value(value)
