@@ -50,6 +50,8 @@ DATE_KEYWORDS = ("epoch_s", "epoch_ms", "iso8601")
 TRIGGER_ROOTS = ("record", "previous", "event", "collection", "environment", "trigger", "id",
                  "occurred_at")
 PAYLOAD_ROOTS = ("payload",)
+PROVIDER_ISSUED_SECRET = ("stripe", "slack", "shopify", "pagerduty")
+"""Presets whose provider generates the secret (GitHub lets the user choose one)."""
 
 
 def _has_ref(value: str) -> bool:
@@ -390,6 +392,11 @@ class _Checker:
 
         self.env_refs(resource, allowed)
         self.secret_field(resource, ("auth", "secret"), spec.auth.secret)
+        if spec.auth.type in PROVIDER_ISSUED_SECRET and spec.auth.secret is None:
+            self.add(resource, ("auth",),
+                     f"{spec.auth.type} issues the signing secret itself, so Hookplane cannot "
+                     "generate it", hint=f"set auth.secret: ${{env:{spec.auth.type.upper()}"
+                     "_WEBHOOK_SECRET}} and export it where you run apply")
         collection = self.collection(resource, ("collection",), spec.collection)
         schema = collection.schema_ if collection else None
         if spec.source_binding is not None:

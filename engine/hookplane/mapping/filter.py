@@ -37,7 +37,7 @@ _LISTS = frozenset({"in", "not_in"})
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def _conditions(path: str, condition: Any) -> list[tuple[str, Any]]:
+def _conditions(condition: Any) -> list[tuple[str, Any]]:
     """The (operator, operand) pairs a condition stands for (unchecked)."""
     if isinstance(condition, dict):
         return list(condition.items())
@@ -83,13 +83,13 @@ def validate_filter(spec: Any) -> list[str]:
                 "operators such as {ne: closed}"
             )
             continue
-        if not isinstance(condition, dict | list | _SCALARS):
+        if not isinstance(condition, (dict, list, *_SCALARS)):
             problems.append(
                 f"filter field '{path}': a condition is a value, a list or operators, "
                 f"not {type(condition).__name__}"
             )
             continue
-        for operator, operand in _conditions(path, condition):
+        for operator, operand in _conditions(condition):
             problem = _operator_problem(path, operator, operand)
             if problem is not None:
                 problems.append(problem)
@@ -156,6 +156,6 @@ def compile_filter(spec: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
     checks = [
         (split_path(path), operator, operand)
         for path, condition in spec.items()
-        for operator, operand in _conditions(path, condition)
+        for operator, operand in _conditions(condition)
     ]
     return _Filter(checks, filter_fields(spec))

@@ -1,0 +1,535 @@
+"""The field-mapping contract compiled to two functions: ``to_native`` and ``to_external``.
+
+Every key of a :class:`~hookplane.config.models.Mapping` section is a native field path.
+
+Inbound (``to_native``: external payload -> native record), in this order:
+
+1. Fields: every native path named in ``to_external``, ``to_native``, ``dates`` or
+   ``value_maps`` is read from its external path -- ``to_native[f]`` when given (explicit
+   inbound rename), else ``to_external[f]`` (the rename, inverted), else ``f`` itself.
+   The value map is inverted (external value -> native key text; a value not in the map
+   passes through), then the date is parsed into ISO-8601 UTC text. A field missing from
+   the payload is absent from the record (``null`` stays ``null``).
+2. ``compose`` fields: ``"{first} {last}"`` over the external payload (missing -> "").
+   A composed field is left out when every field it references is missing.
+3. ``computed`` fields, in declaration order: templates over ``payload`` (the external
+   payload) and ``record`` (the native record so far), rendered with
+   :func:`~hookplane.mapping.template.render_value` -- so ``"{{payload.n}}"`` keeps its
+   JSON type.
+
+Anything the mapping does not mention is dropped: the record holds exactly the mapping's
+:attr:`CompiledMapping.owned_fields` (those present).
+
+Outbound (``to_external``: native record -> external payload): every native path named in
+``to_external``, ``dates`` or ``value_maps`` is written at ``to_external[f]`` (or ``f``),
+the date formatted first and the value map applied forward after. ``to_native``,
+``compose`` and ``computed`` are inbound only; fields the mapping does not mention are
+not written.
+
+An empty mapping is a pass-through: both directions return a deep copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hookplane.config.models import Mapping
+from hookplane.errors import MappingError, TemplateError
+from hookplane.mapping._dates import ConversionError, DateCodec, check_date_format
+from hookplane.mapping._values import json_equal, short_repr, type_name
+from hookplane.mapping.paths import (
+    MISSING,
+    delete_path,
+    get_path,
+    has_path,
+    set_path,
+    split_path,
+)
+from hookplane.mapping.template import (
+    Placeholder,
+    Template,
+    parse_template,
+    render_string,
+    render_value,
+)
+
+__all__ = ["CompiledMapping", "check_date_format", "compile_mapping", "validate_mapping"]
+
+_COMPUTED_ROOTS = ("payload", "record")
+
+
+# --------------------------------------------------------------------------- value maps
+
+
+def _key_texts(value: Any) -> tuple[str, ...]:
+    """The value-map keys a native value matches: ``str(value)`` (and ``true``/``false``)."""
+    if isinstance(value, bool):
+        return (str(value), "true" if value else "false")
+    if isinstance(value, str | int | float):
+        return (str(value),)
+    return ()
+
+
+class _ValueMap:
+    """One field's ``{native key: external value}`` table, usable both ways."""
+
+    __slots__ = ("_forward", "_pairs")
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self._forward = dict(table)
+        self._pairs = tuple(table.items())
+
+    def to_external(self, value: Any) -> Any:
+        for key in _key_texts(value):
+            if key in self._forward:
+                return copy.deepcopy(self._forward[key])
+        return value
+
+    def to_native(self, value: Any) -> Any:
+        keys = [key for key, external in self._pairs if json_equal(external, value)]
+        if not keys:
+            return value
+        if len(keys) > 1:
+            raise ConversionError(
+                "the value map is not invertible: it maps "
+                + " and ".join(f"'{key}'" for key in keys)
+                + " to this value"
+            )
+        return keys[0]
+
+    def ambiguities(self) -> list[list[str]]:
+        """Groups of native keys that map to the same external value."""
+        groups: list[list[str]] = []
+        claimed: set[str] = set()
+        for index, (key, external) in enumerate(self._pairs):
+            if key in claimed:
+                continue
+            same = [
+                other
+                for other, value in self._pairs[index + 1 :]
+                if json_equal(external, value)
+            ]
+            if same:
+                groups.append([key, *same])
+                claimed.update(same)
+        return groups
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def _parse_compose(fmt: str) -> Template:
+    """``"{first} {last}"`` -> a template whose placeholders are external paths.
+
+    ``{{`` and ``}}`` are literal braces; a placeholder holds a dot path (surrounding
+    spaces ignored) and no format specification. Raises ValueError.
+    """
+    parts: list[str | Placeholder] = []
+    literal: list[str] = []
+    index = 0
+    while index < len(fmt):
+        char = fmt[index]
+        if fmt.startswith("{{", index) or fmt.startswith("}}", index):
+            literal.append(char)
+            index += 2
+        elif char == "{":
+            end = fmt.find("}", index + 1)
+            if end < 0:
+                raise ValueError(f"unclosed '{{' at column {index + 1} (write '{{{{' for a brace)")
+            name = fmt[index + 1 : end].strip()
+            if "{" in name or not name:
+                raise ValueError(
+                    f"empty or broken placeholder at column {index + 1}: write a field "
+                    "path such as {first} or {name.first}"
+                )
+            if ":" in name or "!" in name:
+                raise ValueError(
+                    f"'{{{name}}}' at column {index + 1}: format specifications are not "
+                    "supported, only field paths"
+                )
+            split_path(name)
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(Placeholder(name, split_path(name), index))
+            index = end + 1
+        elif char == "}":
+            raise ValueError(f"single '}}' at column {index + 1} (write '}}}}' for a brace)")
+        else:
+            literal.append(char)
+            index += 1
+    if literal:
+        parts.append("".join(literal))
+    return Template(fmt, tuple(parts))
+
+
+# --------------------------------------------------------------------------- compiled form
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    native: str
+    native_segments: tuple[str, ...]
+    external: str
+    external_segments: tuple[str, ...]
+    date: DateCodec | None
+    values: _ValueMap | None
+
+
+def _describe(value: Any) -> str:
+    return f"{type_name(value)} {short_repr(value)}"
+
+
+class CompiledMapping:
+    """A mapping ready to apply; build it with :func:`compile_mapping`."""
+
+    __slots__ = (
+        "_compose",
+        "_computed",
+        "_inbound",
+        "_outbound",
+        "is_passthrough",
+        "mapping",
+        "owned_fields",
+    )
+
+    mapping: Mapping
+    """The mapping this was compiled from."""
+    owned_fields: frozenset[str]
+    """Native paths the mapping writes on the way in (empty for a pass-through)."""
+    is_passthrough: bool
+    """True for an empty mapping: payloads are stored as they come."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        inbound: tuple[_Field, ...],
+        outbound: tuple[_Field, ...],
+        compose: tuple[tuple[str, Template], ...],
+        computed: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.mapping = mapping
+        self._inbound = inbound
+        self._outbound = outbound
+        self._compose = compose
+        self._computed = computed
+        self.owned_fields = frozenset(
+            [f.native for f in inbound] + [n for n, _ in compose] + [n for n, _ in computed]
+        )
+        self.is_passthrough = not (inbound or outbound or compose or computed)
+
+    # ------------------------------------------------------------------ inbound
+
+    def to_native(self, external: dict[str, Any]) -> dict[str, Any]:
+        """The native record for an external payload (see the module docs)."""
+        _require_object(external, "payload")
+        if self.is_passthrough:
+            return copy.deepcopy(external)
+        record: dict[str, Any] = {}
+        for field in self._inbound:
+            value = get_path(external, field.external_segments)
+            if value is MISSING:
+                continue
+            try:
+                if field.values is not None:
+                    value = field.values.to_native(value)
+                if field.date is not None:
+                    value = field.date.to_native(value)
+            except ConversionError as exc:
+                raise MappingError(
+                    f"mapping field '{field.native}': the external value at "
+                    f"'{field.external}' ({_describe(value)}) cannot be read"
+                    + (f" as a {field.date.fmt} date" if field.date is not None else "")
+                    + f": {exc}"
+                ) from None
+            _write(record, field.native_segments, copy.deepcopy(value), field.native)
+        for native, template in self._compose:
+            placeholders = [p for p in template.parts if isinstance(p, Placeholder)]
+            if placeholders and not any(
+                has_path(external, p.segments) for p in placeholders
+            ):
+                continue
+            try:
+                text = render_string(template, external)
+            except TemplateError as exc:
+                raise MappingError(f"compose field '{native}': {exc}") from exc
+            _write(record, split_path(native), text, native)
+        for native, text in self._computed:
+            try:
+                value = render_value(text, {"payload": external, "record": record})
+            except TemplateError as exc:
+                raise MappingError(f"computed field '{native}': {exc}") from exc
+            _write(record, split_path(native), value, native)
+        return record
+
+    # ------------------------------------------------------------------ outbound
+
+    def to_external(self, native: dict[str, Any]) -> dict[str, Any]:
+        """The external payload for a native record (see the module docs)."""
+        _require_object(native, "record")
+        if self.is_passthrough:
+            return copy.deepcopy(native)
+        payload: dict[str, Any] = {}
+        for field in self._outbound:
+            value = get_path(native, field.native_segments)
+            if value is MISSING:
+                continue
+            if field.date is not None:
+                try:
+                    value = field.date.to_external(value)
+                except ConversionError as exc:
+                    raise MappingError(
+                        f"mapping field '{field.native}' (external '{field.external}'): "
+                        f"the native value ({_describe(value)}) cannot be written as a "
+                        f"{field.date.fmt} date: {exc}"
+                    ) from None
+            if field.values is not None:
+                value = field.values.to_external(value)
+            _write(payload, field.external_segments, copy.deepcopy(value), field.external)
+        return payload
+
+    # ------------------------------------------------------------------ merge
+
+    def merge(self, existing: dict[str, Any], mapped: dict[str, Any]) -> dict[str, Any]:
+        """``existing`` refreshed by a freshly mapped record, keeping what it alone has.
+
+        Every owned field is replaced by its value in ``mapped``, or removed when
+        ``mapped`` lacks it (the upstream cleared it); fields the mapping does not own
+        are kept. For a pass-through mapping the top-level keys of ``mapped`` replace
+        those of ``existing``. Neither argument is modified.
+        """
+        merged = copy.deepcopy(existing)
+        if self.is_passthrough:
+            merged.update(copy.deepcopy(mapped))
+            return merged
+        for path in self.owned_fields:
+            delete_path(merged, path)
+        for path in sorted(self.owned_fields, key=lambda p: p.count(".")):
+            value = get_path(mapped, path)
+            if value is not MISSING:
+                _write(merged, split_path(path), copy.deepcopy(value), path)
+        return merged
+
+
+def _require_object(value: Any, what: str) -> None:
+    if not isinstance(value, dict):
+        raise MappingError(f"the {what} must be a JSON object, not {type_name(value)}")
+
+
+def _write(target: dict[str, Any], segments: tuple[str, ...], value: Any, path: str) -> None:
+    try:
+        set_path(target, segments, value)
+    except (TypeError, IndexError) as exc:
+        raise MappingError(f"field '{path}' cannot be written: {exc}") from None
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def _check_path(path: str, where: str) -> tuple[str, ...]:
+    try:
+        return split_path(path)
+    except ValueError as exc:
+        raise MappingError(f"{where}: {exc}") from None
+
+
+def compile_mapping(mapping: Mapping) -> CompiledMapping:
+    """Compile a mapping; raise :class:`MappingError` when a path, compose format or
+    computed template cannot be parsed (validation reports these first, with positions).
+
+    Value maps that are not invertible and bad date formats are not compile errors: they
+    surface as a :class:`MappingError` for the value concerned, and
+    :func:`validate_mapping` reports them up front.
+    """
+    dates = {native: DateCodec(rule.external) for native, rule in mapping.dates.items()}
+    values = {native: _ValueMap(table) for native, table in mapping.value_maps.items()}
+
+    def field(native: str, external: str, section: str) -> _Field:
+        return _Field(
+            native,
+            _check_path(native, f"{section} field '{native}'"),
+            external,
+            _check_path(external, f"{section} field '{native}' (external path)"),
+            dates.get(native),
+            values.get(native),
+        )
+
+    inbound_names = dict.fromkeys(
+        [*mapping.to_external, *mapping.to_native, *mapping.dates, *mapping.value_maps]
+    )
+    inbound = tuple(
+        field(
+            native,
+            mapping.to_native.get(native, mapping.to_external.get(native, native)),
+            "to_native" if native in mapping.to_native else "to_external",
+        )
+        for native in inbound_names
+    )
+    outbound_names = dict.fromkeys([*mapping.to_external, *mapping.dates, *mapping.value_maps])
+    outbound = tuple(
+        field(native, mapping.to_external.get(native, native), "to_external")
+        for native in outbound_names
+    )
+    compose: list[tuple[str, Template]] = []
+    for native, fmt in mapping.compose.items():
+        _check_path(native, f"compose field '{native}'")
+        try:
+            compose.append((native, _parse_compose(fmt)))
+        except ValueError as exc:
+            raise MappingError(f"compose field '{native}': {exc}") from None
+    computed: list[tuple[str, str]] = []
+    for native, text in mapping.computed.items():
+        _check_path(native, f"computed field '{native}'")
+        try:
+            parse_template(text)
+        except TemplateError as exc:
+            raise MappingError(f"computed field '{native}': {exc}") from None
+        computed.append((native, text))
+    return CompiledMapping(mapping, inbound, outbound, tuple(compose), tuple(computed))
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _overlap(first: str, second: str) -> bool:
+    return first == second or first.startswith(second + ".") or second.startswith(first + ".")
+
+
+def _path_problems(mapping: Mapping) -> list[str]:
+    problems: list[str] = []
+    sections: list[tuple[str, dict[str, Any]]] = [
+        ("to_external", mapping.to_external),
+        ("to_native", mapping.to_native),
+        ("computed", mapping.computed),
+        ("value_maps", mapping.value_maps),
+        ("dates", mapping.dates),
+        ("compose", mapping.compose),
+    ]
+    for section, table in sections:
+        for native, target in table.items():
+            try:
+                split_path(native)
+            except ValueError as exc:
+                problems.append(f"{section}: {exc}")
+            if section in ("to_external", "to_native"):
+                try:
+                    split_path(target)
+                except ValueError as exc:
+                    problems.append(f"{section}.{native}: {exc}")
+    return problems
+
+
+def _computed_problems(mapping: Mapping, written: list[str]) -> list[str]:
+    problems: list[str] = []
+    for native, text in mapping.computed.items():
+        try:
+            template = parse_template(text)
+        except TemplateError as exc:
+            problems.append(f"computed.{native}: {exc}")
+            written.append(native)
+            continue
+        for reference in template.references:
+            root, _, rest = reference.partition(".")
+            if root not in _COMPUTED_ROOTS:
+                guess = difflib.get_close_matches(root, _COMPUTED_ROOTS, n=1, cutoff=0.5)
+                hint = f"did you mean '{guess[0]}'?" if guess else "use payload or record"
+                problems.append(
+                    f"computed.{native}: '{{{{{reference}}}}}' starts with unknown name "
+                    f"'{root}' ({hint})"
+                )
+            elif root == "record" and not (rest and any(_overlap(rest, w) for w in written)):
+                problems.append(
+                    f"computed.{native}: '{{{{{reference}}}}}' reads a record field the "
+                    "mapping does not write before this one (computed fields run last, "
+                    "in the order written)"
+                )
+        written.append(native)
+    return problems
+
+
+def validate_mapping(
+    mapping: Mapping, *, direction: Literal["both", "inbound", "outbound"] = "both"
+) -> list[str]:
+    """Problems with a mapping, as readable sentences; an empty list means it is usable.
+
+    Checks: field paths; date formats; value maps that cannot be inverted (when the
+    mapping is used inbound); two native fields written to one external path, or to
+    overlapping paths (when used outbound); a native field written by more than one of
+    ``to_native``, ``compose`` and ``computed``; compose formats; computed templates (only
+    ``payload`` and ``record`` roots, and ``record`` fields written earlier).
+    Fields versus the collection schema are checked by configuration validation using
+    :attr:`CompiledMapping.owned_fields`.
+    """
+    inbound = direction in ("both", "inbound")
+    outbound = direction in ("both", "outbound")
+    problems = _path_problems(mapping)
+    for native, rule in mapping.dates.items():
+        problem = check_date_format(rule.external)
+        if problem is not None:
+            problems.append(f"dates.{native}: {problem}")
+    if inbound:
+        for native, table in mapping.value_maps.items():
+            for keys in _ValueMap(table).ambiguities():
+                shown = short_repr(table[keys[0]], limit=40)
+                problems.append(
+                    f"value_maps.{native}: "
+                    + " and ".join(f"'{key}'" for key in keys)
+                    + f" all map to {shown}, so {shown} cannot be mapped back; make the "
+                    "external values distinct"
+                )
+    if outbound:
+        targets: list[tuple[str, str]] = [
+            (native, mapping.to_external.get(native, native))
+            for native in dict.fromkeys(
+                [*mapping.to_external, *mapping.dates, *mapping.value_maps]
+            )
+        ]
+        for index, (native, target) in enumerate(targets):
+            for other, other_target in targets[index + 1 :]:
+                if target == other_target:
+                    problems.append(
+                        f"to_external: '{native}' and '{other}' are both written to "
+                        f"external '{target}'"
+                    )
+                elif _overlap(target, other_target):
+                    problems.append(
+                        f"to_external: '{native}' -> '{target}' and '{other}' -> "
+                        f"'{other_target}' overlap (one is inside the other)"
+                    )
+    if inbound:
+        for native in mapping.to_native.keys() | mapping.compose.keys() | mapping.computed.keys():
+            writers = [
+                section
+                for section, table in (
+                    ("to_native", mapping.to_native),
+                    ("compose", mapping.compose),
+                    ("computed", mapping.computed),
+                )
+                if native in table
+            ]
+            if len(writers) > 1:
+                problems.append(
+                    f"native field '{native}' is written by both {' and '.join(writers)}; "
+                    "keep one"
+                )
+    for native, fmt in mapping.compose.items():
+        try:
+            _parse_compose(fmt)
+        except ValueError as exc:
+            problems.append(f"compose.{native}: {exc}")
+    written = list(
+        dict.fromkeys(
+            [
+                *mapping.to_external,
+                *mapping.to_native,
+                *mapping.dates,
+                *mapping.value_maps,
+                *mapping.compose,
+            ]
+        )
+    )
+    problems.extend(_computed_problems(mapping, written))
+    return problems
