@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,3 +76,60 @@ class Snapshot:
 
 
 SecretKind = Literal["signing_secret", "hmac_secret", "token"]
+
+_SIGNED_AUTH = ("hmac", "static_header", "standard_webhooks", "github", "stripe", "slack",
+                "shopify", "pagerduty")
+
+
+def generated_secrets(kind: str, spec: dict[str, Any]) -> tuple[SecretKind, ...]:
+    """The secrets Hookplane generates at apply for a resource's canonical spec.
+
+    A secret written as ``${env:NAME}`` is resolved instead of generated.
+    """
+    if kind == "triggers":
+        signing = spec.get("signing") or {}
+        return () if signing.get("secret") else ("signing_secret",)
+    if kind == "inbound_webhooks":
+        auth = spec.get("auth") or {}
+        if auth.get("secret"):
+            return ()
+        if auth.get("type") == "bearer":
+            return ("token",)
+        if auth.get("type", "hmac") in _SIGNED_AUTH:
+            return ("hmac_secret",)
+        return ()
+    if kind == "api_keys":
+        return ("token",)
+    return ()
+
+
+def env_paths(data: Any, prefix: str = "") -> dict[str, str]:
+    """Dotted path -> string for every string holding a ``${env:…}`` reference."""
+    from hookplane.config.models import ENV_REF
+
+    found: dict[str, str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found.update(env_paths(value, f"{prefix}{key}."))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.update(env_paths(value, f"{prefix}{index}."))
+    elif isinstance(data, str) and ENV_REF.search(data):
+        found[prefix[:-1]] = data
+    return found
+
+
+def resolve_references(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Substitute every ``${env:NAME}``; returns the text and the names that are unset."""
+    from hookplane.config.models import ENV_REF
+
+    missing: list[str] = []
+
+    def _sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            missing.append(name)
+            return ""
+        return environ[name]
+
+    return ENV_REF.sub(_sub, text), missing

@@ -42,7 +42,7 @@ class Resource:
 
     def canonical(self) -> dict[str, Any]:
         """The resource as plain JSON data with defaults filled in (what plan compares)."""
-        data: dict[str, Any] = self.spec.model_dump(mode="json", by_alias=True,
+        data: dict[str, Any] = self.spec.model_dump(mode="json", by_alias=True, exclude_none=True,
                                                     exclude={"renamed_from"})
         return data
 
