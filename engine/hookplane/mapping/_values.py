@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_COMPACT = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=str
-)
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=str)
 
 
 def is_number(value: Any) -> bool:

@@ -108,9 +108,7 @@ class _ValueMap:
             if key in claimed:
                 continue
             same = [
-                other
-                for other, value in self._pairs[index + 1 :]
-                if json_equal(external, value)
+                other for other, value in self._pairs[index + 1 :] if json_equal(external, value)
             ]
             if same:
                 groups.append([key, *same])
@@ -150,11 +148,11 @@ def _parse_compose(fmt: str) -> Template:
                     f"'{{{name}}}' at column {index + 1}: format specifications are not "
                     "supported, only field paths"
                 )
-            split_path(name)
+            segments = split_path(name)
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            parts.append(Placeholder(name, split_path(name), index))
+            parts.append(Placeholder(name, segments, index))
             index = end + 1
         elif char == "}":
             raise ValueError(f"single '}}' at column {index + 1} (write '}}}}' for a brace)")
@@ -242,15 +240,13 @@ class CompiledMapping:
                 raise MappingError(
                     f"mapping field '{field.native}': the external value at "
                     f"'{field.external}' ({_describe(value)}) cannot be read"
-                    + (f" as a {field.date.fmt} date" if field.date is not None else "")
+                    + (f" as a date in format '{field.date.fmt}'" if field.date else "")
                     + f": {exc}"
                 ) from None
             _write(record, field.native_segments, copy.deepcopy(value), field.native)
         for native, template in self._compose:
             placeholders = [p for p in template.parts if isinstance(p, Placeholder)]
-            if placeholders and not any(
-                has_path(external, p.segments) for p in placeholders
-            ):
+            if placeholders and not any(has_path(external, p.segments) for p in placeholders):
                 continue
             try:
                 text = render_string(template, external)
@@ -284,7 +280,7 @@ class CompiledMapping:
                     raise MappingError(
                         f"mapping field '{field.native}' (external '{field.external}'): "
                         f"the native value ({_describe(value)}) cannot be written as a "
-                        f"{field.date.fmt} date: {exc}"
+                        f"date in format '{field.date.fmt}': {exc}"
                     ) from None
             if field.values is not None:
                 value = field.values.to_external(value)
@@ -440,7 +436,7 @@ def _computed_problems(mapping: Mapping, written: list[str]) -> list[str]:
                     f"computed.{native}: '{{{{{reference}}}}}' starts with unknown name "
                     f"'{root}' ({hint})"
                 )
-            elif root == "record" and not (rest and any(_overlap(rest, w) for w in written)):
+            elif root == "record" and rest and not any(_overlap(rest, w) for w in written):
                 problems.append(
                     f"computed.{native}: '{{{{{reference}}}}}' reads a record field the "
                     "mapping does not write before this one (computed fields run last, "
@@ -483,9 +479,7 @@ def validate_mapping(
     if outbound:
         targets: list[tuple[str, str]] = [
             (native, mapping.to_external.get(native, native))
-            for native in dict.fromkeys(
-                [*mapping.to_external, *mapping.dates, *mapping.value_maps]
-            )
+            for native in dict.fromkeys([*mapping.to_external, *mapping.dates, *mapping.value_maps])
         ]
         for index, (native, target) in enumerate(targets):
             for other, other_target in targets[index + 1 :]:
@@ -500,7 +494,7 @@ def validate_mapping(
                         f"'{other_target}' overlap (one is inside the other)"
                     )
     if inbound:
-        for native in mapping.to_native.keys() | mapping.compose.keys() | mapping.computed.keys():
+        for native in dict.fromkeys([*mapping.to_native, *mapping.compose, *mapping.computed]):
             writers = [
                 section
                 for section, table in (
@@ -512,8 +506,7 @@ def validate_mapping(
             ]
             if len(writers) > 1:
                 problems.append(
-                    f"native field '{native}' is written by both {' and '.join(writers)}; "
-                    "keep one"
+                    f"native field '{native}' is written by both {' and '.join(writers)}; keep one"
                 )
     for native, fmt in mapping.compose.items():
         try:

@@ -50,8 +50,8 @@ def _operator_problem(path: str, operator: Any, operand: Any) -> str | None:
     where = f"filter field '{path}'"
     if operator not in FILTER_OPERATORS:
         guess = difflib.get_close_matches(str(operator), FILTER_OPERATORS, n=1, cutoff=0.5)
-        hint = f"did you mean '{guess[0]}'?" if guess else "use one of " + ", ".join(
-            FILTER_OPERATORS
+        hint = (
+            f"did you mean '{guess[0]}'?" if guess else "use one of " + ", ".join(FILTER_OPERATORS)
         )
         return f"{where}: unknown operator '{operator}' ({hint})"
     if operator in _LISTS and not isinstance(operand, list):

@@ -79,7 +79,7 @@ def _index(segment: str) -> int | None:
 
 def _step(current: Any, segment: str) -> Any:
     if isinstance(current, dict):
-        return current.get(segment, MISSING)
+        return dict.get(current, segment, MISSING)  # never a subclass override
     if isinstance(current, list):
         index = _index(segment)
         if index is not None and index < len(current):

@@ -133,8 +133,7 @@ def parse_template(text: str) -> Template:
             raise _syntax_error(
                 text,
                 start,
-                "empty placeholder '{{}}' at {where}: write a path such as "
-                "{{ payload.title }}",
+                "empty placeholder '{{}}' at {where}: write a path such as {{ payload.title }}",
             )
         if _PATH.fullmatch(name) is None:
             shown = name if len(name) <= _SHOWN else name[:_SHOWN] + "..."
@@ -171,9 +170,7 @@ class _Renderer:
         remaining = self._limit - self._used
         if len(text) > remaining:  # every character is at least one byte: no need to encode
             raise TemplateError(f"rendered output exceeds {self._limit} bytes")
-        self._used += (
-            len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-        )
+        self._used += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
         if self._used > self._limit:
             raise TemplateError(f"rendered output exceeds {self._limit} bytes")
 

@@ -89,7 +89,7 @@ def _renames(config: Config, snapshot: Snapshot) -> dict[str, str]:
     return moves
 
 
-def _change_for(resource: Resource, current: AppliedResource | None, moved_from: str | None,
+def _change_for(resource: Resource, current: AppliedResource | None, *, moved_from: str | None,
                 environ: Mapping[str, str], fingerprint: Fingerprint,
                 warnings: list[str]) -> Change:
     after = resource.canonical()
@@ -181,7 +181,8 @@ def diff(
         resource = desired[address]
         old = moves.get(address)
         current = snapshot.resources.get(old or address)
-        changes.append(_change_for(resource, current, old, environ, fingerprint, warnings))
+        changes.append(_change_for(resource, current, moved_from=old, environ=environ,
+                                   fingerprint=fingerprint, warnings=warnings))
     for address in sorted(snapshot.resources, key=_sort_key):
         if address in desired or address in moved_old:
             continue

@@ -68,7 +68,7 @@ class _Writer:
     def emit(self, indent: int, symbol: str, text: str) -> None:
         mark = symbol.rjust(3) if symbol.strip() else "   "
         if symbol.strip():
-            mark = self.style(mark, fg=_COLOR.get(symbol.strip(), None))
+            mark = self.style(mark, fg=_COLOR.get(symbol.strip()))
         self.lines.append(" " * indent + mark + " " + text)
 
     # ---------------------------------------------------------------- whole values
@@ -174,7 +174,7 @@ def _resource_lines(change: Change, style: Style) -> list[str]:
         width = max(len(k) for k in keys)
         writer.emit(4, "+", f"{'id'.ljust(width)} = {UNKNOWN}")
         for key, value in after.items():
-            if value is None or value == {} or value == []:
+            if value is None or value in ({}, []):
                 continue
             sensitive = f"{key}" in change.sensitive_paths or any(
                 p.startswith(key + ".") for p in change.sensitive_paths)
@@ -187,11 +187,12 @@ def _resource_lines(change: Change, style: Style) -> list[str]:
         width = max([len(k) for k in before] + [2])
         writer.emit(4, "-", f"{'id'.ljust(width)} = {_scalar(change.id)} -> null")
         for key, value in before.items():
-            if value is None or value == {} or value == []:
+            if value is None or value in ({}, []):
                 continue
             writer.value(4, "-", key, value, width=width, suffix=" -> null")
     else:
-        writer.emit(4, " ", f"id = {UNKNOWN if change.action is Action.REPLACE else _scalar(change.id)}")
+        shown_id = UNKNOWN if change.action is Action.REPLACE else _scalar(change.id)
+        writer.emit(4, " ", f"id = {shown_id}")
         writer.dict_diff(4, change.before or {}, change.after or {}, path="", change=change)
         for attr in secrets:
             verb = "(known after apply)" if change.action is Action.REPLACE else "(new)"
@@ -254,7 +255,7 @@ def render_text(plan: Plan, *, style: Style = _plain) -> str:
 
 
 def _unknown(change: Change) -> dict[str, bool]:
-    return {path: True for path in change.unknown_paths}
+    return dict.fromkeys(change.unknown_paths, True)
 
 
 def render_json(plan: Plan) -> str:
@@ -312,7 +313,8 @@ def render_markdown(plan: Plan, *, full_plan_url: str | None = None,
     if not plan.has_changes:
         return head
     body = render_text(plan)
-    fence_open, fence_close = "<details><summary>Show plan</summary>\n\n```diff\n", "```\n</details>\n"
+    fence_open = "<details><summary>Show plan</summary>\n\n```diff\n"
+    fence_close = "```\n</details>\n"
     room = limit - len(head) - len(fence_open) - len(fence_close) - 300
     if len(body) > room:
         cut = body[:room].rsplit("\n", 1)[0] + "\n"

@@ -87,7 +87,8 @@ def test_destroy(project: Project, golden: Golden) -> None:
 def test_rename_keeps_id(project: Project, golden: Golden) -> None:
     project.write("preview", BASE)
     before = applied(make_plan(project.load()))
-    project.write("preview", BASE.replace("  notify:\n", "  notify-p1:\n    renamed_from: notify\n"))
+    renamed = BASE.replace("  notify:\n", "  notify-p1:\n    renamed_from: notify\n")
+    project.write("preview", renamed)
     plan = make_plan(project.load(), before)
     [change] = plan.changes
     assert change.moved_from == "triggers.notify"
