@@ -54,6 +54,15 @@ PROVIDER_ISSUED_SECRET = ("stripe", "slack", "shopify", "pagerduty")
 """Presets whose provider generates the secret (GitHub lets the user choose one)."""
 
 
+def _json_identity(value: Any) -> str:
+    """Values the runtime treats as equal get one key: JSON equality (1 == 1.0, true != 1)."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int | float):
+        return f"number:{float(value)!r}"
+    return f"{type(value).__name__}:{value!r}"
+
+
 def _has_ref(value: str) -> bool:
     return ENV_REF.search(value) is not None
 
@@ -279,7 +288,7 @@ class _Checker:
             if inbound:
                 reverse: dict[str, str] = {}
                 for native_value, external_value in table.items():
-                    marker = repr(external_value)
+                    marker = _json_identity(external_value)
                     if marker in reverse:
                         self.add(resource, where,
                                  f"value map for '{field}' is not invertible: '{reverse[marker]}' "

@@ -74,9 +74,14 @@ def check_date_format(fmt: str) -> str | None:
             "strftime pattern such as '%d/%m/%Y %H:%M'"
         )
     try:
-        datetime.strptime(_SAMPLE.strftime(fmt), fmt)
+        parsed = datetime.strptime(_SAMPLE.strftime(fmt), fmt)
     except ValueError as exc:
         return f"the strftime pattern '{fmt}' cannot be read back ({exc})"
+    if parsed.date() != _SAMPLE.date():
+        return (
+            f"the strftime pattern '{fmt}' does not keep the date (year, month and day), so "
+            "it cannot be read back"
+        )
     return None
 
 

@@ -31,15 +31,14 @@ An empty mapping is a pass-through: both directions return a deep copy.
 
 from __future__ import annotations
 
-import copy
 import difflib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from hookplane.config.models import Mapping
 from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping._dates import ConversionError, DateCodec, check_date_format
-from hookplane.mapping._values import json_equal, short_repr, type_name
+from hookplane.mapping._values import json_copy, json_equal, short_repr, type_name
 from hookplane.mapping.paths import (
     MISSING,
     delete_path,
@@ -59,6 +58,7 @@ from hookplane.mapping.template import (
 __all__ = ["CompiledMapping", "check_date_format", "compile_mapping", "validate_mapping"]
 
 _COMPUTED_ROOTS = ("payload", "record")
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- value maps
@@ -85,7 +85,7 @@ class _ValueMap:
     def to_external(self, value: Any) -> Any:
         for key in _key_texts(value):
             if key in self._forward:
-                return copy.deepcopy(self._forward[key])
+                return _copy(self._forward[key])
         return value
 
     def to_native(self, value: Any) -> Any:
@@ -225,7 +225,7 @@ class CompiledMapping:
         """The native record for an external payload (see the module docs)."""
         _require_object(external, "payload")
         if self.is_passthrough:
-            return copy.deepcopy(external)
+            return _copy(external)
         record: dict[str, Any] = {}
         for field in self._inbound:
             value = get_path(external, field.external_segments)
@@ -234,16 +234,21 @@ class CompiledMapping:
             try:
                 if field.values is not None:
                     value = field.values.to_native(value)
-                if field.date is not None:
-                    value = field.date.to_native(value)
             except ConversionError as exc:
                 raise MappingError(
                     f"mapping field '{field.native}': the external value at "
-                    f"'{field.external}' ({_describe(value)}) cannot be read"
-                    + (f" as a date in format '{field.date.fmt}'" if field.date else "")
-                    + f": {exc}"
+                    f"'{field.external}' ({_describe(value)}) cannot be mapped back: {exc}"
                 ) from None
-            _write(record, field.native_segments, copy.deepcopy(value), field.native)
+            if field.date is not None:
+                try:
+                    value = field.date.to_native(value)
+                except ConversionError as exc:
+                    raise MappingError(
+                        f"mapping field '{field.native}': the external value at "
+                        f"'{field.external}' ({_describe(value)}) cannot be read as a date "
+                        f"in format '{field.date.fmt}': {exc}"
+                    ) from None
+            _write(record, field.native_segments, _copy(value), field.native)
         for native, template in self._compose:
             placeholders = [p for p in template.parts if isinstance(p, Placeholder)]
             if placeholders and not any(has_path(external, p.segments) for p in placeholders):
@@ -267,7 +272,7 @@ class CompiledMapping:
         """The external payload for a native record (see the module docs)."""
         _require_object(native, "record")
         if self.is_passthrough:
-            return copy.deepcopy(native)
+            return _copy(native)
         payload: dict[str, Any] = {}
         for field in self._outbound:
             value = get_path(native, field.native_segments)
@@ -284,7 +289,7 @@ class CompiledMapping:
                     ) from None
             if field.values is not None:
                 value = field.values.to_external(value)
-            _write(payload, field.external_segments, copy.deepcopy(value), field.external)
+            _write(payload, field.external_segments, _copy(value), field.external)
         return payload
 
     # ------------------------------------------------------------------ merge
@@ -297,17 +302,25 @@ class CompiledMapping:
         are kept. For a pass-through mapping the top-level keys of ``mapped`` replace
         those of ``existing``. Neither argument is modified.
         """
-        merged = copy.deepcopy(existing)
+        merged = _copy(existing)
         if self.is_passthrough:
-            merged.update(copy.deepcopy(mapped))
+            merged.update(_copy(mapped))
             return merged
         for path in self.owned_fields:
             delete_path(merged, path)
         for path in sorted(self.owned_fields, key=lambda p: p.count(".")):
             value = get_path(mapped, path)
             if value is not MISSING:
-                _write(merged, split_path(path), copy.deepcopy(value), path)
+                _write(merged, split_path(path), _copy(value), path)
         return merged
+
+
+def _copy(value: _T) -> _T:
+    try:
+        copied: _T = json_copy(value)
+        return copied
+    except RecursionError:
+        raise MappingError("the payload is nested too deeply to be mapped") from None
 
 
 def _require_object(value: Any, what: str) -> None:

@@ -2,8 +2,8 @@
 
 Grammar
     A template is text with placeholders ``{{ root.seg.seg }}``: optional whitespace inside
-    the braces, a root name and dot-separated segments. Names are
-    ``[A-Za-z_][A-Za-z0-9_-]*``; a segment may also be all digits (a list index). Nothing
+    the braces and dot-separated segments, each a name ``[A-Za-z_][A-Za-z0-9_-]*`` or all
+    digits (a list index; as the root it simply resolves to nothing). Nothing
     else is allowed between ``{{`` and ``}}`` -- no filters, operators, calls or
     attribute syntax -- and an unclosed ``{{`` is an error. A ``}}`` outside a placeholder
     and single braces are literal text (so JSON-looking text needs no escaping).
@@ -47,8 +47,8 @@ __all__ = [
 MAX_OUTPUT_BYTES: Final = 1_048_576
 """Default cap on rendered output (1 MiB)."""
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
-_PATH = re.compile(rf"{_NAME}(?:\.(?:{_NAME}|[0-9]+))*")
+_SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_-]*|[0-9]+)"
+_PATH = re.compile(rf"{_SEGMENT}(?:\.{_SEGMENT})*")
 _SHOWN = 40
 
 

@@ -1,0 +1,158 @@
+"""plan-10k: load and plan an environment of 10,000 resources.
+
+Prints the time of each step and its ratio to a baseline measured in the same run: reading
+the same files with ``yaml.load(..., Loader=yaml.CSafeLoader)``. Run:
+
+    python benchmarks/plan_10k.py [--resources 10000] [--files 20] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import hmac
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from hookplane.config import load_environment
+from hookplane.config.applied import AppliedResource, Snapshot, canonical_hash
+from hookplane.plan import diff
+
+ENVIRON = {"SLACK_URL": "https://hooks.slack.example/T/B/x", "UPSTREAM_TOKEN": "t0k"}
+
+
+def _fingerprint(value: str) -> str:
+    return "fp:" + hmac.new(b"bench", value.encode(), hashlib.sha256).hexdigest()
+
+
+def generate(root: Path, resources: int, files: int) -> None:
+    """A realistic mix: per 10 resources, 2 collections, 1 source, 5 triggers, 2 webhooks."""
+    env = root / "environments" / "bench"
+    env.mkdir(parents=True)
+    (env / "environment.yaml").write_text("name: bench\nkind: preview\n")
+    groups = resources // 10
+    per_file = max(1, groups // files)
+    for f in range(0, groups, per_file):
+        parts: dict[str, list[str]] = {"collections": [], "sources": [], "triggers": [],
+                                       "inbound_webhooks": []}
+        for g in range(f, min(f + per_file, groups)):
+            for c in (f"c{g}a", f"c{g}b"):
+                parts["collections"].append(f"""  {c}:
+    description: Collection {c} of the benchmark
+    schema:
+      type: object
+      required: [title, severity]
+      properties:
+        title: {{type: string, maxLength: 200}}
+        severity: {{type: string, enum: [p1, p2, p3]}}
+        status: {{type: string}}
+        opened_at: {{type: string, format: date-time}}
+        owner: {{type: object, properties: {{name: {{type: string}}, email: {{type: string}}}}}}
+""")
+            parts["sources"].append(f"""  s{g}:
+    collection: c{g}a
+    base_url: https://api{g}.example.com
+    headers: {{Authorization: "Bearer ${{env:UPSTREAM_TOKEN}}"}}
+    read: {{method: GET, path: "/items/{{id}}"}}
+    write: {{method: PUT, path: "/items/{{id}}"}}
+    mapping:
+      to_external: {{status: state, severity: urgency, title: summary}}
+      value_maps: {{severity: {{p1: high, p2: medium, p3: low}}}}
+      dates: {{opened_at: {{external: epoch_s}}}}
+""")
+            for t in range(5):
+                parts["triggers"].append(f"""  t{g}-{t}:
+    collection: c{g}{'ab'[t % 2]}
+    events: [create, update]
+    url: "${{env:SLACK_URL}}"
+    filter: {{severity: p1}}
+    body: {{text: "P1 {{{{record.title}}}} is {{{{record.status}}}}"}}
+    retry: {{attempts: 5, backoff: exponential, initial_seconds: 1, max_seconds: 60}}
+""")
+            for w in range(2):
+                parts["inbound_webhooks"].append(f"""  w{g}-{w}:
+    collection: c{g}a
+    auth: {{type: hmac, header: X-Signature}}
+    source_binding: {{collection: c{g}a, source: s{g}}}
+    ip_allowlist: [203.0.113.0/24, "2001:db8::/32"]
+    rate_limit: {{requests: 60, per_seconds: 60}}
+""")
+        text = "".join(f"{section}:\n" + "".join(items) for section, items in parts.items())
+        (env / f"part-{f:05d}.yaml").write_text(text)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        generate(root, args.resources, args.files)
+        files = sorted((root / "environments" / "bench").glob("*.yaml"))
+        size = sum(p.stat().st_size for p in files)
+
+        def baseline() -> None:
+            for path in files:
+                yaml.load(path.read_text(), Loader=yaml.CSafeLoader)  # noqa: S506
+
+        config = load_environment(root, "bench")
+        count = sum(1 for _ in config.all_resources())
+        empty = Snapshot("bench", "", 0)
+        first = diff(config, empty, environ=ENVIRON, fingerprint=_fingerprint)
+        resources = {
+            c.address: AppliedResource(id=f"x{i}", kind=c.kind, name=c.name, spec=c.after or {},
+                                       fingerprints=c.fingerprints, generated=c.generate,
+                                       applied_hash=canonical_hash(c.after))
+            for i, c in enumerate(first.changes)
+        }
+        applied = Snapshot("bench", "lineage", 1, resources)
+        changed = dict(resources)
+        for i, address in enumerate(list(changed)):
+            if i % 100 == 0:
+                old = changed[address]
+                changed[address] = AppliedResource(**{**old.__dict__,
+                                                      "spec": {**old.spec, "description": "old"}})
+        one_percent = Snapshot("bench", "lineage", 1, changed)
+
+        def plan_with(snapshot: Snapshot) -> Callable[[], object]:
+            def run() -> None:
+                diff(load_environment(root, "bench"), snapshot, environ=ENVIRON,
+                     fingerprint=_fingerprint)
+            return run
+
+        base = timed(baseline, args.repeat)
+        rows = [
+            ("baseline: yaml.load CSafeLoader", base),
+            ("load + validate (hookplane.config)", timed(lambda: load_environment(root, "bench"),
+                                                         args.repeat)),
+            ("plan, no changes", timed(plan_with(applied), args.repeat)),
+            ("plan, 1% changed", timed(plan_with(one_percent), args.repeat)),
+        ]
+        print(f"{count:,} resources in {len(files)} files, {size / 1e6:.1f} MB; median of "
+              f"{args.repeat}; Python {sys.version.split()[0]}")
+        for label, seconds in rows:
+            print(f"  {label:<40} {seconds:7.3f} s   {seconds / base:5.2f}x baseline")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
