@@ -155,13 +155,13 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
             if not body:
                 del target_docs[path][section]
     for (section, name), (spec, relative) in wanted.items():
-        path = located.get((section, name))
-        if path is not None and section not in PROMOTED_ONLY:
-            if target_docs[path][section][name] != spec:
+        existing = located.get((section, name))
+        if existing is not None and section not in PROMOTED_ONLY:
+            if target_docs[existing][section][name] != spec:
                 kept.append(f"{section}.{name}")
             continue
-        if path is not None:
-            body = target_docs[path][section]
+        if existing is not None:
+            body = target_docs[existing][section]
             if isinstance(body[name], CommentedMap) and isinstance(spec, Mapping):
                 _merge(body[name], spec)
             else:
