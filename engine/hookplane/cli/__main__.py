@@ -1,0 +1,5 @@
+"""``python -m hookplane.cli``."""
+
+from hookplane.cli.main import main
+
+main()

@@ -1,0 +1,77 @@
+"""Shared plumbing for commands: the store, the actor, the git commit, the promotion source."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from hookplane.config import Config, list_environments, load_environment
+from hookplane.state.store import Store
+
+DATABASE_URL_HELP = (
+    "State database (default: SQLite at ROOT/.hookplane/state.db; "
+    "env HOOKPLANE_DATABASE_URL). PostgreSQL: postgresql://user:pass@host/db"
+)
+
+database_url_option = click.option(
+    "--database-url", envvar="HOOKPLANE_DATABASE_URL", default=None, metavar="URL",
+    help=DATABASE_URL_HELP,
+)
+
+
+def open_store(root: Path, url: str | None) -> Store:
+    return Store.open(url, root=root)
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+_CI_ACTORS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "CIRCLE_USERNAME",
+              "BITBUCKET_STEP_TRIGGERER_UUID")
+
+
+def actor() -> str:
+    """Who is running this: the CI actor when in CI, else $USER."""
+    for name in _CI_ACTORS:
+        value = os.environ.get(name)
+        if value:
+            return f"{value} (ci:{name.split('_')[0].lower()})"
+    user = os.environ.get("USER") or os.environ.get("USERNAME")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def git_commit(root: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def promotion_source(root: Path, config: Config) -> Config | None:
+    """The preview environment that promotes into ``config`` (production only)."""
+    if config.environment.kind != "production":
+        return None
+    for name in list_environments(root):
+        if name == config.name:
+            continue
+        try:
+            candidate = load_environment(root, name)
+        except Exception:  # an invalid other environment is reported by its own validate
+            continue
+        if candidate.environment.promotes_to == config.name:
+            return candidate
+    return None

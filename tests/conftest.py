@@ -1,0 +1,162 @@
+"""Database fixtures: every state test runs on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from ``HOOKPLANE_TEST_POSTGRES_URL`` (an admin URL on a server that lets us
+CREATE DATABASE) or, failing that, from a throw-away cluster started here with the local
+server binaries (``/usr/lib/postgresql/*/bin``); as root they run as user ``postgres``.
+Each test gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+_NO_SERVER = (
+    "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: "
+    "install them (apt-get install -y postgresql) or set HOOKPLANE_TEST_POSTGRES_URL"
+)
+
+
+@dataclass(frozen=True)
+class _Server:
+    host: str
+    port: int
+    user: str
+    password: str | None
+
+    def url(self, database: str, *, driver: str = "postgresql+psycopg") -> str:
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"{driver}://{auth}@{self.host}:{self.port}/{database}"
+
+    def admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres", driver="postgresql"),
+                             autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def _start_cluster(tmp: Path) -> tuple[_Server, Path, Path]:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    initdb = Path(found[-1]) if found else None
+    if initdb is None:
+        located = shutil.which("initdb")
+        initdb = Path(located) if located else None
+    if initdb is None:
+        pytest.skip(_NO_SERVER)
+    pg_ctl = initdb.with_name("pg_ctl")
+    if os.geteuid() == 0:
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root and 'runuser' is missing")
+        os.chown(tmp, account.pw_uid, account.pw_gid)
+    data = tmp / "data"
+    subprocess.run(_as_postgres([str(initdb), "-D", str(data), "-U", "postgres",
+                                 "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                   check=True, capture_output=True)
+    port = _free_port()
+    options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={tmp} "
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+               "-c max_connections=200")
+    subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-o", options,
+                                 "-l", str(tmp / "server.log"), "-w", "-t", "60", "start"]),
+                   check=True, capture_output=True)
+    return _Server("127.0.0.1", port, "postgres", None), pg_ctl, data
+
+
+def _wait_ready(server: _Server) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(server.url("postgres", driver="postgresql"), connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[_Server]:
+    """A PostgreSQL server for the whole session (skips if none can be had)."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install psycopg)")
+    given = os.environ.get("HOOKPLANE_TEST_POSTGRES_URL")
+    if given:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(given)
+        server = _Server(parsed.host or "127.0.0.1", parsed.port or 5432,
+                         parsed.username or "postgres", parsed.password)
+        _wait_ready(server)
+        yield server
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="hookplane-pg-"))
+    try:
+        server, pg_ctl, data = _start_cluster(tmp)
+        try:
+            _wait_ready(server)
+            yield server
+        finally:
+            subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-m", "fast", "-w",
+                                         "stop"]), check=False, capture_output=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A URL for an empty state database: a SQLite file, or a fresh PostgreSQL database.
+
+    SQLite runs with its key file (no HOOKPLANE_SECRET_KEY); PostgreSQL with a new
+    HOOKPLANE_SECRET_KEY, as a shared server requires.
+    """
+    monkeypatch.delenv("HOOKPLANE_DATABASE_URL", raising=False)
+    if request.param == "sqlite":
+        monkeypatch.delenv("HOOKPLANE_SECRET_KEY", raising=False)
+        directory = tmp_path / "sqlite"
+        directory.mkdir()
+        yield f"sqlite:///{directory / 'state.db'}"
+        return
+    server: _Server = request.getfixturevalue("postgres_server")
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    server.admin(f'CREATE DATABASE "{name}"')
+    monkeypatch.setenv("HOOKPLANE_SECRET_KEY", Fernet.generate_key().decode())
+    try:
+        yield server.url(name)
+    finally:
+        try:
+            server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception:  # an old server without FORCE: leave it, the cluster is temporary
+            pass
