@@ -8,6 +8,7 @@ Each test gets a fresh database.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -156,7 +157,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
     try:
         yield server.url(name)
     finally:
-        try:
+        # an old server without FORCE: leave it, the cluster is temporary
+        with contextlib.suppress(Exception):
             server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except Exception:  # an old server without FORCE: leave it, the cluster is temporary
-            pass
