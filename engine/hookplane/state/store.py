@@ -54,7 +54,7 @@ from hookplane.state.db import (
     sqlite_path,
 )
 from hookplane.state.migrate import upgrade
-from hookplane.state.operations import Create, Delete, Operation, Update
+from hookplane.state.operations import Create, Delete, Move, Operation, Update
 
 __all__ = [
     "AuditEntry",
@@ -247,16 +247,17 @@ class Store:
 
     def acquire_lock(self, environment: str, *, who: str, operation: str) -> LockInfo:
         """Take the environment's lock, or raise :class:`LockError` describing the holder."""
-        mine = LockInfo(id=str(uuid.uuid4()), environment=environment, who=who,
-                        operation=operation, created_at=_iso(_now()))
+        now = _now()
+        mine = LockInfo(id=str(uuid.uuid4()), environment=environment, who=_clip(who),
+                        operation=_clip(operation, 40), created_at=_iso(now))
         for _attempt in range(5):
             try:
                 with self._transaction(write=True) as conn:
                     holder = self._lock_row(conn, environment)
                     if holder is None:
                         conn.execute(insert(t.locks).values(
-                            environment=environment, lock_id=mine.id, who=who,
-                            operation=operation, created_at=_now(), info=None))
+                            environment=environment, lock_id=mine.id, who=mine.who,
+                            operation=mine.operation, created_at=now, info=None))
                         return mine
             except StateError as exc:
                 if isinstance(exc.__cause__, IntegrityError):
@@ -333,7 +334,6 @@ class Store:
         recorded drift: the plan that showed it has been applied.
         """
         now = _now()
-        ids: dict[str, str] = {}
         with self._transaction(write=True) as conn:
             env = self._environment_for_update(conn, environment)
             if env is None:
@@ -363,61 +363,12 @@ class Store:
                          .where(t.resources.c.environment == environment,
                                 sql_cast(t.resources.c.drift, Text) != "[]")
                          .values(drift=[]))
+            batch = _Batch(self, conn, environment, now)
             for operation in operations:
-                self._apply(conn, environment, operation, now, ids)
+                batch.apply(operation)
+            batch.flush()
             self._append_audit(conn, environment, serial, audit, at=now)
-        return CommitResult(serial=serial, lineage=lineage, ids=ids)
-
-    def _apply(self, conn: Connection, environment: str, operation: Operation,
-               now: datetime, ids: dict[str, str]) -> None:
-        r = t.resources
-        if isinstance(operation, Create):
-            prefix = ID_PREFIXES.get(operation.kind)
-            if prefix is None:
-                raise StateError(f"cannot create {operation.address}: unknown resource kind "
-                                 f"'{operation.kind}'")
-            existing = self._resource_id(conn, environment, operation.kind, operation.name)
-            if existing is not None:
-                raise StateError(f"cannot create {operation.address}: it already exists in "
-                                 f"'{environment}' (id {existing})")
-            resource_id = _new_id(prefix)
-            conn.execute(insert(r).values(
-                id=resource_id, environment=environment, kind=operation.kind,
-                name=operation.name, created_at=now, updated_at=now,
-                **self._content(operation.spec, operation.values)))
-            for secret_kind in _unique(operation.generate):
-                self._add_secret(conn, resource_id, secret_kind, now)
-            ids[operation.address] = resource_id
-        elif isinstance(operation, Update):
-            resource_id = self._require(conn, environment, operation.kind, operation.name,
-                                        "update")
-            conn.execute(update(r).where(r.c.id == resource_id).values(
-                updated_at=now, **self._content(operation.spec, operation.values)))
-            for secret_kind in _unique(operation.drop):
-                conn.execute(delete(t.secrets).where(t.secrets.c.resource_id == resource_id,
-                                                     t.secrets.c.secret_kind == secret_kind))
-            for secret_kind in _unique(operation.generate):
-                if self._current_secret(conn, resource_id, secret_kind) is None:
-                    self._add_secret(conn, resource_id, secret_kind, now)
-        elif isinstance(operation, Delete):
-            resource_id = self._require(conn, environment, operation.kind, operation.name,
-                                        "delete")
-            conn.execute(delete(t.secrets).where(t.secrets.c.resource_id == resource_id))
-            conn.execute(delete(r).where(r.c.id == resource_id))
-        else:
-            old = f"{operation.kind}.{operation.old_name}"
-            found = self._resource_id(conn, environment, operation.kind, operation.old_name)
-            if found is None:
-                raise StateError(f"cannot move {old} to {operation.address}: {old} is not in "
-                                 f"the state of '{environment}'")
-            resource_id = found
-            taken = self._resource_id(conn, environment, operation.kind, operation.new_name)
-            if taken is not None:
-                raise StateError(f"cannot move {old} to {operation.address}: "
-                                 f"{operation.address} already exists in '{environment}'")
-            conn.execute(update(r).where(r.c.id == resource_id)
-                         .values(name=operation.new_name, updated_at=now))
-            ids[operation.address] = resource_id
+        return CommitResult(serial=serial, lineage=lineage, ids=batch.ids)
 
     def _content(self, spec: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
         return {
@@ -703,6 +654,13 @@ class Store:
     def _add_secret(self, conn: Connection, resource_id: str, secret_kind: SecretKind,
                     now: datetime, *, revealable: bool = True) -> str:
         """Generate and store a new current secret; returns its value."""
+        row, value = self._secret_row(resource_id, secret_kind, now, revealable=revealable)
+        conn.execute(insert(t.secrets).values(**row))
+        return value
+
+    def _secret_row(self, resource_id: str, secret_kind: SecretKind, now: datetime, *,
+                    revealable: bool = True) -> tuple[dict[str, Any], str]:
+        """A new current secret's row (value encrypted or hashed) and the value itself."""
         if secret_kind == "token":
             value = new_token()
             stored = {"ciphertext": self._box.encrypt(value) if revealable else None,
@@ -712,11 +670,12 @@ class Store:
             stored = {"ciphertext": self._box.encrypt(value), "token_hash": None}
         else:
             raise StateError(f"unknown secret kind '{secret_kind}'")
-        conn.execute(insert(t.secrets).values(
-            id=_new_id("sec"), resource_id=resource_id, secret_kind=secret_kind,
-            display_prefix=display_prefix(value), status=_CURRENT, created_at=now,
-            expires_at=None, **stored))
-        return value
+        # only tokens get a display prefix: a signing secret's first characters are secret
+        prefix = display_prefix(value) if secret_kind == "token" else ""
+        row = {"id": _new_id("sec"), "resource_id": resource_id, "secret_kind": secret_kind,
+               "display_prefix": prefix, "status": _CURRENT, "created_at": now,
+               "expires_at": None, **stored}
+        return row, value
 
     def _add_drift(self, conn: Connection, resource_id: str, event: DriftEvent) -> None:
         drift = conn.scalar(select(t.resources.c.drift).where(t.resources.c.id == resource_id))
@@ -728,14 +687,115 @@ class Store:
                       record: AuditRecord, *, at: datetime | None = None) -> AuditEntry:
         when = at or _now()
         result = conn.execute(insert(t.audit_log).values(
-            environment=environment, serial=serial, action=record.action, actor=record.actor,
+            environment=environment, serial=serial, action=record.action,
+            actor=_clip(record.actor),
             at=when, git_commit=record.git_commit, plan_digest=record.plan_digest,
             details=dict(record.details)))
         (entry_id,) = result.inserted_primary_key or (None,)
         return AuditEntry(id=int(entry_id or 0), environment=environment, serial=serial,
-                          at=_iso(when), action=record.action, actor=record.actor,
+                          at=_iso(when), action=record.action, actor=_clip(record.actor),
                           git_commit=record.git_commit, plan_digest=record.plan_digest,
                           details=dict(record.details))
+
+
+class _Batch:
+    """Carries out one commit's operations, inserting new rows in bulk.
+
+    The environment's addresses are read once; inserts are queued and sent as one
+    ``executemany`` before anything that must see them (an update, delete or move) and at the
+    end, which keeps a 10,000-resource first apply fast.
+    """
+
+    def __init__(self, store: Store, conn: Connection, environment: str,
+                 now: datetime) -> None:
+        self._store = store
+        self._conn = conn
+        self._environment = environment
+        self._now = now
+        r = t.resources
+        self._index: dict[tuple[str, str], str] = {
+            (kind, name): resource_id for resource_id, kind, name in conn.execute(
+                select(r.c.id, r.c.kind, r.c.name).where(r.c.environment == environment))
+        }
+        self._resources: list[dict[str, Any]] = []
+        self._secrets: list[dict[str, Any]] = []
+        self.ids: dict[str, str] = {}
+
+    def flush(self) -> None:
+        if self._resources:
+            self._conn.execute(insert(t.resources), self._resources)
+            self._resources = []
+        if self._secrets:
+            self._conn.execute(insert(t.secrets), self._secrets)
+            self._secrets = []
+
+    def apply(self, operation: Operation) -> None:
+        if isinstance(operation, Create):
+            self._create(operation)
+            return
+        self.flush()
+        if isinstance(operation, Update):
+            self._update(operation)
+        elif isinstance(operation, Delete):
+            resource_id = self._require(operation.kind, operation.name, "delete")
+            self._conn.execute(delete(t.secrets).where(t.secrets.c.resource_id == resource_id))
+            self._conn.execute(delete(t.resources).where(t.resources.c.id == resource_id))
+            del self._index[(operation.kind, operation.name)]
+        else:
+            self._move(operation)
+
+    def _create(self, operation: Create) -> None:
+        prefix = ID_PREFIXES.get(operation.kind)
+        if prefix is None:
+            raise StateError(f"cannot create {operation.address}: unknown resource kind "
+                             f"'{operation.kind}'")
+        existing = self._index.get((operation.kind, operation.name))
+        if existing is not None:
+            raise StateError(f"cannot create {operation.address}: it already exists in "
+                             f"'{self._environment}' (id {existing})")
+        resource_id = _new_id(prefix)
+        self._resources.append({
+            "id": resource_id, "environment": self._environment, "kind": operation.kind,
+            "name": operation.name, "created_at": self._now, "updated_at": self._now,
+            **self._store._content(operation.spec, operation.values)})
+        for secret_kind in _unique(operation.generate):
+            row, _value = self._store._secret_row(resource_id, secret_kind, self._now)
+            self._secrets.append(row)
+        self._index[(operation.kind, operation.name)] = resource_id
+        self.ids[operation.address] = resource_id
+
+    def _update(self, operation: Update) -> None:
+        resource_id = self._require(operation.kind, operation.name, "update")
+        self._conn.execute(update(t.resources).where(t.resources.c.id == resource_id).values(
+            updated_at=self._now, **self._store._content(operation.spec, operation.values)))
+        for secret_kind in _unique(operation.drop):
+            self._conn.execute(delete(t.secrets).where(
+                t.secrets.c.resource_id == resource_id, t.secrets.c.secret_kind == secret_kind))
+        for secret_kind in _unique(operation.generate):
+            if self._store._current_secret(self._conn, resource_id, secret_kind) is None:
+                self._store._add_secret(self._conn, resource_id, secret_kind, self._now)
+
+    def _move(self, operation: Move) -> None:
+        old = f"{operation.kind}.{operation.old_name}"
+        resource_id = self._index.get((operation.kind, operation.old_name))
+        if resource_id is None:
+            raise StateError(f"cannot move {old} to {operation.address}: {old} is not in the "
+                             f"state of '{self._environment}'")
+        if (operation.kind, operation.new_name) in self._index:
+            raise StateError(f"cannot move {old} to {operation.address}: {operation.address} "
+                             f"already exists in '{self._environment}'")
+        self._conn.execute(update(t.resources).where(t.resources.c.id == resource_id)
+                           .values(name=operation.new_name, updated_at=self._now))
+        del self._index[(operation.kind, operation.old_name)]
+        self._index[(operation.kind, operation.new_name)] = resource_id
+        self.ids[operation.address] = resource_id
+
+    def _require(self, kind: str, name: str, verb: str) -> str:
+        resource_id = self._index.get((kind, name))
+        if resource_id is None:
+            raise StateError(f"cannot {verb} {kind}.{name}: it is not in the state of "
+                             f"'{self._environment}'")
+        return resource_id
 
 
 # -- module helpers ----------------------------------------------------------------------
@@ -822,6 +882,11 @@ def _reason(exc: SQLAlchemyError) -> str:
     original = getattr(exc, "orig", None)
     text = str(original if original is not None else exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def _clip(text: str, length: int = 200) -> str:
+    """Fit a free-text label (who, actor) into its column rather than fail the write."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _default_actor() -> str:
