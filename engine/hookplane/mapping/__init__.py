@@ -27,6 +27,12 @@ from hookplane.mapping.paths import (
     set_path,
     split_path,
 )
+from hookplane.mapping.schema import (
+    FieldError,
+    RecordValidator,
+    apply_defaults,
+    compile_schema,
+)
 from hookplane.mapping.template import (
     MAX_OUTPUT_BYTES,
     Placeholder,
@@ -42,13 +48,17 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "MISSING",
     "CompiledMapping",
+    "FieldError",
     "MissingType",
     "Placeholder",
+    "RecordValidator",
     "Template",
     "TemplateSyntaxError",
+    "apply_defaults",
     "check_date_format",
     "compile_filter",
     "compile_mapping",
+    "compile_schema",
     "delete_path",
     "filter_fields",
     "get_path",
