@@ -7,7 +7,8 @@ import json
 import click
 
 from hookplane.cli.main import Context
-from hookplane.config import load_all, load_environment
+from hookplane.config import list_environments, load_all, load_environment
+from hookplane.config.loader import promotion_problems
 from hookplane.errors import ConfigError
 
 
@@ -21,7 +22,12 @@ def validate(obj: Context, environment: str | None, as_json: bool) -> int:
         if environment is None:
             configs = load_all(obj.root)
         else:
-            configs = {environment: load_environment(obj.root, environment)}
+            config = load_environment(obj.root, environment)
+            # the same promotes_to check as for every environment (load_all does it there)
+            problems = promotion_problems(config, list_environments(obj.root))
+            if problems:
+                raise ConfigError(problems)
+            configs = {environment: config}
     except ConfigError as exc:
         if not as_json:
             raise

@@ -140,8 +140,16 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def suggest(word: str, options: Iterable[str]) -> str:
-    """``" (did you mean 'events'?)"`` or an empty string."""
-    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    """``" (did you mean 'events'?)"`` or an empty string.
+
+    A close spelling wins; failing that, the one option that ``word`` abbreviates
+    (``prod`` -> ``production``), if exactly one does.
+    """
+    options = list(options)
+    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    if not match and len(str(word)) >= 3:
+        match = [o for o in options if o.startswith(str(word)) and o != word]
+        match = match if len(match) == 1 else []
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
@@ -155,30 +163,40 @@ def _model_fields(model: type[BaseModel]) -> list[str]:
 def _resolve_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model that owns the last element of ``loc`` (for 'did you mean' suggestions)."""
     current: Any = model
+    skip = 0
     for part in loc[:-1]:
+        if skip:  # a dict key or list index between a field and the model it holds
+            skip -= 1
+            continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         fields = {(info.alias or name): info for name, info in current.model_fields.items()}
         info = fields.get(str(part))
         if info is None:
             return None
-        current = _unwrap(info.annotation)
+        current, skip = _unwrap(info.annotation)
         if current is None:
             return None
-    if isinstance(current, type) and issubclass(current, BaseModel):
+    if skip == 0 and isinstance(current, type) and issubclass(current, BaseModel):
         return current
     return None
 
 
-def _unwrap(annotation: Any) -> Any:
-    """The BaseModel inside ``X | None`` / ``dict[str, X]`` / ``list[X]``, if any."""
+def _unwrap(annotation: Any, depth: int = 0) -> tuple[Any, int]:
+    """The BaseModel inside ``X | None`` / ``dict[str, X]`` / ``list[X]``, if any, and how
+    many container levels (dict keys, list indexes) lie between the field and it."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _unwrap(arg)
+        return annotation, depth
+    origin = getattr(annotation, "__origin__", None)
+    container = origin in (dict, list)
+    args = getattr(annotation, "__args__", ()) or ()
+    if origin is dict:
+        args = args[1:]
+    for arg in args:
+        found, found_depth = _unwrap(arg, depth + 1 if container else depth)
         if found is not None:
-            return found
-    return None
+            return found, found_depth
+    return None, 0
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -187,7 +205,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     for part in loc:
         if isinstance(part, str) and (
             part in {"str", "int", "float", "bool", "list", "dict", "none"}
-            or part.startswith(("function-", "literal[", "tagged-union", "union[", "lax-"))
+            or part.startswith(("function-", "literal[", "tagged-union", "union[", "lax-",
+                                "list[", "dict["))
             or part in {"RetryPolicy", "Action", "FieldSchema"}
         ):
             continue
@@ -220,18 +239,51 @@ def validation_diagnostics(
     base: tuple[Any, ...],
     address: str,
 ) -> None:
-    """Turn a pydantic ValidationError into positioned diagnostics with suggestions."""
+    """Turn a pydantic ValidationError into positioned diagnostics with suggestions.
+
+    A misspelt required key ('evnts') is reported once, as an unknown key with its
+    suggestion; the "missing required field 'events'" it also causes is left out.
+    """
     seen: set[tuple[tuple[Any, ...], str]] = set()
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    misspelt: set[tuple[Any, ...]] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = _clean_loc(tuple(error["loc"]))
+            owner = _resolve_model(model, loc)
+            close = difflib.get_close_matches(
+                str(loc[-1]), _model_fields(owner) if owner else [], n=1, cutoff=0.6)
+            if close:
+                misspelt.add((*loc[:-1], close[0]))
+    # ``retry: {attempts: 0}`` fails both branches of ``"none" | RetryPolicy``: keep the
+    # policy's own error, not "is not one of 'none'" about the whole mapping
+    # (and ``retry: always`` is reported once, as the literal that it is not)
+    located = [(_clean_loc(tuple(e["loc"])), e["type"]) for e in errors]
+    literal = {loc for loc, kind in located if kind == "literal_error"}
+    for error in errors:
         loc = _clean_loc(tuple(error["loc"]))
+        if error["type"] == "literal_error" and isinstance(error.get("input"), dict | list) and any(
+            other[: len(loc)] == loc and (len(other) > len(loc) or kind != "literal_error")
+            for other, kind in located
+        ):
+            continue
+        if error["type"] in ("model_type", "dict_type", "list_type") and loc in literal:
+            continue
         if error["type"] == "extra_forbidden":
             owner = _resolve_model(model, loc)
             options = _model_fields(owner) if owner else []
             message = f"unknown key '{loc[-1]}'{suggest(str(loc[-1]), options)}"
             key = True
         elif error["type"] == "missing":
+            if loc in misspelt:
+                continue
             message = _humanise(error)
             loc = loc[:-1]
+            key = False
+        elif loc and loc[-1] == "[key]":  # ``{true: Y}``: YAML read the key as a non-string
+            loc = loc[:-2]  # pydantic names a bool key 0/1: point at the mapping instead
+            shown = json.dumps(error.get("input"), default=str)
+            message = f"key {shown} must be text: quote it ('{shown}': …)"
             key = False
         else:
             message = _humanise(error)
@@ -287,16 +339,16 @@ def load(directory: Path, *, root: Path | None = None) -> Config:
     environment: EnvironmentSpec | None = None
     raw_env = _read(env_path, env_rel, collector)
     if isinstance(raw_env, dict):
+        for section in (k for k in raw_env if k in SECTIONS):
+            collector.add(env_rel, (section,),
+                          f"'{section}' belongs in a resource file, not in "
+                          "environment.yaml (e.g. triggers.yaml)", key=True)
         try:
-            environment = EnvironmentSpec.model_validate(raw_env)
+            environment = EnvironmentSpec.model_validate(
+                {k: v for k, v in raw_env.items() if k not in SECTIONS})
         except ValidationError as exc:
-            section_keys = [k for k in raw_env if k in SECTIONS]
             validation_diagnostics(collector, exc, model=EnvironmentSpec, file=env_rel,
                                    base=(), address="")
-            if section_keys:
-                collector.add(env_rel, (section_keys[0],),
-                              f"'{section_keys[0]}' belongs in a resource file, not in "
-                              "environment.yaml (e.g. triggers.yaml)", key=True)
         if environment is not None and environment.name != directory.name:
             collector.add(env_rel, ("name",),
                           f"name '{environment.name}' does not match the directory "
@@ -403,6 +455,22 @@ def load_environment(root: Path, name: str) -> Config:
     return load(directory, root=root)
 
 
+def promotion_problems(config: Config, names: list[str]) -> list[Diagnostic]:
+    """``promotes_to`` must name another environment of the project (``names``)."""
+    target = config.environment.promotes_to
+    if target is None:
+        return []
+    line, column = config.position(config.environment_file, ("promotes_to",))
+    if target == config.name:
+        return [Diagnostic(config.environment_file, line, column,
+                           "an environment cannot promote to itself")]
+    if target not in names:
+        return [Diagnostic(config.environment_file, line, column,
+                           f"promotes_to '{target}' is not an environment"
+                           f"{suggest(target, names)}")]
+    return []
+
+
 def load_all(root: Path) -> dict[str, Config]:
     """Load every environment; all problems of all environments in one ConfigError."""
     configs: dict[str, Config] = {}
@@ -418,18 +486,8 @@ def load_all(root: Path) -> dict[str, Config]:
             configs[name] = load_environment(root, name)
         except ConfigError as exc:
             problems.extend(exc.diagnostics)
-    for name, config in configs.items():
-        target = config.environment.promotes_to
-        if target is not None and target not in names:
-            line, column = config.position(config.environment_file, ("promotes_to",))
-            problems.append(Diagnostic(
-                config.environment_file, line, column,
-                f"promotes_to '{target}' is not an environment{suggest(target, names)}",
-            ))
-        elif target is not None and target in configs and target == name:
-            line, column = config.position(config.environment_file, ("promotes_to",))
-            problems.append(Diagnostic(config.environment_file, line, column,
-                                       "an environment cannot promote to itself"))
+    for config in configs.values():
+        problems.extend(promotion_problems(config, names))
     if problems:
         raise ConfigError(problems)
     return configs

@@ -12,7 +12,14 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 """A reference to an environment variable, resolved at apply: ``${env:NAME}``."""
@@ -390,6 +397,20 @@ class Action(_Model):
         return "create" if self.create else "invoke" if self.invoke else "upsert"
 
 
+def _network(item: str) -> str:
+    try:
+        ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"'{item}' is not an IP address or CIDR range (e.g. 203.0.113.0/24, 2001:db8::/32)"
+        ) from None
+    return item
+
+
+Network = Annotated[str, AfterValidator(_network)]
+"""An IPv4/IPv6 address or CIDR range; checked per item so errors point at the item."""
+
+
 class InboundWebhook(_Model):
     """An ingest URL external systems POST JSON to."""
 
@@ -399,27 +420,14 @@ class InboundWebhook(_Model):
     source_binding: SourceBinding | None = None
     hydration: Hydration | None = None
     action: Action = Field(default_factory=lambda: Action(upsert=UpsertAction()))
-    ip_allowlist: list[str] = Field(default_factory=list)
-    trusted_proxies: list[str] = Field(default_factory=list)
+    ip_allowlist: list[Network] = Field(default_factory=list)
+    trusted_proxies: list[Network] = Field(default_factory=list)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     active: bool = True
     max_body_bytes: int = Field(default=1_048_576, gt=0, le=64 * 1_048_576)
     description: str | None = None
     protect: bool = False
     renamed_from: str | None = None
-
-    @field_validator("ip_allowlist", "trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(str(item), strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"'{item}' is not an IP address or CIDR range (e.g. 203.0.113.0/24, "
-                    "2001:db8::/32)"
-                ) from None
-        return value
 
     @model_validator(mode="after")
     def _shape(self) -> InboundWebhook:
@@ -444,22 +452,23 @@ class InboundWebhook(_Model):
 _SCOPE = re.compile(r"^(read|write)(:[A-Za-z0-9_-]+)?$")
 
 
+def _scope(scope: str) -> str:
+    if not _SCOPE.match(scope):
+        raise ValueError(
+            f"scope '{scope}' is not 'read', 'write', 'read:COLLECTION' or 'write:COLLECTION'"
+        )
+    return scope
+
+
+Scope = Annotated[str, AfterValidator(_scope)]
+"""``read``, ``write``, ``read:COLLECTION`` or ``write:COLLECTION``; checked per item."""
+
+
 class ApiKey(_Model):
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[Scope] = Field(min_length=1)
     description: str | None = None
     protect: bool = False
     renamed_from: str | None = None
-
-    @field_validator("scopes")
-    @classmethod
-    def _scopes(cls, value: list[str]) -> list[str]:
-        for scope in value:
-            if not _SCOPE.match(scope):
-                raise ValueError(
-                    f"scope '{scope}' is not 'read', 'write', 'read:COLLECTION' or "
-                    "'write:COLLECTION'"
-                )
-        return value
 
 
 # --------------------------------------------------------------------------- whole file

@@ -18,7 +18,6 @@ from hookplane.config.grammar import (
     filter_problems,
     parse_compose,
     parse_placeholders,
-    template_strings,
 )
 from hookplane.config.models import (
     ENV_REF,
@@ -99,6 +98,20 @@ def schema_field(schema: FieldSchema, path: str) -> FieldSchema | bool | None:
     return current
 
 
+def _string_leaves(path: tuple[Any, ...], value: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """(yaml path, text) for every string leaf of a JSON-like value, in document order."""
+    if isinstance(value, str):
+        return [(path, value)]
+    found: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_string_leaves((*path, key), item))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_string_leaves((*path, index), item))
+    return found
+
+
 def _field_names(schema: FieldSchema) -> list[str]:
     return sorted(schema.properties or {})
 
@@ -174,22 +187,24 @@ class _Checker:
                              "only in URLs, headers, source settings and secret fields")
 
     def secret_field(self, resource: Resource, path: tuple[Any, ...], value: str | None) -> None:
-        if value is None:
-            return
+        if value is None or _malformed_refs(value):
+            return  # a malformed ${…} is reported once, by env_refs
         if not ENV_REF.fullmatch(value):
             self.add(resource, path, "a secret must not be written in YAML", hint=SECRET_HINT)
 
     def headers(self, resource: Resource, path: tuple[Any, ...],
                 headers: dict[str, str]) -> None:
         for name, value in headers.items():
-            if _SENSITIVE_HEADER.search(name) and not _has_ref(value):
+            if _SENSITIVE_HEADER.search(name) and not _has_ref(value) and not (
+                _malformed_refs(value)
+            ):
                 self.add(resource, (*path, name),
                          f"header '{name}' carries a credential and must not be literal in YAML",
                          hint="write its value with ${env:NAME}, e.g. 'Bearer ${env:API_TOKEN}'")
 
     def url(self, resource: Resource, path: tuple[Any, ...], value: str | None) -> None:
-        if value is None or ENV_REF.fullmatch(value):
-            return
+        if value is None or ENV_REF.fullmatch(value) or _malformed_refs(value):
+            return  # a malformed ${…} is reported once, by env_refs
         probe = ENV_REF.sub("x", value)
         parts = urlsplit(probe)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -200,22 +215,22 @@ class _Checker:
                   roots: tuple[str, ...], schema: FieldSchema | None) -> None:
         record_roots = ("record", "previous")
         usage = ", ".join(r + ".…" if r in (*record_roots, "payload") else r for r in roots)
-        for text in template_strings(value):
+        for leaf, text in _string_leaves(path, value):
             try:
                 placeholders = parse_placeholders(text)
             except GrammarError as exc:
-                self.add(resource, path, f"template error at column {exc.column}: {exc}")
+                self.add(resource, leaf, f"template error at column {exc.column}: {exc}")
                 continue
             for placeholder in placeholders:
                 root, _, rest = placeholder.reference.partition(".")
                 shown = "{{" + placeholder.reference + "}}"
                 if root not in roots:
-                    self.add(resource, path, f"template refers to '{shown}': '{root}' is not "
+                    self.add(resource, leaf, f"template refers to '{shown}': '{root}' is not "
                              f"available here{_did_you_mean(root, roots)}; use {usage}")
                 elif (root in record_roots and schema is not None and rest
                       and schema_field(schema, rest) is None):
                     first = rest.split(".")[0]
-                    self.add(resource, path, f"template refers to '{shown}' but the collection "
+                    self.add(resource, leaf, f"template refers to '{shown}' but the collection "
                              f"has no field '{rest}'{_did_you_mean(first, _field_names(schema))}")
 
     # ---------------------------------------------------------------- mappings
@@ -237,7 +252,9 @@ class _Checker:
         inbound_targets: dict[str, str] = {}
         for section in ("to_external", "to_native", "compose", "computed"):
             for field in getattr(mapping, section):
-                if field in inbound_targets and inbound_targets[field] != section:
+                if field in inbound_targets and inbound_targets[field] != section and {
+                    inbound_targets[field], section
+                } != {"to_external", "to_native"}:  # to_native overrides a rename inbound
                     self.add(resource, (*path, section, field),
                              f"field '{field}' is mapped twice (in {inbound_targets[field]} and "
                              f"{section}); each native field has one origin", key=True)
@@ -248,10 +265,14 @@ class _Checker:
                     self.add(resource, (*path, section, second),
                              f"'{second}' is inside '{first}', which is mapped as a whole; "
                              "map one or the other", key=True)
+        # outbound, a field named only in dates or value_maps keeps its own name
         external_sources: dict[str, str] = {}
-        for field, external in mapping.to_external.items():
+        for field in dict.fromkeys([*mapping.to_external, *mapping.dates, *mapping.value_maps]):
+            external = mapping.to_external.get(field, field)
             if external in external_sources:
-                self.add(resource, (*path, "to_external", field),
+                section = ("to_external" if field in mapping.to_external
+                           else "dates" if field in mapping.dates else "value_maps")
+                self.add(resource, (*path, section, field),
                          f"'{field}' and '{external_sources[external]}' are both mapped onto "
                          f"'{external}'; two fields cannot share one target")
             external_sources.setdefault(external, field)
@@ -304,10 +325,12 @@ class _Checker:
                 self.add(resource, where, problem)
             if schema is not None:
                 declared = schema_field(schema, field)
-                if isinstance(declared, FieldSchema) and declared.type not in (None, "string"):
+                kinds = declared.type if isinstance(declared, FieldSchema) else None
+                listed = [kinds] if isinstance(kinds, str) else kinds or []
+                if listed and "string" not in listed:  # [string, "null"]: a nullable date
                     self.add(resource, (*path, "dates", field),
                              f"'{field}' is a date field, so its schema type must be string "
-                             f"(ISO-8601), not {declared.type}", key=True)
+                             f"(ISO-8601), not {kinds}", key=True)
 
         for field, pattern in mapping.compose.items():
             try:
@@ -323,17 +346,21 @@ class _Checker:
             except GrammarError as exc:
                 self.add(resource, where, f"template error at column {exc.column}: {exc}")
                 continue
-            owned = set(inbound_targets)
+            # computed fields run last, in the order written: a later one is not there yet
+            owned = {f for f, section in inbound_targets.items() if section != "computed"}
+            owned.update(mapping.dates, mapping.value_maps)
+            owned.update(list(mapping.computed)[: list(mapping.computed).index(field)])
+            produced = {f.split(".")[0] for f in owned}
             for placeholder in placeholders:
                 root, _, rest = placeholder.reference.partition(".")
                 if root not in ("payload", "record"):
                     self.add(resource, where, f"computed '{field}' refers to '{root}'; use "
                              "payload.… (the external payload) or record.… (mapped fields)")
-                elif root == "record" and rest.split(".")[0] not in {
-                    f.split(".")[0] for f in owned
-                } | set(mapping.dates) | set(mapping.value_maps):
+                elif root == "record" and rest and rest.split(".")[0] not in produced:
+                    later = " before this one (computed fields run in the order written)" if (
+                        rest.split(".")[0] in mapping.computed) else ""
                     self.add(resource, where, f"computed '{field}' refers to record.{rest}, "
-                             "which the mapping does not produce")
+                             f"which the mapping does not produce{later}")
 
     # ---------------------------------------------------------------- resources
 
@@ -405,7 +432,7 @@ class _Checker:
             self.add(resource, ("auth",),
                      f"{spec.auth.type} issues the signing secret itself, so Hookplane cannot "
                      "generate it", hint=f"set auth.secret: ${{env:{spec.auth.type.upper()}"
-                     "_WEBHOOK_SECRET}} and export it where you run apply")
+                     "_WEBHOOK_SECRET} and export it where you run apply")
         collection = self.collection(resource, ("collection",), spec.collection)
         schema = collection.schema_ if collection else None
         if spec.source_binding is not None:

@@ -23,13 +23,18 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
 """A document whose aliases expand past this many values is refused (billion laughs)."""
 
-MAX_DEPTH = 200
-"""Deeper nesting than this is refused."""
+MAX_DEPTH = 100
+"""Deeper nesting than this is refused (each level costs several Python frames while
+constructing, so the limit must stay well below the interpreter's recursion limit)."""
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class YamlProblem(Exception):
-    """A file that is not acceptable YAML; line and column are 1-based (0 = unknown)."""
+    """A file that is not acceptable YAML; line and column are 1-based (0 = unknown).
+
+    Not frozen: raising an exception through a ``@contextmanager`` (``gc_paused``) sets
+    its ``__traceback__``, which a frozen dataclass refuses.
+    """
 
     message: str
     line: int = 0
@@ -144,11 +149,13 @@ def _expanded_size(root: yaml.Node) -> int:
     return sizes[id(root)]
 
 
-def _problem_from(exc: yaml.YAMLError) -> YamlProblem:
+def _problem_from(exc: yaml.YAMLError, text: str = "") -> YamlProblem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}, {problem}" if context else str(problem)
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        message = "tab character: YAML must be indented with spaces, not tabs"
     message = message.replace("could not determine a constructor for the tag",
                               "YAML tags that construct objects are not allowed:")
     if mark is None:
@@ -199,7 +206,7 @@ def parse(text: str) -> Any:
                     loader.dispose()
             return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise _problem_from(exc) from None
+        raise _problem_from(exc, text) from None
     except RecursionError:
         raise YamlProblem(f"document nested deeper than {MAX_DEPTH} levels") from None
 

@@ -1,0 +1,240 @@
+"""Who may import whom (DESIGN.md, "Layering"), checked on the source with ``ast``.
+
+Every module under ``engine/hookplane`` is parsed; every import is collected wherever it
+is written -- at the top, inside functions, under ``if TYPE_CHECKING:`` -- including
+relative imports and ``importlib.import_module("…")`` / ``__import__("…")`` with a literal
+name. Package imports are reduced to their layer (``hookplane.config.loader`` -> config);
+third-party imports to their top-level distribution module.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+ENGINE = Path(__file__).resolve().parents[2] / "engine"
+PACKAGE = "hookplane"
+
+ALLOWED: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "config": frozenset({"errors"}),
+    "mapping": frozenset({"config", "errors"}),
+    "plan": frozenset({"config", "mapping", "errors"}),
+    "state": frozenset({"config", "mapping", "errors"}),
+    "apply": frozenset({"config", "mapping", "plan", "state", "errors"}),
+    "promote": frozenset({"config", "mapping", "plan", "state", "errors"}),
+    "runtime": frozenset({"config", "mapping", "state", "errors"}),
+    "cli": frozenset({"errors", "config", "mapping", "plan", "state", "apply", "promote",
+                      "runtime"}),
+}
+"""Layer -> the other layers of the package it may import (its own is always fine)."""
+
+PURE = frozenset({"errors", "config", "mapping", "plan"})
+IMPURE_LIBRARIES = frozenset({"sqlalchemy", "httpx", "litestar", "click", "alembic", "uvicorn"})
+ONLY_IN: dict[str, frozenset[str]] = {
+    "sqlalchemy": frozenset({"state"}),
+    "alembic": frozenset({"state"}),
+    "litestar": frozenset({"runtime"}),
+    "httpx": frozenset({"runtime"}),
+}
+"""Library -> the only layers that may import it."""
+
+
+@dataclass(frozen=True, order=True)
+class Import:
+    module: str
+    """The importing module, e.g. ``hookplane.config.loader``."""
+    line: int
+    target: str
+    """The imported module, absolute, e.g. ``hookplane.errors`` or ``sqlalchemy.orm``."""
+
+
+def layer_of(module: str) -> str:
+    """``hookplane.config.loader`` -> ``config``; ``hookplane`` -> ``hookplane`` (the root)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _resolve_relative(module: str, is_package: bool, level: int, name: str | None) -> str:
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    return ".".join([*base, name] if name else base)
+
+
+def imports_of(module: str, source: str, *, is_package: bool = False) -> list[Import]:
+    """Every import in ``source`` (the text of ``module``), wherever it is written."""
+    found: list[Import] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend(Import(module, node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = _resolve_relative(module, is_package, node.level, node.module)
+            if base == PACKAGE:
+                # ``from hookplane import config`` names a layer; ``__version__`` is the root
+                found.extend(
+                    Import(module, node.lineno,
+                           f"{base}.{alias.name}" if alias.name in ALLOWED else base)
+                    for alias in node.names)
+            elif node.level and not node.module:
+                # ``from . import models`` names sibling modules
+                found.extend(Import(module, node.lineno, f"{base}.{alias.name}")
+                             for alias in node.names)
+            else:
+                found.append(Import(module, node.lineno, base))
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and ((isinstance(node.func, ast.Name) and node.func.id == "__import__")
+                   or (isinstance(node.func, ast.Attribute)
+                       and node.func.attr == "import_module"))):
+            found.append(Import(module, node.lineno, node.args[0].value))
+    return found
+
+
+def violations(imports: list[Import]) -> list[str]:
+    """Every import that breaks a layering rule, as ``module:line: target: rule``."""
+    problems: list[str] = []
+    for item in sorted(imports):
+        source = layer_of(item.module)
+        where = f"{item.module}:{item.line}: {item.target}"
+        top = item.target.split(".")[0]
+        if top == PACKAGE:
+            if item.target == PACKAGE:
+                if source == "errors":
+                    problems.append(f"{where}: errors imports nothing from the package")
+                continue
+            target = layer_of(item.target)
+            if target == source:
+                continue
+            if source == PACKAGE:
+                problems.append(f"{where}: the package root imports nothing from the package")
+            elif target == "cli":
+                problems.append(f"{where}: nothing outside cli imports cli")
+            elif source in ALLOWED and target not in ALLOWED[source]:
+                allowed = ", ".join(sorted(ALLOWED[source]))
+                problems.append(f"{where}: {source} may import only {allowed}" if allowed
+                                else f"{where}: {source} imports nothing from the package")
+            elif source not in ALLOWED:
+                problems.append(f"{where}: {source} is not a known layer; add it to DESIGN.md")
+        else:
+            if source in PURE and top in IMPURE_LIBRARIES:
+                problems.append(f"{where}: {source} is pure and may not use {top}")
+            elif top in ONLY_IN and source not in ONLY_IN[top]:
+                owners = ", ".join(sorted(ONLY_IN[top]))
+                problems.append(f"{where}: only {owners} may import {top}")
+    return problems
+
+
+def _module_name(path: Path) -> tuple[str, bool]:
+    parts = list(path.relative_to(ENGINE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def package_imports() -> list[Import]:
+    found: list[Import] = []
+    for path in sorted((ENGINE / PACKAGE).rglob("*.py")):
+        module, is_package = _module_name(path)
+        found.extend(imports_of(module, path.read_text(encoding="utf-8"), is_package=is_package))
+    return found
+
+
+# --------------------------------------------------------------------------- the real code
+
+
+def test_the_package_respects_the_layering() -> None:
+    problems = violations(package_imports())
+    assert problems == [], "layering broken (see DESIGN.md):\n" + "\n".join(problems)
+
+
+def test_the_checker_reads_the_real_package() -> None:
+    imports = package_imports()
+    modules = {item.module for item in imports}
+    assert {"hookplane.errors", "hookplane.config.loader", "hookplane.cli.main"} <= modules
+    loader = {item.target for item in imports if item.module == "hookplane.config.loader"}
+    assert {"hookplane.config.models", "hookplane.errors", "pydantic"} <= loader
+    # the lazy import inside load() is seen too
+    assert "hookplane.config.validate" in loader
+    # and the TYPE_CHECKING import in validate.py
+    validate = {item.target for item in imports if item.module == "hookplane.config.validate"}
+    assert "hookplane.config.loader" in validate
+
+
+# --------------------------------------------------------------------------- self-tests
+
+
+def _check(sources: dict[str, str]) -> list[str]:
+    imports: list[Import] = []
+    for module, source in sources.items():
+        is_package = module.endswith(".__init__")
+        name = module.removesuffix(".__init__")
+        imports.extend(imports_of(name, source, is_package=is_package))
+    return violations(imports)
+
+
+def test_checker_catches_upward_imports_wherever_they_are_written() -> None:
+    assert _check({
+        "hookplane.config.bad": (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n"
+            "    from hookplane.plan.model import Plan\n"
+            "def late():\n"
+            "    import hookplane.mapping.engine\n"
+        ),
+        "hookplane.mapping.sneaky": "import importlib\nimportlib.import_module('hookplane.plan')\n",
+        "hookplane.errors": "from hookplane import config\n",
+    }) == [
+        "hookplane.config.bad:3: hookplane.plan.model: config may import only errors",
+        "hookplane.config.bad:5: hookplane.mapping.engine: config may import only errors",
+        "hookplane.errors:1: hookplane.config: errors imports nothing from the package",
+        "hookplane.mapping.sneaky:2: hookplane.plan: mapping may import only config, errors",
+    ]
+
+
+def test_checker_resolves_relative_imports() -> None:
+    assert _check({
+        "hookplane.state.store": "from ..plan import diff\nfrom . import tables\n",
+        "hookplane.runtime.__init__": "from .app import create_app\nfrom ..cli.main import run\n",
+        "hookplane.config.loader": "from .models import SECTIONS\nfrom .. import errors\n",
+    }) == [
+        "hookplane.runtime:2: hookplane.cli.main: nothing outside cli imports cli",
+        "hookplane.state.store:1: hookplane.plan: state may import only config, errors, mapping",
+    ]
+
+
+def test_checker_catches_libraries_in_the_wrong_layer() -> None:
+    assert _check({
+        "hookplane.plan.diff": "import httpx\n",
+        "hookplane.config.models": "def f():\n    from sqlalchemy import select\n",
+        "hookplane.mapping.engine": "import click\n",
+        "hookplane.runtime.app": "import sqlalchemy.orm\nimport litestar\nimport httpx\n",
+        "hookplane.cli.serve": "import uvicorn\nimport litestar\n",
+        "hookplane.apply": "from alembic import command\n",
+        "hookplane.state.db": "import sqlalchemy\nimport alembic\n",
+    }) == [
+        "hookplane.apply:1: alembic: only state may import alembic",
+        "hookplane.cli.serve:2: litestar: only runtime may import litestar",
+        "hookplane.config.models:2: sqlalchemy: config is pure and may not use sqlalchemy",
+        "hookplane.mapping.engine:1: click: mapping is pure and may not use click",
+        "hookplane.plan.diff:1: httpx: plan is pure and may not use httpx",
+        "hookplane.runtime.app:1: sqlalchemy.orm: only state may import sqlalchemy",
+    ]
+
+
+def test_checker_enforces_apply_promote_and_runtime() -> None:
+    assert _check({
+        "hookplane.apply": "from hookplane.runtime import app\nfrom hookplane.state import Store\n",
+        "hookplane.promote": "from hookplane.cli.common import now\nimport hookplane.plan\n",
+        "hookplane.runtime.ingest": "from hookplane.plan import diff\nimport hookplane.state\n",
+        "hookplane.cli.main": "from hookplane import __version__\nfrom hookplane.apply import x\n",
+    }) == [
+        "hookplane.apply:1: hookplane.runtime: apply may import only config, errors, mapping, "
+        "plan, state",
+        "hookplane.promote:1: hookplane.cli.common: nothing outside cli imports cli",
+        "hookplane.runtime.ingest:1: hookplane.plan: runtime may import only config, errors, "
+        "mapping, state",
+    ]
