@@ -53,9 +53,9 @@ def cli(ctx: click.Context, root: Path, no_color: bool) -> None:
 
 
 def _register() -> None:
-    from hookplane.cli import init, plan, promote, resources, schema, validate
+    from hookplane.cli import init, plan, promote, resources, schema, serve, validate
 
-    for module in (validate, init, schema, plan, promote, resources):
+    for module in (validate, init, schema, plan, promote, resources, serve):
         module.register(cli)
 
 

@@ -403,6 +403,12 @@ def _load_section(collector: _Collector, rel: str, section: Any, body: Any,
     known = resources[section]
     for name, spec in body.items():
         address = f"{section}.{name}"
+        if isinstance(name, bool | int | float) or name is None:
+            collector.add(rel, (section,),
+                          f"a {section} name reads as {json.dumps(name)}: YAML takes unquoted "
+                          "on/off/yes/no/true/false/null and numbers as values, not names; "
+                          "quote the name (e.g. \"off\": …) or choose another", key=True)
+            continue
         if not isinstance(name, str) or not RESOURCE_NAME.match(name):
             collector.add(rel, (section, name),
                           f"invalid name '{name}': use lowercase letters, digits, '-' and '_' "

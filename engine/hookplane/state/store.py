@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from sqlalchemy import Engine, Row, Text, delete, insert, select, update
 from sqlalchemy import cast as sql_cast
@@ -55,6 +55,10 @@ from hookplane.state.db import (
 )
 from hookplane.state.migrate import upgrade
 from hookplane.state.operations import Create, Delete, Move, Operation, Update
+from hookplane.state.view import RuntimeResource, RuntimeSecret, RuntimeView
+
+if TYPE_CHECKING:
+    from hookplane.state.runtime import RuntimeStore
 
 __all__ = [
     "AuditEntry",
@@ -242,6 +246,59 @@ class Store:
             resources[applied.address] = applied
         return Snapshot(environment=environment, lineage=env.lineage, serial=env.serial,
                         resources=resources)
+
+    def runtime_view(self, environment: str) -> RuntimeView:
+        """Every applied resource of ``environment`` with its decrypted values and valid
+        secrets, read in one transaction (three queries): what the runtime keeps in memory
+        until the serial moves. Secrets whose grace period has ended are left out."""
+        r, s = t.resources, t.secrets
+        with self._transaction() as conn:
+            env = conn.execute(select(t.environments.c.lineage, t.environments.c.serial)
+                               .where(t.environments.c.name == environment)).first()
+            if env is None:
+                return RuntimeView(environment=environment, lineage="", serial=0)
+            rows = conn.execute(
+                select(r.c.id, r.c.kind, r.c.name, r.c.spec, r.c.values_ciphertext,
+                       r.c.created_at, r.c.updated_at)
+                .where(r.c.environment == environment).order_by(r.c.kind, r.c.name)
+            ).all()
+            secret_rows = conn.execute(
+                select(s).join(r, r.c.id == s.c.resource_id)
+                .where(r.c.environment == environment)
+                .order_by(s.c.resource_id, s.c.created_at.desc(), s.c.id)
+            ).all()
+        now = _now()
+        held: dict[str, list[RuntimeSecret]] = {}
+        for row in secret_rows:
+            expires = _aware(row.expires_at) if row.expires_at is not None else None
+            if row.status != _CURRENT and (expires is None or expires <= now):
+                continue
+            token = row.secret_kind == "token"
+            held.setdefault(row.resource_id, []).append(RuntimeSecret(
+                kind=row.secret_kind, status=row.status,
+                value=None if token or row.ciphertext is None
+                else self._box.decrypt(row.ciphertext),
+                token_hash=row.token_hash if token else None,
+                display_prefix=row.display_prefix, created_at=_iso(row.created_at),
+                expires_at=expires))
+        resources: list[RuntimeResource] = []
+        for row in rows:
+            values = (cast(dict[str, str], json.loads(self._box.decrypt(row.values_ciphertext)))
+                      if row.values_ciphertext is not None else {})
+            secrets = held.get(row.id, [])
+            secrets.sort(key=lambda secret: secret.status != _CURRENT)  # stable: newest first
+            resources.append(RuntimeResource(
+                id=row.id, kind=row.kind, name=row.name, spec=row.spec, values=values,
+                stored_secrets=tuple(secrets), created_at=_iso(row.created_at),
+                updated_at=_iso(row.updated_at)))
+        return RuntimeView(environment=environment, lineage=env.lineage, serial=env.serial,
+                           resources=tuple(resources))
+
+    def runtime(self) -> RuntimeStore:
+        """The runtime's storage (records, outbox, inbound log, jobs) on this database."""
+        from hookplane.state.runtime import RuntimeStore
+
+        return RuntimeStore(self)
 
     # -- locks ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -113,3 +114,118 @@ locks = Table(
     Column("created_at", _Timestamp, nullable=False),
     Column("info", Text, nullable=True),
 )
+
+# -- runtime (migration 0002) ------------------------------------------------------------
+
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("environment", String(100), nullable=False),
+    Column("collection", String(100), nullable=False),
+    Column("external_id", String(500), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("origin", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", _Timestamp, nullable=False),
+    Column("updated_at", _Timestamp, nullable=False),
+    Column("deleted_at", _Timestamp, nullable=True),
+    # NULLs are distinct in a unique constraint on both backends: records without an
+    # external id never collide, and a soft-deleted record keeps its external id (revived).
+    UniqueConstraint("environment", "collection", "external_id"),
+    Index(None, "environment", "collection", "created_at", "id"),
+)
+"""Collection records; ``version`` starts at 1 and moves by one per write."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("environment", String(100), nullable=False),
+    Column("trigger_id", String(40), nullable=False),
+    Column("trigger_name", String(200), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", _Timestamp, nullable=False),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", _Timestamp, nullable=True),
+    Column("created_at", _Timestamp, nullable=False),
+    Column("updated_at", _Timestamp, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "environment", "trigger_id", "created_at"),
+)
+"""Outbound deliveries, written in the record's transaction; ``id`` is the ``webhook-id``."""
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("outbox_id", String(40), ForeignKey("outbox.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("at", _Timestamp, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("success", Boolean, nullable=False),
+    Column("latency_ms", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("response_excerpt", Text, nullable=True),
+    Index(None, "outbox_id", "id"),
+)
+
+inbound_deliveries = Table(
+    "inbound_deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("environment", String(100), nullable=False),
+    Column("webhook_id", String(100), nullable=False),
+    Column("webhook_name", String(200), nullable=True),
+    Column("received_at", _Timestamp, nullable=False),
+    Column("client_ip", String(64), nullable=True),
+    Column("status_code", Integer, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("record_id", String(40), nullable=True),
+    Column("provider_delivery_id", String(255), nullable=True),
+    Column("job_id", String(40), nullable=True),
+    Index(None, "environment", "webhook_id", "received_at"),
+)
+"""Every inbound attempt, accepted or not; never a secret header."""
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("environment", String(100), nullable=False),
+    Column("webhook_id", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", _Timestamp, nullable=False),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", _Timestamp, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("created_at", _Timestamp, nullable=False),
+    Column("updated_at", _Timestamp, nullable=False),
+    Index(None, "status", "next_attempt_at"),
+)
+"""Asynchronous inbound work (hydration, invoke), persisted before the sender gets 202."""
+
+seen_deliveries = Table(
+    "seen_deliveries",
+    metadata,
+    Column("environment", String(100), primary_key=True),
+    Column("webhook_id", String(100), primary_key=True),
+    Column("provider_delivery_id", String(255), primary_key=True),
+    Column("seen_at", _Timestamp, nullable=False),
+)
+"""Provider delivery ids seen recently, for de-duplication."""

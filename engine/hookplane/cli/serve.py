@@ -1,0 +1,37 @@
+"""``hookplane serve``: run the runtime under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from hookplane.cli.common import database_url_option
+from hookplane.cli.main import Context
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to expose it; put TLS in front).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--reload-interval", default=1.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between checks for a new apply.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@database_url_option
+@click.pass_obj
+def serve(obj: Context, *, host: str, port: int, reload_interval: float, log_level: str,
+          database_url: str | None) -> int:
+    """Serve the applied configuration: ingest, records API, admin API, metrics."""
+    import uvicorn
+
+    from hookplane.runtime.app import create_app, server_config
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(database_url=database_url, root=obj.root, reload_interval=reload_interval)
+    uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
+    return 0
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)

@@ -1,0 +1,66 @@
+"""Management views shared by the admin API (the CLI reads the same store functions)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hookplane.config.applied import SecretKind
+from hookplane.errors import SecretError
+
+if TYPE_CHECKING:
+    from hookplane.runtime.app import Services
+
+
+def describe_inbound(services: Services, environment: str) -> list[dict[str, Any]] | None:
+    view = services.registry.get(environment)
+    if view is None:
+        return None
+    rows = []
+    for hook in sorted(view.inbound.values(), key=lambda h: h.name):
+        infos = services.store.secret_info(environment, "inbound_webhooks", hook.name)
+        prefix = next((i.display_prefix for i in infos
+                       if i.kind == "token" and i.status == "current"), None)
+        rows.append({
+            "id": hook.id, "name": hook.name, "collection": hook.spec.collection,
+            "ingest_path": f"/inbound/{environment}/{hook.id}/ingest",
+            "auth_type": hook.spec.auth.type, "token_prefix": prefix,
+            "has_secret": bool(hook.secrets or hook.token_hashes),
+            "is_active": hook.spec.active,
+            "last_used_at": services.runtime.last_used_at(environment, hook.id),
+        })
+    return rows
+
+
+def inbound_deliveries(services: Services, environment: str, name: str,
+                       limit: int) -> list[dict[str, Any]] | None:
+    view = services.registry.get(environment)
+    hook = next((h for h in view.inbound.values() if h.name == name), None) if view else None
+    if hook is None:
+        return None
+    return [entry if isinstance(entry, dict) else entry.__dict__
+            for entry in services.runtime.inbound_log(environment, hook.id, limit=limit)]
+
+
+def rotate(services: Services, environment: str, kind: str,
+           name: str) -> tuple[dict[str, Any], int]:
+    view = services.registry.get(environment)
+    if view is None:
+        return {"error": f"no environment '{environment}'"}, 404
+    try:
+        snapshot = services.store.snapshot(environment)
+        resource = snapshot.resources.get(f"{kind}.{name}")
+        if resource is None:
+            return {"error": f"no {kind}.{name} in '{environment}'"}, 404
+        kinds: dict[str, SecretKind] = {"signing_secret": "signing_secret",
+                                         "hmac_secret": "hmac_secret", "token": "token"}
+        generated = [kinds[g] for g in resource.generated if g in kinds]
+        if not generated:
+            return {"error": f"{kind}.{name} has no generated secret to rotate (it comes from "
+                             "${env:…}; change the variable and apply)"}, 409
+        secret = services.store.rotate_secret(environment, kind, name, generated[0],
+                                              grace_hours=24, actor="admin api")
+    except SecretError as exc:
+        return {"error": str(exc)}, 409
+    services.registry.refresh()
+    return {"secret": secret, "grace_period_hours": 24,
+            "note": "shown once: store it now; the old secret stays valid for 24 hours"}, 200

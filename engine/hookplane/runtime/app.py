@@ -1,0 +1,386 @@
+"""``create_app()``: the Litestar application ``hookplane serve`` runs.
+
+Routes:
+
+- ``POST /inbound/{environment}/{webhook_id}/ingest`` — inbound deliveries
+- ``/api/{environment}/collections/{collection}/records`` — the records API (API keys)
+- ``/admin/{environment}/…`` — management (``Authorization: Bearer $HOOKPLANE_ADMIN_TOKEN``;
+  off when no admin token is configured)
+- ``/healthz``, ``/readyz``, ``/metrics``; OpenAPI at ``/schema``
+
+Background tasks (started with the app): the configuration watcher (reloads an environment
+within a second of its serial moving) and the job runner (hydration, invoke).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+import httpx
+import uvicorn
+from litestar import Litestar, Request, Response, delete, get, patch, post
+from litestar.openapi.config import OpenAPIConfig
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from hookplane import __version__
+from hookplane.errors import HookplaneError, StateError
+from hookplane.runtime.ingest import IngestService
+from hookplane.runtime.jobs import JobRunner
+from hookplane.runtime.metrics import Metrics
+from hookplane.runtime.ratelimit import RateLimiter
+from hookplane.runtime.records import RecordsService
+from hookplane.runtime.registry import Registry
+from hookplane.state.runtime import RuntimeStore
+from hookplane.state.store import Store
+
+log = logging.getLogger("hookplane.runtime")
+
+MAX_INGEST_BODY = 64 * 1024 * 1024
+"""Upper bound for the route; each webhook's own ``max_body_bytes`` is enforced while reading."""
+
+
+@dataclass
+class Services:
+    store: Store
+    runtime: RuntimeStore
+    registry: Registry
+    metrics: Metrics
+    ingest: IngestService
+    records: RecordsService
+    jobs: JobRunner | None
+    admin_token: str | None
+    client: httpx.AsyncClient
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, headers=headers or {},
+                    media_type="application/json")
+
+
+def _services(request: Request[Any, Any, Any]) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+# --------------------------------------------------------------------------- health
+
+
+@get("/healthz", sync_to_thread=False, tags=["health"])
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["health"])
+async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Readiness: the state database answers and configuration is loaded."""
+    services = _services(request)
+    try:
+        environments = await anyio.to_thread.run_sync(services.store.environments)
+    except HookplaneError as exc:
+        return _json({"status": "unavailable", "error": str(exc)}, 503)
+    loaded = services.registry.environments()
+    if set(environments) - set(loaded):
+        return _json({"status": "loading", "environments": loaded}, 503)
+    return _json({"status": "ready", "environments": loaded}, 200)
+
+
+@get("/metrics", tags=["health"])
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus metrics."""
+    services = _services(request)
+
+    def refresh() -> None:
+        for name in services.registry.environments():
+            view = services.registry.get(name)
+            if view is not None:
+                services.metrics.config_serial.labels(environment=name).set(view.serial)
+
+    depth_jobs = await anyio.to_thread.run_sync(services.runtime.jobs_pending)
+    depth_outbox = await anyio.to_thread.run_sync(services.runtime.outbox_depth)
+    services.metrics.set_depth("jobs", depth_jobs)
+    services.metrics.set_depth("outbox", depth_outbox)
+    return Response(content=services.metrics.render(refresh), status_code=200,
+                    media_type=services.metrics.content_type)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@post("/inbound/{environment:str}/{webhook_id:str}/ingest", tags=["inbound"],
+      request_max_body_size=MAX_INGEST_BODY, status_code=200)
+async def ingest(request: Request[Any, Any, Any], environment: FromPath[str],
+                 webhook_id: FromPath[str]) -> Response[Any]:
+    """Receive a delivery for an inbound webhook (JSON, authenticated per its auth type)."""
+    services = _services(request)
+    try:
+        length = request.content_length
+    except Exception:  # a garbled Content-Length: read and cap the body instead
+        length = None
+    peer = request.client.host if request.client else None
+    outcome = await services.ingest.handle(environment, webhook_id, peer=peer,
+                                           headers=request.headers, content_length=length,
+                                           chunks=request.stream())
+    return _json(outcome.body, outcome.status, outcome.headers)
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _body_object(request: Request[Any, Any, Any]) -> dict[str, Any] | Response[Any]:
+    try:
+        body = await request.body()
+    except Exception:
+        return _json({"error": "could not read the body"}, 400)
+    from hookplane.runtime.ingest import parse_json
+
+    try:
+        data = parse_json(body)
+    except (ValueError, RecursionError):
+        return _json({"error": "body is not valid JSON"}, 400)
+    if not isinstance(data, dict):
+        return _json({"error": "the body must be a JSON object"}, 400)
+    return data
+
+
+def _origin(request: Request[Any, Any, Any]) -> str:
+    return "hook" if request.headers.get("x-hookplane-source", "").lower() == "hook" else "api"
+
+
+RECORDS = "/api/{environment:str}/collections/{collection:str}/records"
+
+
+@post(RECORDS, tags=["records"], status_code=201)
+async def create_record(request: Request[Any, Any, Any], environment: FromPath[str],
+                        collection: FromPath[str]) -> Response[Any]:
+    """Create a record (validated against the collection schema)."""
+    data = await _body_object(request)
+    if isinstance(data, Response):
+        return data
+    result = await _services(request).records.create(
+        environment, collection, _bearer(request), data, origin=_origin(request))
+    return _json(result.body, result.status, result.headers)
+
+
+@get(RECORDS, tags=["records"])
+async def list_records(
+    request: Request[Any, Any, Any], environment: FromPath[str], collection: FromPath[str],
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> Response[Any]:
+    """List records, newest first; any other query parameter filters by field equality."""
+    filters = {k: v for k, v in request.query_params.items() if k not in ("limit", "cursor")}
+    result = await _services(request).records.list(
+        environment, collection, _bearer(request), filters=filters, limit=limit, cursor=cursor)
+    return _json(result.body, result.status, result.headers)
+
+
+@get(RECORDS + "/{record_id:str}", tags=["records"])
+async def get_record(request: Request[Any, Any, Any], environment: FromPath[str],
+                     collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
+    """Read one record."""
+    result = await _services(request).records.get(environment, collection, _bearer(request),
+                                                  record_id)
+    return _json(result.body, result.status, result.headers)
+
+
+@patch(RECORDS + "/{record_id:str}", tags=["records"])
+async def update_record(request: Request[Any, Any, Any], environment: FromPath[str],
+                        collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
+    """Update a record with a JSON merge patch (RFC 7396)."""
+    data = await _body_object(request)
+    if isinstance(data, Response):
+        return data
+    result = await _services(request).records.update(
+        environment, collection, _bearer(request), record_id, data, origin=_origin(request))
+    return _json(result.body, result.status, result.headers)
+
+
+@delete(RECORDS + "/{record_id:str}", tags=["records"], status_code=200)
+async def delete_record(request: Request[Any, Any, Any], environment: FromPath[str],
+                        collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
+    """Soft-delete a record."""
+    result = await _services(request).records.delete(
+        environment, collection, _bearer(request), record_id, origin=_origin(request))
+    return _json(result.body, result.status, result.headers)
+
+
+# --------------------------------------------------------------------------- admin
+
+
+def _admin(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    token = _services(request).admin_token
+    if not token:
+        return _json({"error": "management API is off: set HOOKPLANE_ADMIN_TOKEN"}, 404)
+    given = _bearer(request) or ""
+    if not hmac.compare_digest(hashlib.sha256(given.encode()).digest(),
+                               hashlib.sha256(token.encode()).digest()):
+        return _json({"error": "admin token required"}, 401)
+    return None
+
+
+@get("/admin/{environment:str}/inbound-webhooks", tags=["admin"])
+async def admin_list_inbound(request: Request[Any, Any, Any],
+                             environment: FromPath[str]) -> Response[Any]:
+    """List inbound webhooks with ingest path, token prefix, has_secret, last use."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    from hookplane.runtime.admin import describe_inbound
+
+    rows = await anyio.to_thread.run_sync(
+        lambda: describe_inbound(_services(request), environment))
+    if rows is None:
+        return _json({"error": f"no environment '{environment}'"}, 404)
+    return _json({"data": rows}, 200)
+
+
+@get("/admin/{environment:str}/inbound-webhooks/{name:str}/deliveries", tags=["admin"])
+async def admin_inbound_deliveries(request: Request[Any, Any, Any], environment: FromPath[str],
+                                   name: FromPath[str],
+                                   limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+                                   ) -> Response[Any]:
+    """The inbound delivery log of one webhook, newest first."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    from hookplane.runtime.admin import inbound_deliveries
+
+    rows = await anyio.to_thread.run_sync(
+        lambda: inbound_deliveries(_services(request), environment, name, limit))
+    if rows is None:
+        return _json({"error": f"no inbound webhook '{name}' in '{environment}'"}, 404)
+    return _json({"data": rows}, 200)
+
+
+@post("/admin/{environment:str}/inbound-webhooks/{name:str}/rotate-secret", tags=["admin"],
+      status_code=200)
+async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: FromPath[str],
+                               name: FromPath[str]) -> Response[Any]:
+    """Rotate the webhook's secret or token; the new one is returned once."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    from hookplane.runtime.admin import rotate
+
+    result = await anyio.to_thread.run_sync(
+        lambda: rotate(_services(request), environment, "inbound_webhooks", name))
+    return _json(result[0], result[1])
+
+
+# --------------------------------------------------------------------------- app
+
+
+def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, StateError):
+        log.warning("state database unavailable: %s", type(exc).__name__)
+        return _json({"error": "state database unavailable; try again"}, 503,
+                     {"Retry-After": "5"})
+    if isinstance(exc, HookplaneError):
+        return _json({"error": str(exc)}, 400)
+    log.exception("unhandled error on %s", request.url.path)
+    return _json({"error": "internal error"}, 500)
+
+
+def create_app(
+    *,
+    database_url: str | None = None,
+    root: Path | None = None,
+    admin_token: str | None = None,
+    reload_interval: float = 1.0,
+    run_jobs: bool = True,
+    client: httpx.AsyncClient | None = None,
+) -> Litestar:
+    """Build the runtime. Configuration comes from the state database ``database_url``."""
+    root = root or Path.cwd()
+    store = Store.open(database_url, root=root)
+    runtime = RuntimeStore(store)
+    registry = Registry(store)
+    registry.refresh()
+    meters = Metrics()
+    limiter = RateLimiter()
+    http = client or httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False, trust_env=False)
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    services = Services(
+        store=store, runtime=runtime, registry=registry, metrics=meters,
+        ingest=IngestService(registry, runtime, limiter, meters),
+        records=RecordsService(registry, runtime),
+        jobs=JobRunner(registry, runtime, http, meters, worker=worker) if run_jobs else None,
+        admin_token=admin_token if admin_token is not None
+        else os.environ.get("HOOKPLANE_ADMIN_TOKEN") or None,
+        client=http,
+    )
+
+    @contextlib.asynccontextmanager
+    async def background(app: Litestar) -> AsyncIterator[None]:
+        async def watch() -> None:
+            while True:
+                await anyio.sleep(reload_interval)
+                try:
+                    changed = await anyio.to_thread.run_sync(registry.refresh)
+                except Exception:  # database away: keep serving the last configuration
+                    log.warning("configuration watcher could not reach the state database")
+                    continue
+                for name in changed:
+                    loaded = registry.get(name)
+                    log.info("loaded configuration of %r (serial %s)", name,
+                             loaded.serial if loaded is not None else "?")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch)
+            if services.jobs is not None:
+                group.start_soon(services.jobs.run_forever)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+        if client is None:
+            await http.aclose()
+        store.close()
+
+    app = Litestar(
+        route_handlers=[healthz, readyz, metrics, ingest, create_record, list_records,
+                        get_record, update_record, delete_record, admin_list_inbound,
+                        admin_inbound_deliveries, admin_rotate_inbound],
+        lifespan=[background],
+        exception_handlers={Exception: _error_handler},
+        openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,
+                                     path="/schema"),
+        debug=False,
+    )
+    app.state.services = services
+    return app
+
+
+def server_config(app: Litestar, *, host: str, port: int, log_level: str = "info",
+                  graceful_seconds: int = 10) -> uvicorn.Config:
+    """The uvicorn settings of ``hookplane serve`` (tests start the runtime with the same).
+
+    ``proxy_headers`` is off: uvicorn would otherwise rewrite the client address from
+    ``X-Forwarded-For`` for any peer on 127.0.0.1, before the per-webhook
+    ``trusted_proxies`` rule sees it, letting a forged header through an IP allowlist.
+    """
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                          proxy_headers=False, forwarded_allow_ips="", timeout_keep_alive=5,
+                          timeout_graceful_shutdown=graceful_seconds, limit_concurrency=2048,
+                          server_header=False)

@@ -1,0 +1,264 @@
+"""Inbound deliveries: ``POST /inbound/{env}/{id}/ingest``.
+
+Checks run in a fixed order, and the first that fails answers: unknown id 404; inactive 403;
+client IP outside the allowlist 403 (even with a valid signature); rate limited 429 with
+``Retry-After``; body over ``max_body_bytes`` 413 (reading stops there); not JSON 415/400;
+missing or invalid credentials 401; payload invalid after mapping 422. Every attempt,
+accepted or not, is written to the inbound delivery log, without secret headers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+
+from hookplane.errors import MappingError, TemplateError
+from hookplane.mapping import MISSING, get_path, render_value
+from hookplane.runtime.metrics import Metrics
+from hookplane.runtime.network import allowed, client_address
+from hookplane.runtime.ratelimit import RateLimiter
+from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
+from hookplane.runtime.verify import stripe_event_id, verify
+from hookplane.state.runtime import RuntimeStore
+
+DEDUP_WINDOW_SECONDS = 24 * 3600
+MAX_ID_LENGTH = 200
+
+
+@dataclass
+class Outcome:
+    """What the controller answers, and what the delivery log records."""
+
+    status: int
+    body: dict[str, Any]
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+    record_id: str | None = None
+    job_id: str | None = None
+    detail: str = ""
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Read at most ``limit`` bytes; raise :class:`BodyTooLarge` as soon as it is passed."""
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity; depth and number size bounded by the parser."""
+    return json.loads(body, parse_constant=_reject_constant)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
+class IngestService:
+    def __init__(self, registry: Registry, store: RuntimeStore, limiter: RateLimiter,
+                 metrics: Metrics) -> None:
+        self.registry = registry
+        self.store = store
+        self.limiter = limiter
+        self.metrics = metrics
+
+    async def handle(self, environment: str, webhook_id: str, *, peer: str | None,
+                     headers: Mapping[str, str], content_length: int | None,
+                     chunks: AsyncIterator[bytes]) -> Outcome:
+        started = time.perf_counter()
+        view = self.registry.get(environment)
+        hook = view.inbound.get(webhook_id) if view is not None else None
+        client = None
+        if hook is not None:
+            client = client_address(peer, headers.get("x-forwarded-for"),
+                                    tuple(hook.spec.trusted_proxies))
+        try:
+            outcome = await self._checks(view, hook, client=client, headers=headers,
+                                         content_length=content_length, chunks=chunks)
+        except Exception as exc:  # never a 500 without a log line; the handler maps it
+            outcome = Outcome(503 if "database" in type(exc).__name__.lower() else 500,
+                              {"error": "internal error; the delivery was not stored"},
+                              "error", detail=type(exc).__name__)
+        latency = (time.perf_counter() - started) * 1000
+        self.metrics.inbound(outcome.reason)
+        await anyio.to_thread.run_sync(lambda: self._log(
+            environment, webhook_id, hook=hook, client=client, outcome=outcome,
+            latency=latency))
+        return outcome
+
+    def _log(self, environment: str, webhook_id: str, *, hook: InboundView | None,
+             client: Any, outcome: Outcome, latency: float) -> None:
+        self.store.log_inbound(
+            environment=environment[:MAX_ID_LENGTH], webhook_id=webhook_id[:MAX_ID_LENGTH],
+            webhook_name=hook.name if hook else None,
+            client_ip=str(client) if client is not None else None,
+            status_code=outcome.status, reason=outcome.reason, detail=outcome.detail[:1024],
+            latency_ms=latency, record_id=outcome.record_id,
+            provider_delivery_id=outcome.body.get("delivery_id"), job_id=outcome.job_id)
+
+    async def _checks(self, view: EnvironmentView | None, hook: InboundView | None, *,
+                      client: Any, headers: Mapping[str, str], content_length: int | None,
+                      chunks: AsyncIterator[bytes]) -> Outcome:
+        if view is None or hook is None:
+            return Outcome(404, {"error": "unknown inbound webhook"}, "unknown_webhook")
+        spec = hook.spec
+        if not spec.active:
+            return Outcome(403, {"error": "this inbound webhook is inactive"}, "inactive")
+        if not allowed(client, tuple(spec.ip_allowlist)):
+            return Outcome(403, {"error": "client address not allowed"}, "ip_not_allowed",
+                           detail=f"client {client}")
+        decision = self.limiter.check(hook.id, str(client), requests=spec.rate_limit.requests,
+                                      per_seconds=spec.rate_limit.per_seconds)
+        if not decision.allowed:
+            return Outcome(429, {"error": "rate limited"}, "rate_limited",
+                           headers={"Retry-After": str(decision.retry_after)})
+        limit = spec.max_body_bytes
+        if content_length is not None and content_length > limit:
+            return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
+        try:
+            body = await read_capped(chunks, limit)
+        except BodyTooLarge:
+            return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
+        if not _is_json(headers.get("content-type")):
+            return Outcome(415, {"error": "send JSON (Content-Type: application/json)"},
+                           "not_json")
+        try:
+            payload = parse_json(body)
+        except (ValueError, RecursionError) as exc:
+            detail = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
+            return Outcome(400, {"error": f"body is not valid JSON: {detail}"}, "bad_json")
+        secrets = hook.secrets
+        result = verify(spec.auth, headers=headers, body=body, secrets=secrets,
+                        token_hashes=hook.token_hashes)
+        if not result.ok:
+            self.metrics.verification_failed(result.reason)
+            return Outcome(401, {"error": "missing or invalid credentials"}, result.reason,
+                           detail=result.detail)
+        if not isinstance(payload, dict):
+            return Outcome(400, {"error": "the body must be a JSON object"}, "bad_json")
+        delivery_id = result.delivery_id
+        if delivery_id is None and spec.auth.type == "stripe":
+            delivery_id = stripe_event_id(body)
+        if delivery_id is not None:
+            delivery_id = delivery_id[:MAX_ID_LENGTH]
+            new = await anyio.to_thread.run_sync(
+                lambda: self.store.mark_seen(hook.environment, hook.id, delivery_id,
+                                             window_seconds=DEDUP_WINDOW_SECONDS))
+            if not new:
+                return Outcome(200, {"status": "duplicate", "delivery_id": delivery_id},
+                               "duplicate")
+        outcome = await self._act(view, hook, payload)
+        if delivery_id is not None:
+            outcome.body.setdefault("delivery_id", delivery_id)
+        return outcome
+
+    async def _act(self, view: EnvironmentView, hook: InboundView,
+                   payload: dict[str, Any]) -> Outcome:
+        spec = hook.spec
+        action = spec.action
+        written = {"X-Hookplane-Source": "inbound_webhook"}
+        if spec.hydration is not None:
+            hydration = spec.hydration
+            external_id = get_path(payload, hydration.id_path)
+            if isinstance(external_id, bool) or not isinstance(external_id, str | int) or (
+                isinstance(external_id, str) and not external_id.strip()
+            ):
+                return Outcome(422, {"error": f"no record id at '{hydration.id_path}'"},
+                               "invalid_payload")
+            event = (get_path(payload, hydration.event_path)
+                     if hydration.event_path else MISSING)
+            operation = hydration.event_map.get(str(event), "upsert") if isinstance(
+                event, str | int) else "upsert"
+            job = await anyio.to_thread.run_sync(lambda: self.store.enqueue_job(
+                hook.environment, hook.id, "hydrate",
+                {"external_id": str(external_id), "operation": operation},
+                max_attempts=hydration.attempts))
+            return Outcome(202, {"status": "accepted", "job_id": job,
+                                 "operation": operation}, "ok", job_id=job)
+        if action.invoke is not None:
+            invoke = action.invoke
+            try:
+                data = (render_value(invoke.input, {"payload": payload})
+                        if invoke.input is not None else payload)
+            except TemplateError as exc:
+                return Outcome(422, {"error": str(exc)}, "invalid_payload")
+            job = await anyio.to_thread.run_sync(lambda: self.store.enqueue_job(
+                hook.environment, hook.id, "invoke", {"input": data}, max_attempts=1))
+            return Outcome(202, {"status": "accepted", "job_id": job}, "ok", job_id=job)
+        if action.create is not None:
+            create = action.create
+            try:
+                fields = render_value(create.fields, {"payload": payload})
+            except TemplateError as exc:
+                return Outcome(422, {"error": str(exc)}, "invalid_payload")
+            return await self._write(view, hook, create.collection, record=fields,
+                                     external_id=None, headers=written)
+        assert spec.collection is not None
+        try:
+            record = hook.mapping.to_native(payload) if hook.mapping is not None else payload
+        except MappingError as exc:
+            return Outcome(422, {"error": str(exc)}, "invalid_payload", detail=str(exc))
+        key_path = action.upsert.key if action.upsert is not None else None
+        if key_path is None and hook.source is not None:
+            key_path = hook.source.spec.id_field
+        external_id = get_path(payload, key_path) if key_path else None
+        if external_id is MISSING or isinstance(external_id, dict | list | bool):
+            external_id = None
+        return await self._write(view, hook, spec.collection, record=record,
+                                 external_id=None if external_id is None else str(external_id),
+                                 headers=written)
+
+    async def _write(self, view: EnvironmentView, hook: InboundView, collection: str, *,
+                     record: dict[str, Any], external_id: str | None,
+                     headers: dict[str, str]) -> Outcome:
+        target = view.collections.get(collection)
+        if target is None:
+            return Outcome(500, {"error": f"collection '{collection}' is not applied"},
+                           "error")
+        errors = target.validator.validate(record)
+        if errors:
+            return Outcome(422, {"error": "payload does not match the collection schema",
+                                 "fields": [{"path": e.path, "message": e.message}
+                                            for e in errors]},
+                           "invalid_payload",
+                           detail="; ".join(f"{e.path or '(root)'}: {e.message}"
+                                            for e in errors[:5]))
+        if external_id is None:
+            stored = await anyio.to_thread.run_sync(lambda: self.store.create(
+                hook.environment, collection, record, origin="inbound_webhook"))
+            created = True
+        else:
+            stored, previous = await anyio.to_thread.run_sync(lambda: self.store.upsert_external(
+                hook.environment, collection, external_id, record, origin="inbound_webhook"))
+            created = previous is None
+        return Outcome(201 if created else 200,
+                       {"status": "created" if created else "updated", "record_id": stored.id,
+                        "collection": collection},
+                       "ok", headers=headers, record_id=stored.id)
+
+
+def retry_after_seconds(value: float) -> str:
+    return str(max(1, math.ceil(value)))

@@ -1,0 +1,233 @@
+"""Background jobs of inbound webhooks: hydration (fetch the full record) and invoke.
+
+Jobs are persisted before the sender gets its 202; workers claim them with a lease, so a
+restart (or a crash) resumes every job not finished. Failures retry with exponential backoff
+and full jitter up to the job's attempt limit.
+
+Hydration only ever fetches the bound source's configured URL: the id from the payload is
+URL-encoded into the path (``/`` and ``..`` included), and any URL inside the payload is
+ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from hookplane.errors import MappingError
+from hookplane.runtime.metrics import Metrics
+from hookplane.runtime.registry import InboundView, Registry
+from hookplane.state.runtime import RuntimeStore
+
+log = logging.getLogger("hookplane.runtime.jobs")
+
+MAX_RESPONSE_BYTES = 1_048_576
+INITIAL_BACKOFF = 1.0
+MAX_BACKOFF = 300.0
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help (upstream 4xx, invalid record)."""
+
+
+class RetryableFailure(Exception):
+    """Worth another attempt (upstream 5xx/429, timeout, connection error)."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    data: dict[str, Any]
+
+
+def backoff_seconds(attempt: int, *, initial: float = INITIAL_BACKOFF,
+                    maximum: float = MAX_BACKOFF) -> float:
+    """Exponential backoff with full jitter: uniform(0, min(max, initial * 2**(attempt-1)))."""
+    ceiling = min(maximum, initial * (2 ** max(0, attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise PermanentFailure(f"upstream response larger than {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def source_url(base_url: str, path: str, external_id: str) -> str:
+    """The configured read URL with the id URL-encoded (no ``/``, ``..`` or ``?`` survive)."""
+    return base_url.rstrip("/") + path.replace("{id}", quote(external_id, safe=""))
+
+
+class JobRunner:
+    def __init__(self, registry: Registry, store: RuntimeStore, client: httpx.AsyncClient,
+                 metrics: Metrics, *, worker: str, lease_seconds: float = 60.0) -> None:
+        self.registry = registry
+        self.store = store
+        self.client = client
+        self.metrics = metrics
+        self.worker = worker
+        self.lease_seconds = lease_seconds
+
+    async def run_forever(self, *, interval: float = 0.2, concurrency: int = 4) -> None:
+        while True:
+            done = await self.run_once(limit=concurrency)
+            if not done:
+                await anyio.sleep(interval)
+
+    async def run_once(self, *, limit: int = 4) -> int:
+        jobs = await anyio.to_thread.run_sync(lambda: self.store.claim_jobs(
+            worker=self.worker, limit=limit, lease_seconds=self.lease_seconds))
+        if not jobs:
+            return 0
+        async with anyio.create_task_group() as group:
+            for job in jobs:
+                group.start_soon(self._run, job)
+        return len(jobs)
+
+    async def _run(self, job: Any) -> None:
+        view = self.registry.get(job.environment)
+        hook = view.inbound.get(job.webhook_id) if view is not None else None
+        try:
+            if hook is None:
+                raise PermanentFailure("the inbound webhook is no longer applied")
+            if job.kind == "hydrate":
+                result = await self._hydrate(hook, job.payload)
+            elif job.kind == "invoke":
+                result = await self._invoke(hook, job.payload)
+            else:
+                raise PermanentFailure(f"unknown job kind {job.kind!r}")
+        except RetryableFailure as exc:
+            attempts = job.attempts
+            retry_at = None
+            if attempts < job.max_attempts:
+                retry_at = datetime.now(UTC) + timedelta(seconds=backoff_seconds(attempts))
+            self.metrics.jobs_total.labels(kind=job.kind, result="retry" if retry_at
+                                           else "failed").inc()
+            await self._fail(job.id, str(exc)[:500], retry_at)
+            return
+        except (PermanentFailure, MappingError) as exc:
+            self.metrics.jobs_total.labels(kind=job.kind, result="failed").inc()
+            await self._fail(job.id, str(exc)[:500], None)
+            return
+        except Exception as exc:  # a bug must not kill the worker; the job keeps the trace
+            log.exception("job %s failed unexpectedly", job.id)
+            await self._fail(job.id, f"internal error: {type(exc).__name__}", None)
+            return
+        self.metrics.jobs_total.labels(kind=job.kind, result="done").inc()
+        await anyio.to_thread.run_sync(lambda: self.store.finish_job(
+            job.id, worker=self.worker, result=result))
+
+    async def _fail(self, job_id: str, error: str, retry_at: datetime | None) -> None:
+        await anyio.to_thread.run_sync(lambda: self.store.fail_job(
+            job_id, worker=self.worker, error=error, retry_at=retry_at))
+
+    async def _hydrate(self, hook: InboundView, payload: dict[str, Any]) -> dict[str, Any]:
+        source = hook.source
+        collection = hook.spec.collection
+        if source is None or source.spec.read is None or collection is None:
+            raise PermanentFailure("hydration needs a bound source with a read endpoint")
+        external_id = str(payload["external_id"])
+        env = hook.environment
+        if payload.get("operation") == "delete":
+            deleted = await anyio.to_thread.run_sync(lambda: self.store.delete_external(
+                env, collection, external_id, origin="hydration"))
+            return {"operation": "delete", "external_id": external_id,
+                    "record_id": deleted[0].id if deleted else None}
+        read = source.spec.read
+        url = source_url(source.spec.base_url, read.path, external_id)
+        headers = {**source.spec.headers, **read.headers, "Accept": "application/json"}
+        started = time.perf_counter()
+        try:
+            async with self.client.stream(read.method, url, headers=headers,
+                                          timeout=source.spec.timeout,
+                                          follow_redirects=False) as response:
+                body = await read_limited(response)
+        except httpx.TimeoutException as exc:
+            raise RetryableFailure(f"upstream timed out: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise RetryableFailure(f"upstream unreachable: {type(exc).__name__}") from exc
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetryableFailure(f"upstream answered {status}")
+        if status >= 300:
+            raise PermanentFailure(f"upstream answered {status}")
+        try:
+            document = httpx.Response(200, content=body).json()
+        except ValueError as exc:
+            raise PermanentFailure("upstream answered with invalid JSON") from exc
+        if not isinstance(document, dict):
+            raise PermanentFailure("upstream answered with JSON that is not an object")
+        mapped = source.mapping.to_native(document)
+        view = self.registry.get(env)
+        target = view.collections.get(collection) if view else None
+        if target is None:
+            raise PermanentFailure(f"collection '{collection}' is not applied")
+        hydration = hook.spec.hydration
+        merge = hydration is not None and hydration.merge
+
+        def write() -> dict[str, Any]:
+            data = mapped
+            if merge:
+                existing = self.store.get_external(env, collection, external_id)
+                if existing is not None:
+                    data = source.mapping.merge(existing.data, mapped)
+            errors = target.validator.validate(data)
+            if errors:
+                raise PermanentFailure("fetched record does not match the schema: " + "; ".join(
+                    f"{e.path or '(root)'}: {e.message}" for e in errors[:5]))
+            record, previous = self.store.upsert_external(env, collection, external_id, data,
+                                                          origin="hydration")
+            return {"operation": "upsert", "external_id": external_id, "record_id": record.id,
+                    "created": previous is None, "upstream_status": status,
+                    "latency_ms": latency}
+
+        return await anyio.to_thread.run_sync(write)
+
+    async def _invoke(self, hook: InboundView, payload: dict[str, Any]) -> dict[str, Any]:
+        invoke = hook.spec.action.invoke
+        if invoke is None:
+            raise PermanentFailure("the webhook no longer has an invoke action")
+        started = time.perf_counter()
+        try:
+            async with self.client.stream(invoke.method, invoke.url, json=payload["input"],
+                                          headers=invoke.headers, timeout=invoke.timeout,
+                                          follow_redirects=False) as response:
+                body = await read_limited(response, 65_536)
+        except httpx.HTTPError as exc:
+            raise PermanentFailure(f"target unreachable: {type(exc).__name__}") from exc
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        try:
+            result: Any = httpx.Response(200, content=body).json()
+        except ValueError:
+            result = body[:2048].decode("utf-8", "replace")
+        execution = {"status": "succeeded" if response.is_success else "failed",
+                     "status_code": response.status_code, "latency_ms": latency,
+                     "result": result}
+        if invoke.collection is not None:
+            env = hook.environment
+            collection = invoke.collection
+            record = {"status": execution["status"], "input": payload["input"],
+                      "result": result}
+            view = self.registry.get(env)
+            target = view.collections.get(collection) if view else None
+            if target is not None and not target.validator.validate(record):
+                stored = await anyio.to_thread.run_sync(lambda: self.store.create(
+                    env, collection, record, origin="inbound_webhook"))
+                execution["record_id"] = stored.id
+        if not response.is_success:
+            raise PermanentFailure(f"target answered {response.status_code}")
+        return execution

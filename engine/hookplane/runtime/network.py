@@ -1,0 +1,66 @@
+"""Client addresses and allowlists.
+
+The client address is the TCP peer, unless the peer is one of the webhook's configured
+``trusted_proxies``: then the right-most address in ``X-Forwarded-For`` that is not itself a
+trusted proxy is used (the standard way to avoid trusting a spoofed left-most entry).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from functools import lru_cache
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@lru_cache(maxsize=4096)
+def networks(items: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+
+def parse_address(text: str) -> IPAddress | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def contains(nets: Sequence[IPNetwork], address: IPAddress) -> bool:
+    return any(address.version == net.version and address in net for net in nets)
+
+
+def client_address(peer: str | None, forwarded_for: str | None,
+                   trusted_proxies: tuple[str, ...]) -> IPAddress | None:
+    """The address to apply allowlists and rate limits to (None if unknown)."""
+    address = parse_address(peer or "")
+    if address is None or not trusted_proxies or not forwarded_for:
+        return address
+    proxies = networks(trusted_proxies)
+    if not contains(proxies, address):
+        return address
+    hops = [parse_address(part) for part in forwarded_for.split(",")[-20:]]
+    for hop in reversed(hops):
+        if hop is None:
+            return address  # a garbled header: fall back to the peer we can see
+        if not contains(proxies, hop):
+            return hop
+    return address
+
+
+def allowed(address: IPAddress | None, allowlist: tuple[str, ...]) -> bool:
+    """True when there is no allowlist, or the address is inside it."""
+    if not allowlist:
+        return True
+    if address is None:
+        return False
+    return contains(networks(allowlist), address)

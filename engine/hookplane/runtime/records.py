@@ -1,0 +1,159 @@
+"""The records API service: API-key scopes, schema validation, JSON merge patch."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+
+from hookplane.runtime.registry import CollectionView, EnvironmentView, Registry
+from hookplane.state.runtime import Record, RuntimeStore
+
+
+@dataclass
+class Result:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def record_json(record: Record) -> dict[str, Any]:
+    return {"id": record.id, "collection": record.collection,
+            "external_id": record.external_id, "data": record.data, "origin": record.origin,
+            "version": record.version, "created_at": record.created_at,
+            "updated_at": record.updated_at, "deleted_at": record.deleted_at}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge recursively, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _filter_value(text: str) -> str | int | float | bool | None:
+    """Query values compare as JSON scalars when they parse as one (``true``, ``3``)."""
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+class RecordsService:
+    def __init__(self, registry: Registry, store: RuntimeStore) -> None:
+        self.registry = registry
+        self.store = store
+
+    def _authorise(self, environment: str, collection: str, token: str | None,
+                   action: str) -> tuple[EnvironmentView, CollectionView] | Result:
+        view = self.registry.get(environment)
+        if view is None:
+            return Result(404, {"error": f"no environment '{environment}'"})
+        if token is None:
+            return Result(401, {"error": "API key required: Authorization: Bearer hpt_…"},
+                          {"WWW-Authenticate": "Bearer"})
+        key = view.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
+        if key is None:
+            return Result(401, {"error": "invalid API key"}, {"WWW-Authenticate": "Bearer"})
+        target = view.collections.get(collection)
+        if target is None:
+            return Result(404, {"error": f"no collection '{collection}' in '{environment}'"})
+        if not key.allows(action, collection):
+            return Result(403, {"error": f"API key '{key.name}' lacks the '{action}' scope "
+                                f"for '{collection}'"})
+        return view, target
+
+    @staticmethod
+    def _invalid(target: CollectionView, data: dict[str, Any]) -> Result | None:
+        errors = target.validator.validate(data)
+        if not errors:
+            return None
+        return Result(422, {"error": "record does not match the collection schema",
+                            "fields": [{"path": e.path, "message": e.message} for e in errors]})
+
+    async def create(self, environment: str, collection: str, token: str | None,
+                     data: dict[str, Any], *, origin: str) -> Result:
+        allowed = self._authorise(environment, collection, token, "write")
+        if isinstance(allowed, Result):
+            return allowed
+        _, target = allowed
+        invalid = self._invalid(target, data)
+        if invalid is not None:
+            return invalid
+        record = await anyio.to_thread.run_sync(
+            lambda: self.store.create(environment, collection, data, origin=origin))
+        return Result(201, record_json(record), {"X-Hookplane-Source": origin})
+
+    async def get(self, environment: str, collection: str, token: str | None,
+                  record_id: str) -> Result:
+        allowed = self._authorise(environment, collection, token, "read")
+        if isinstance(allowed, Result):
+            return allowed
+        record = await anyio.to_thread.run_sync(
+            lambda: self.store.get(environment, collection, record_id))
+        if record is None:
+            return Result(404, {"error": f"no record '{record_id}'"})
+        return Result(200, record_json(record))
+
+    async def list(self, environment: str, collection: str, token: str | None, *,
+                   filters: dict[str, str], limit: int, cursor: str | None) -> Result:
+        allowed = self._authorise(environment, collection, token, "read")
+        if isinstance(allowed, Result):
+            return allowed
+        equals = {k: _filter_value(v) for k, v in filters.items()}
+        try:
+            records, next_cursor = await anyio.to_thread.run_sync(
+                lambda: self.store.list(environment, collection, equals=equals, limit=limit,
+                                        cursor=cursor))
+        except ValueError as exc:
+            return Result(400, {"error": str(exc)})
+        return Result(200, {"data": [record_json(r) for r in records],
+                            "next_cursor": next_cursor})
+
+    async def update(self, environment: str, collection: str, token: str | None,
+                     record_id: str, patch: dict[str, Any], *, origin: str) -> Result:
+        allowed = self._authorise(environment, collection, token, "write")
+        if isinstance(allowed, Result):
+            return allowed
+        _, target = allowed
+        current = await anyio.to_thread.run_sync(
+            lambda: self.store.get(environment, collection, record_id))
+        if current is None:
+            return Result(404, {"error": f"no record '{record_id}'"})
+        data = merge_patch(current.data, patch)
+        invalid = self._invalid(target, data)
+        if invalid is not None:
+            return invalid
+        record, _ = await anyio.to_thread.run_sync(
+            lambda: self.store.update(environment, collection, record_id, data, origin=origin))
+        return Result(200, record_json(record), {"X-Hookplane-Source": origin})
+
+    async def delete(self, environment: str, collection: str, token: str | None,
+                     record_id: str, *, origin: str) -> Result:
+        allowed = self._authorise(environment, collection, token, "write")
+        if isinstance(allowed, Result):
+            return allowed
+        current = await anyio.to_thread.run_sync(
+            lambda: self.store.get(environment, collection, record_id))
+        if current is None:
+            return Result(404, {"error": f"no record '{record_id}'"})
+        record, _ = await anyio.to_thread.run_sync(
+            lambda: self.store.delete(environment, collection, record_id, origin=origin))
+        return Result(200, record_json(record), {"X-Hookplane-Source": origin})

@@ -1,0 +1,182 @@
+"""The runtime's in-memory view of the applied configuration, one per environment.
+
+Built from :meth:`Store.runtime_view` (resolved ``${env:…}`` values and valid secrets
+included) and rebuilt only when the environment's serial moves: the watcher polls the cheap
+serial query once a second, so requests never read configuration from the database.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hookplane.config.models import (
+    ApiKey,
+    Collection,
+    InboundWebhook,
+    Source,
+    Trigger,
+)
+from hookplane.mapping import CompiledMapping, compile_mapping, set_path
+from hookplane.mapping.schema import RecordValidator, compile_schema
+from hookplane.state.store import Store
+
+log = logging.getLogger("hookplane.runtime")
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    name: str
+    spec: Collection
+    validator: RecordValidator
+
+
+@dataclass(frozen=True)
+class SourceView:
+    name: str
+    spec: Source
+    mapping: CompiledMapping
+
+
+@dataclass(frozen=True)
+class InboundView:
+    id: str
+    name: str
+    environment: str
+    spec: InboundWebhook
+    secrets: tuple[str, ...]
+    token_hashes: tuple[str, ...]
+    mapping: CompiledMapping | None
+    source: SourceView | None
+
+
+@dataclass(frozen=True)
+class TriggerView:
+    id: str
+    name: str
+    spec: Trigger
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    id: str
+    name: str
+    spec: ApiKey
+
+    def allows(self, action: str, collection: str) -> bool:
+        return action in self.spec.scopes or f"{action}:{collection}" in self.spec.scopes
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    name: str
+    serial: int
+    collections: dict[str, CollectionView] = field(default_factory=dict)
+    sources: dict[str, SourceView] = field(default_factory=dict)
+    inbound: dict[str, InboundView] = field(default_factory=dict)
+    """By id (the ingest URL carries the id)."""
+    triggers: dict[str, TriggerView] = field(default_factory=dict)
+    """By name."""
+    api_keys: dict[str, ApiKeyView] = field(default_factory=dict)
+    """By token hash."""
+
+    def triggers_for(self, collection: str) -> list[TriggerView]:
+        return [t for t in self.triggers.values() if t.spec.collection == collection]
+
+
+def _with_values(spec: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    if not values:
+        return spec
+    resolved = copy.deepcopy(spec)
+    for path, value in values.items():
+        set_path(resolved, path, value)
+    return resolved
+
+
+def build_view(store: Store, environment: str) -> EnvironmentView:
+    """Read one environment's applied configuration and compile what requests need."""
+    view = store.runtime_view(environment)
+    collections: dict[str, CollectionView] = {}
+    sources: dict[str, SourceView] = {}
+    pending: list[Callable[[], None]] = []
+    inbound: dict[str, InboundView] = {}
+    triggers: dict[str, TriggerView] = {}
+    api_keys: dict[str, ApiKeyView] = {}
+    for resource in view.resources:
+        spec = _with_values(resource.spec, resource.values)
+        if resource.kind == "collections":
+            collection = Collection.model_validate(spec)
+            collections[resource.name] = CollectionView(
+                resource.name, collection, compile_schema(collection.schema_))
+        elif resource.kind == "sources":
+            source = Source.model_validate(spec)
+            sources[resource.name] = SourceView(resource.name, source,
+                                                compile_mapping(source.mapping))
+        elif resource.kind == "triggers":
+            triggers[resource.name] = TriggerView(
+                resource.id, resource.name, Trigger.model_validate(spec),
+                tuple(resource.secrets.get("signing_secret", ())))
+        elif resource.kind == "api_keys":
+            key = ApiKeyView(resource.id, resource.name, ApiKey.model_validate(spec))
+            for token_hash in resource.token_hashes:
+                api_keys[token_hash] = key
+        elif resource.kind == "inbound_webhooks":
+            def later(resource: Any = resource, spec: dict[str, Any] = spec) -> None:
+                hook = InboundWebhook.model_validate(spec)
+                source = (sources.get(hook.source_binding.source)
+                          if hook.source_binding else None)
+                mapping = (compile_mapping(hook.mapping) if hook.mapping is not None
+                           else source.mapping if source is not None else None)
+                secrets = tuple(resource.secrets.get("hmac_secret", ()))
+                if hook.auth.secret is not None:  # ${env:…} secret, resolved at apply
+                    secrets = (hook.auth.secret,)
+                inbound[resource.id] = InboundView(
+                    resource.id, resource.name, environment, hook, secrets,
+                    tuple(resource.token_hashes), mapping, source)
+            pending.append(later)
+    for step in pending:
+        step()
+    return EnvironmentView(environment, view.serial, collections, sources, inbound, triggers,
+                           api_keys)
+
+
+class Registry:
+    """Every environment's view; :meth:`refresh` rebuilds those whose serial moved."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._views: dict[str, EnvironmentView] = {}
+
+    def get(self, environment: str) -> EnvironmentView | None:
+        return self._views.get(environment)
+
+    def environments(self) -> list[str]:
+        return sorted(self._views)
+
+    def refresh(self) -> list[str]:
+        """Reload changed environments; returns their names. Safe to call from a thread."""
+        changed: list[str] = []
+        names = self._store.environments()
+        for name in names:
+            serial = self._store.serial(name)
+            current = self._views.get(name)
+            if current is not None and current.serial == serial:
+                continue
+            try:
+                view = build_view(self._store, name)
+            except Exception:  # keep serving the last good view; the log says why
+                log.exception("could not load the applied configuration of %r", name)
+                continue
+            views = dict(self._views)
+            views[name] = view
+            self._views = views  # swap atomically: readers never see a half-built dict
+            changed.append(name)
+        for gone in set(self._views) - set(names):
+            views = dict(self._views)
+            views.pop(gone, None)
+            self._views = views
+        return changed

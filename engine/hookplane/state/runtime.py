@@ -1,0 +1,1072 @@
+"""The runtime's storage: records, the outbox and its delivery log, the inbound log,
+de-duplication and jobs.
+
+:class:`RuntimeStore` shares the :class:`~hookplane.state.store.Store`'s engine and its
+transaction rules: writes take SQLite's write lock up front (``BEGIN IMMEDIATE``) and run at
+READ COMMITTED with row locks (``SELECT … FOR UPDATE``) on PostgreSQL; reads see one snapshot.
+
+A record write and the outbox rows it causes commit together: the ``outbox`` callback of a
+write is called inside its transaction with the :class:`RecordEvent` and returns the
+:class:`OutboxItem` rows to insert. Anything it raises rolls the write back and propagates
+unchanged. Delivery workers claim outbox rows and jobs with a lease (``claimed_by``,
+``claimed_until``): ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas never claim
+the same row; a lease that runs out (a crashed worker) makes the row claimable again, so
+delivery is at-least-once and an outbox row keeps its id (the ``webhook-id``) throughout.
+
+``attempts`` on an outbox row or job counts finished attempts (the delivery log holds one
+row per outbox attempt); the attempt a worker is about to make is ``attempt``
+(``attempts + 1``). Timestamps going out are ISO-8601 strings with ``Z`` (seconds), as in the
+rest of the store; ``now``/``retry_at``/``cutoff`` coming in are datetimes (naive means UTC).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, get_args
+
+from sqlalchemy import Numeric, Table, and_, case, delete, false, func, insert, or_, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from hookplane.errors import StateError
+from hookplane.state import tables as t
+from hookplane.state.store import _aware, _clip, _iso, _new_id, _now, _Row
+
+if TYPE_CHECKING:
+    from hookplane.state.store import Store
+
+__all__ = [
+    "Dedup",
+    "Delivery",
+    "DeliveryAttempt",
+    "DuplicateDelivery",
+    "InboundDelivery",
+    "InvalidQuery",
+    "Job",
+    "JobKind",
+    "JobStatus",
+    "Origin",
+    "OutboxCallback",
+    "OutboxItem",
+    "OutboxRow",
+    "OutboxStatus",
+    "Record",
+    "RecordConflict",
+    "RecordEvent",
+    "RecordEventKind",
+    "RecordNotFound",
+    "RuntimeStore",
+    "new_outbox_id",
+]
+
+Origin = Literal["api", "hook", "inbound_webhook", "hydration"]
+RecordEventKind = Literal["create", "update", "delete"]
+OutboxStatus = Literal["pending", "in_flight", "delivered", "failed"]
+JobStatus = Literal["pending", "running", "done", "failed"]
+JobKind = Literal["hydrate", "invoke"]
+Scalar: TypeAlias = str | int | float | bool | None
+
+_ORIGINS = frozenset(get_args(Origin))
+_JOB_KINDS = frozenset(get_args(JobKind))
+_OUTBOX_STATUSES = frozenset(get_args(OutboxStatus))
+_MAX_LIMIT = 1000
+_MAX_EXTERNAL_ID = 500
+_MAX_COLLECTION = 100
+_MAX_PROVIDER_ID = 255
+_EXCERPT_BYTES = 2048
+_ERROR_BYTES = 2048
+_DETAIL_BYTES = 1024
+_UPSERT_ROUNDS = 5
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+class RecordNotFound(StateError):
+    """No such (live) record: the runtime answers 404."""
+
+
+class RecordConflict(StateError):
+    """A record with that external id already exists: the runtime answers 409."""
+
+
+class InvalidQuery(StateError):
+    """A list filter, cursor or limit the store cannot use: the runtime answers 400."""
+
+
+class DuplicateDelivery(StateError):
+    """The provider delivery id was seen within the window; nothing was written."""
+
+
+# -- records -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    collection: str
+    external_id: str | None
+    data: dict[str, Any]
+    origin: str
+    """Origin of the last write: ``api``, ``hook``, ``inbound_webhook`` or ``hydration``."""
+    version: int
+    """1 when created, +1 per write (update, delete, revival)."""
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """What a record write did, handed to the ``outbox`` callback inside its transaction."""
+
+    environment: str
+    collection: str
+    event: RecordEventKind
+    record: Record
+    """The record after the write (for ``delete``: with ``deleted_at`` set)."""
+    previous: Record | None
+    """The record before the write; None for ``create`` (a revived record included)."""
+    origin: str
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One delivery to queue. ``payload`` is what the dispatcher needs to send, no secrets."""
+
+    trigger_id: str
+    trigger_name: str
+    event: str
+    payload: dict[str, Any]
+    max_attempts: int = 1
+    id: str | None = None
+    """The delivery id (``webhook-id``); generated when None. Use :func:`new_outbox_id` to
+    know it before the row exists, e.g. to put it in the envelope."""
+
+
+OutboxCallback: TypeAlias = Callable[[RecordEvent], Sequence[OutboxItem]]
+
+
+@dataclass(frozen=True)
+class Dedup:
+    """De-duplicate a write by a provider's delivery id, in the write's own transaction.
+
+    The id is marked seen only if the write commits, so a delivery that failed half-way is
+    processed again when the sender retries; a repeat within ``window_seconds`` raises
+    :class:`DuplicateDelivery` and writes nothing.
+    """
+
+    webhook_id: str
+    provider_delivery_id: str
+    window_seconds: float
+
+
+def new_outbox_id() -> str:
+    """A new delivery id: ``msg_`` + 20 random characters."""
+    return _new_id("msg")
+
+
+# -- outbox and delivery log ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    environment: str
+    trigger_id: str
+    trigger_name: str
+    event: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    """Attempts recorded so far."""
+    max_attempts: int
+    next_attempt_at: str
+    claimed_by: str | None
+    claimed_until: str | None
+    created_at: str
+    updated_at: str
+    last_error: str | None
+    last_status_code: int | None
+
+    @property
+    def attempt(self) -> int:
+        """Number of the attempt a worker holding this row is about to make (1-based)."""
+        return self.attempts + 1
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    id: int
+    outbox_id: str
+    at: str
+    status_code: int | None
+    success: bool
+    latency_ms: int | None
+    error: str | None
+    response_excerpt: str | None
+
+
+@dataclass(frozen=True)
+class Delivery(OutboxRow):
+    """An outbox row with its attempts, oldest first: one line of a delivery history."""
+
+    history: tuple[DeliveryAttempt, ...] = ()
+
+
+# -- inbound log and jobs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundDelivery:
+    id: int
+    environment: str
+    webhook_id: str
+    webhook_name: str | None
+    received_at: str
+    client_ip: str | None
+    status_code: int
+    reason: str
+    detail: str | None
+    latency_ms: int | None
+    record_id: str | None
+    provider_delivery_id: str | None
+    job_id: str | None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    environment: str
+    webhook_id: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    """Attempts finished so far (done or failed)."""
+    max_attempts: int
+    next_attempt_at: str
+    claimed_by: str | None
+    claimed_until: str | None
+    last_error: str | None
+    result: Any
+    created_at: str
+    updated_at: str
+
+    @property
+    def attempt(self) -> int:
+        return self.attempts + 1
+
+
+RecordData: TypeAlias = dict[str, Any] | Callable[[Record], dict[str, Any]]
+UpsertData: TypeAlias = dict[str, Any] | Callable[[Record | None], dict[str, Any]]
+
+
+class RuntimeStore:
+    """Records, outbox, delivery and inbound logs, de-duplication and jobs.
+
+    Make one with ``RuntimeStore(store)`` or ``store.runtime()``; it uses the store's engine
+    (closing the store closes it). Thread-safe: every call takes its own connection.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._postgres = store._postgres
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    # -- records ---------------------------------------------------------------------------
+
+    def create(self, environment: str, collection: str, data: dict[str, Any], *,
+               origin: str, external_id: str | None = None,
+               outbox: OutboxCallback | None = None, dedup: Dedup | None = None) -> Record:
+        """Insert a record (version 1). :class:`RecordConflict` if ``external_id`` is taken
+        (also by a soft-deleted record: use :meth:`upsert_external` to revive it)."""
+        _check_origin(origin)
+        _check_names(collection, external_id)
+        body = _object(data)
+        now = _now()
+        record = Record(id=_new_id("rec"), collection=collection, external_id=external_id,
+                        data=body, origin=origin, version=1, created_at=_iso(now),
+                        updated_at=_iso(now), deleted_at=None)
+        with self._write() as conn:
+            self._dedup(conn, environment, dedup, now)
+            if not self._insert_record(conn, environment, record, now):
+                raise RecordConflict(f"a record with external id '{external_id}' already "
+                                     f"exists in collection '{collection}' of '{environment}'")
+            self._fire(conn, RecordEvent(environment, collection, "create", record, None,
+                                         origin), outbox, now)
+        return record
+
+    def get(self, environment: str, collection: str, record_id: str, *,
+            include_deleted: bool = False) -> Record | None:
+        r = t.records
+        query = select(r).where(r.c.environment == environment, r.c.collection == collection,
+                                r.c.id == record_id)
+        if not include_deleted:
+            query = query.where(r.c.deleted_at.is_(None))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return _record(row) if row is not None else None
+
+    def get_external(self, environment: str, collection: str, external_id: str, *,
+                     include_deleted: bool = False) -> Record | None:
+        r = t.records
+        query = select(r).where(*_external(environment, collection, external_id))
+        if not include_deleted:
+            query = query.where(r.c.deleted_at.is_(None))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return _record(row) if row is not None else None
+
+    def list(self, environment: str, collection: str, *,
+             equals: Mapping[str, Scalar] | None = None, limit: int = 50,
+             cursor: str | None = None, newest_first: bool = True,
+             include_deleted: bool = False) -> tuple[builtins.list[Record], str | None]:
+        """A page of records and the cursor of the next page (None on the last page).
+
+        ``equals`` matches top-level fields of the data by JSON type and value (``1`` matches
+        ``1`` and ``1.0``, not ``"1"``; None matches null or absent), in SQL. Pages are keyed
+        on (created_at, id), so records written meanwhile never shift a page: no duplicates,
+        nothing skipped.
+        """
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}, not {limit}")
+        r = t.records
+        conditions: builtins.list[ColumnElement[bool]] = [
+            r.c.environment == environment, r.c.collection == collection]
+        if not include_deleted:
+            conditions.append(r.c.deleted_at.is_(None))
+        for name, value in (equals or {}).items():
+            conditions.append(self._field_equals(name, value))
+        if cursor is not None:
+            after_at, after_id = _decode_cursor(cursor, newest_first=newest_first)
+            if newest_first:
+                conditions.append(or_(r.c.created_at < after_at,
+                                      and_(r.c.created_at == after_at, r.c.id < after_id)))
+            else:
+                conditions.append(or_(r.c.created_at > after_at,
+                                      and_(r.c.created_at == after_at, r.c.id > after_id)))
+        order = ((r.c.created_at.desc(), r.c.id.desc()) if newest_first
+                 else (r.c.created_at.asc(), r.c.id.asc()))
+        with self._read() as conn:
+            rows = conn.execute(select(r).where(*conditions).order_by(*order)
+                                .limit(limit + 1)).all()
+        page = rows[:limit]
+        following = (_encode_cursor(page[-1].created_at, page[-1].id, newest_first=newest_first)
+                     if len(rows) > limit else None)
+        return [_record(row) for row in page], following
+
+    def update(self, environment: str, collection: str, record_id: str, data: RecordData, *,
+               origin: str, outbox: OutboxCallback | None = None) -> tuple[Record, Record]:
+        """Replace a live record's data; returns (new, previous).
+
+        ``data`` may be a function of the current record, called under the row lock, so
+        that a merge patch cannot lose a concurrent write. :class:`RecordNotFound` if the
+        record does not exist or is deleted.
+        """
+        _check_origin(origin)
+        now = _now()
+        r = t.records
+        with self._write() as conn:
+            row = self._locked(conn, r.c.environment == environment,
+                               r.c.collection == collection, r.c.id == record_id)
+            if row is None or row.deleted_at is not None:
+                raise _not_found(environment, collection, record_id)
+            previous = _record(row)
+            body = _object(data(previous) if callable(data) else data)
+            record = replace(previous, data=body, origin=origin, version=previous.version + 1,
+                             updated_at=_iso(now))
+            conn.execute(sql_update(r).where(r.c.id == row.id).values(
+                data=body, origin=origin, version=record.version, updated_at=now))
+            self._fire(conn, RecordEvent(environment, collection, "update", record, previous,
+                                         origin), outbox, now)
+        return record, previous
+
+    def delete(self, environment: str, collection: str, record_id: str, *, origin: str,
+               outbox: OutboxCallback | None = None) -> tuple[Record, Record]:
+        """Soft-delete a live record (``deleted_at`` set, version +1); (new, previous)."""
+        _check_origin(origin)
+        r = t.records
+        now = _now()
+        with self._write() as conn:
+            row = self._locked(conn, r.c.environment == environment,
+                               r.c.collection == collection, r.c.id == record_id)
+            if row is None or row.deleted_at is not None:
+                raise _not_found(environment, collection, record_id)
+            return self._soft_delete(conn, environment, row, origin=origin, outbox=outbox,
+                                     now=now)
+
+    def upsert_external(self, environment: str, collection: str, external_id: str,
+                        data: UpsertData, *, origin: str,
+                        outbox: OutboxCallback | None = None,
+                        dedup: Dedup | None = None) -> tuple[Record, Record | None]:
+        """Create or replace the record with ``external_id``; (new, previous or None).
+
+        Atomic under concurrency (the unique external id and ``INSERT … ON CONFLICT``): two
+        upserts of one new id make one record, the second updating it. A soft-deleted record
+        with the id is revived: same id, version +1, reported as created (previous None,
+        event ``create``). ``data`` may be a function of the live record (None when
+        creating or reviving), called under the row lock, e.g. for a merge.
+        """
+        _check_origin(origin)
+        _check_names(collection, external_id)
+        r = t.records
+        now = _now()
+        with self._write() as conn:
+            self._dedup(conn, environment, dedup, now)
+            for _round in range(_UPSERT_ROUNDS):
+                row = self._locked(conn, *_external(environment, collection, external_id))
+                if row is not None:
+                    break
+                body = _object(data(None) if callable(data) else data)
+                record = Record(id=_new_id("rec"), collection=collection,
+                                external_id=external_id, data=body, origin=origin,
+                                version=1, created_at=_iso(now), updated_at=_iso(now),
+                                deleted_at=None)
+                if self._insert_record(conn, environment, record, now):
+                    self._fire(conn, RecordEvent(environment, collection, "create", record,
+                                                 None, origin), outbox, now)
+                    return record, None
+                # a concurrent upsert inserted it and committed: lock and update that row
+            else:
+                raise StateError(f"could not upsert external id '{external_id}' in "
+                                 f"'{collection}' of '{environment}': it kept changing")
+            stored = _record(row)
+            previous = stored if stored.deleted_at is None else None
+            body = _object(data(previous) if callable(data) else data)
+            record = replace(stored, data=body, origin=origin, version=stored.version + 1,
+                             updated_at=_iso(now), deleted_at=None)
+            conn.execute(sql_update(r).where(r.c.id == row.id).values(
+                data=body, origin=origin, version=record.version, updated_at=now,
+                deleted_at=None))
+            event: RecordEventKind = "update" if previous is not None else "create"
+            self._fire(conn, RecordEvent(environment, collection, event, record, previous,
+                                         origin), outbox, now)
+        return record, previous
+
+    def delete_external(self, environment: str, collection: str, external_id: str, *,
+                        origin: str, outbox: OutboxCallback | None = None,
+                        dedup: Dedup | None = None) -> tuple[Record, Record] | None:
+        """Soft-delete the live record with ``external_id``: (new, previous), or None if there
+        is none (the ``dedup`` mark is still kept: the delivery was handled)."""
+        _check_origin(origin)
+        _check_names(collection, external_id)
+        now = _now()
+        with self._write() as conn:
+            self._dedup(conn, environment, dedup, now)
+            row = self._locked(conn, *_external(environment, collection, external_id))
+            if row is None or row.deleted_at is not None:
+                return None
+            return self._soft_delete(conn, environment, row, origin=origin, outbox=outbox,
+                                     now=now)
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def enqueue_outbox(self, environment: str, items: Sequence[OutboxItem]) -> builtins.list[str]:
+        """Queue deliveries not caused by a record write (system events); returns their ids."""
+        now = _now()
+        with self._write() as conn:
+            return self._insert_outbox(conn, environment, items, now)
+
+    def claim_outbox(self, *, worker: str, limit: int, lease_seconds: float,
+                     now: datetime | None = None) -> builtins.list[OutboxRow]:
+        """Claim up to ``limit`` deliveries due at ``now`` for ``worker`` until the lease ends.
+
+        Due: pending with ``next_attempt_at <= now``, or in flight with an expired lease (a
+        worker that crashed). Oldest due first. ``worker`` must be unique per process.
+        """
+        rows = self._claim(t.outbox, "in_flight", worker=worker, limit=limit,
+                           lease_seconds=lease_seconds, now=now)
+        return [_outbox_row(row) for row in rows]
+
+    def record_attempt(self, outbox_id: str, *, worker: str, status_code: int | None,
+                       success: bool, latency_ms: float | None, error: str | None,
+                       response_excerpt: str | None, retry_at: datetime | None,
+                       on_failed: Sequence[OutboxItem] = (),
+                       now: datetime | None = None) -> bool:
+        """Log one attempt and move the delivery on: delivered on success, else pending again
+        at ``retry_at``, else failed (dead letter) — and then ``on_failed`` (e.g. the
+        ``delivery.failed`` system event) is queued in the same transaction.
+
+        Only the worker holding the claim may do this: returns False (and records nothing)
+        if the row is not in flight for ``worker`` any more (its lease ran out and another
+        worker claimed it).
+        """
+        o = t.outbox
+        at = _utc(now)
+        with self._write() as conn:
+            row = conn.execute(select(o).where(o.c.id == outbox_id, o.c.status == "in_flight",
+                                               o.c.claimed_by == worker)
+                               .with_for_update()).first()
+            if row is None:
+                return False
+            status = ("delivered" if success else
+                      "pending" if retry_at is not None else "failed")
+            last_error = _cap(error, _ERROR_BYTES) if not success else None
+            values: dict[str, Any] = {
+                "status": status, "attempts": row.attempts + 1, "claimed_by": None,
+                "claimed_until": None, "updated_at": at, "last_error": last_error,
+                "last_status_code": status_code}
+            if status == "pending" and retry_at is not None:
+                values["next_attempt_at"] = _utc(retry_at)
+            conn.execute(sql_update(o).where(o.c.id == outbox_id).values(**values))
+            conn.execute(insert(t.delivery_attempts).values(
+                outbox_id=outbox_id, at=at, status_code=status_code, success=success,
+                latency_ms=_millis(latency_ms), error=last_error,
+                response_excerpt=_cap(response_excerpt, _EXCERPT_BYTES)))
+            if status == "failed" and on_failed:
+                self._insert_outbox(conn, row.environment, on_failed, at)
+        return True
+
+    def outbox_depth(self, environment: str | None = None) -> int:
+        """Deliveries not finished yet (pending or in flight)."""
+        o = t.outbox
+        query = select(func.count()).select_from(o).where(o.c.status.in_(("pending",
+                                                                            "in_flight")))
+        if environment is not None:
+            query = query.where(o.c.environment == environment)
+        with self._read() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def deliveries(self, environment: str, trigger_id: str, *, status: str | None = None,
+                   limit: int = 50) -> builtins.list[Delivery]:
+        """A trigger's deliveries, newest first, each with its attempts."""
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}, not {limit}")
+        if status is not None and status not in _OUTBOX_STATUSES:
+            raise InvalidQuery(f"unknown delivery status '{status}' (one of "
+                               f"{', '.join(sorted(_OUTBOX_STATUSES))})")
+        o = t.outbox
+        query = (select(o).where(o.c.environment == environment, o.c.trigger_id == trigger_id)
+                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
+        if status is not None:
+            query = query.where(o.c.status == status)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            history = self._attempts(conn, [row.id for row in rows])
+        return [_delivery(row, history.get(row.id, ())) for row in rows]
+
+    def delivery(self, outbox_id: str) -> Delivery | None:
+        o = t.outbox
+        with self._read() as conn:
+            row = conn.execute(select(o).where(o.c.id == outbox_id)).first()
+            if row is None:
+                return None
+            history = self._attempts(conn, [row.id])
+        return _delivery(row, history.get(row.id, ()))
+
+    def redeliver(self, outbox_id: str, *, environment: str | None = None,
+                  now: datetime | None = None) -> bool:
+        """Queue a failed delivery again (attempts kept, same id); False if it is not failed
+        (or not in ``environment``)."""
+        o = t.outbox
+        conditions = [o.c.id == outbox_id, o.c.status == "failed"]
+        if environment is not None:
+            conditions.append(o.c.environment == environment)
+        at = _utc(now)
+        with self._write() as conn:
+            moved = conn.execute(sql_update(o).where(*conditions).values(
+                status="pending", next_attempt_at=at, claimed_by=None, claimed_until=None,
+                updated_at=at)).rowcount
+        return moved == 1
+
+    def purge_delivered_before(self, cutoff: datetime, *, include_failed: bool = True) -> int:
+        """Retention: remove finished deliveries (delivered, and failed unless told not to)
+        last updated before ``cutoff``, with their attempts; returns how many."""
+        o = t.outbox
+        statuses = ("delivered", "failed") if include_failed else ("delivered",)
+        finished = select(o.c.id).where(o.c.status.in_(statuses),
+                                        o.c.updated_at < _utc(cutoff))
+        with self._write() as conn:
+            conn.execute(delete(t.delivery_attempts)
+                         .where(t.delivery_attempts.c.outbox_id.in_(finished)))
+            return int(conn.execute(delete(o).where(o.c.status.in_(statuses),
+                                                    o.c.updated_at < _utc(cutoff))).rowcount)
+
+    def purge_logs_before(self, cutoff: datetime) -> int:
+        """Retention: remove inbound log entries, finished jobs and dedup marks older than
+        ``cutoff``; returns how many rows."""
+        i, j, s = t.inbound_deliveries, t.jobs, t.seen_deliveries
+        when = _utc(cutoff)
+        with self._write() as conn:
+            removed = conn.execute(delete(i).where(i.c.received_at < when)).rowcount
+            removed += conn.execute(delete(j).where(j.c.status.in_(("done", "failed")),
+                                                    j.c.updated_at < when)).rowcount
+            removed += conn.execute(delete(s).where(s.c.seen_at < when)).rowcount
+        return int(removed)
+
+    # -- inbound log and de-duplication ------------------------------------------------------
+
+    def log_inbound(self, environment: str, webhook_id: str, *, status_code: int, reason: str,
+                    webhook_name: str | None = None, client_ip: str | None = None,
+                    detail: str | None = None, latency_ms: float | None = None,
+                    record_id: str | None = None, provider_delivery_id: str | None = None,
+                    job_id: str | None = None, received_at: datetime | None = None) -> int:
+        """Append one inbound attempt to the log; returns its id. Path-derived values are
+        clipped to their columns, ``detail`` to 1 KiB (never pass secrets)."""
+        with self._write() as conn:
+            result = conn.execute(insert(t.inbound_deliveries).values(
+                environment=_clip(environment, 100), webhook_id=_clip(webhook_id, 100),
+                webhook_name=_clip(webhook_name) if webhook_name is not None else None,
+                received_at=_utc(received_at), client_ip=_clip(client_ip, 64)
+                if client_ip is not None else None,
+                status_code=status_code, reason=_clip(reason, 40),
+                detail=_cap(detail, _DETAIL_BYTES), latency_ms=_millis(latency_ms),
+                record_id=record_id, job_id=job_id,
+                provider_delivery_id=_clip(provider_delivery_id, _MAX_PROVIDER_ID)
+                if provider_delivery_id is not None else None))
+            (entry_id,) = result.inserted_primary_key or (None,)
+        return int(entry_id or 0)
+
+    def inbound_log(self, environment: str, webhook_id: str, *,
+                    limit: int = 50) -> builtins.list[InboundDelivery]:
+        """An inbound webhook's log, newest first."""
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}, not {limit}")
+        i = t.inbound_deliveries
+        with self._read() as conn:
+            rows = conn.execute(select(i).where(i.c.environment == environment,
+                                                i.c.webhook_id == webhook_id)
+                                .order_by(i.c.received_at.desc(), i.c.id.desc())
+                                .limit(limit)).all()
+        return [_inbound(row) for row in rows]
+
+    def last_used_at(self, environment: str, webhook_id: str) -> str | None:
+        """When the inbound webhook last accepted a delivery (status below 400)."""
+        i = t.inbound_deliveries
+        with self._read() as conn:
+            value = conn.scalar(select(func.max(i.c.received_at))
+                                .where(i.c.environment == environment,
+                                       i.c.webhook_id == webhook_id, i.c.status_code < 400))
+        return _iso(_parse_db_time(value)) if value is not None else None
+
+    def mark_seen(self, environment: str, webhook_id: str, provider_delivery_id: str, *,
+                  window_seconds: float, now: datetime | None = None) -> bool:
+        """True if the delivery id is new (now marked seen), False if it was seen within
+        ``window_seconds``. One atomic statement; a mark older than the window is renewed.
+
+        Prefer ``dedup=`` on the write itself, which marks only when the write commits.
+        """
+        with self._write() as conn:
+            return self._mark(conn, environment, webhook_id, provider_delivery_id,
+                              window_seconds=window_seconds, now=_utc(now))
+
+    def forget_seen(self, environment: str, webhook_id: str, provider_delivery_id: str) -> None:
+        """Drop a seen mark (e.g. when handling the delivery failed after :meth:`mark_seen`)."""
+        s = t.seen_deliveries
+        with self._write() as conn:
+            conn.execute(delete(s).where(
+                s.c.environment == environment, s.c.webhook_id == webhook_id,
+                s.c.provider_delivery_id == _provider_key(provider_delivery_id)))
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def enqueue_job(self, environment: str, webhook_id: str, kind: str,
+                    payload: dict[str, Any], *, max_attempts: int,
+                    dedup: Dedup | None = None) -> str:
+        """Persist a job (committed when this returns, so a 202 may follow); its id."""
+        if kind not in _JOB_KINDS:
+            raise StateError(f"unknown job kind '{kind}' (one of {', '.join(sorted(_JOB_KINDS))})")
+        if max_attempts < 1:
+            raise StateError("max_attempts must be at least 1")
+        body = _object(payload)
+        job_id = _new_id("job")
+        now = _now()
+        with self._write() as conn:
+            self._dedup(conn, environment, dedup, now)
+            conn.execute(insert(t.jobs).values(
+                id=job_id, environment=environment, webhook_id=webhook_id, kind=kind,
+                payload=body, status="pending", attempts=0, max_attempts=max_attempts,
+                next_attempt_at=now, claimed_by=None, claimed_until=None, last_error=None,
+                result=None, created_at=now, updated_at=now))
+        return job_id
+
+    def claim_jobs(self, *, worker: str, limit: int, lease_seconds: float,
+                   now: datetime | None = None) -> builtins.list[Job]:
+        """Like :meth:`claim_outbox`: pending jobs due at ``now`` and running ones whose lease
+        ran out (a restart resumes them)."""
+        rows = self._claim(t.jobs, "running", worker=worker, limit=limit,
+                           lease_seconds=lease_seconds, now=now)
+        return [_job(row) for row in rows]
+
+    def finish_job(self, job_id: str, *, worker: str, result: Any) -> bool:
+        """Mark a job ``worker`` holds done with ``result`` (JSON); False if not held."""
+        return self._end_job(job_id, worker, status="done", result=_json(result))
+
+    def fail_job(self, job_id: str, *, worker: str, error: str,
+                 retry_at: datetime | None) -> bool:
+        """Record a failed attempt: pending again at ``retry_at``, or failed for good."""
+        if retry_at is None:
+            return self._end_job(job_id, worker, status="failed", error=error)
+        return self._end_job(job_id, worker, status="pending", error=error,
+                             next_attempt_at=_utc(retry_at))
+
+    def job(self, job_id: str) -> Job | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        return _job(row) if row is not None else None
+
+    def jobs_pending(self, environment: str | None = None) -> int:
+        """Jobs not finished yet (pending or running)."""
+        j = t.jobs
+        query = select(func.count()).select_from(j).where(j.c.status.in_(("pending",
+                                                                           "running")))
+        if environment is not None:
+            query = query.where(j.c.environment == environment)
+        with self._read() as conn:
+            return int(conn.scalar(query) or 0)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._store._transaction(write=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._store._transaction() as conn:
+            yield conn
+
+    def _upsert(self, table: Table) -> Any:
+        """The dialect's INSERT, which has ``on_conflict_do_nothing/update``."""
+        return postgresql.insert(table) if self._postgres else sqlite.insert(table)
+
+    def _locked(self, conn: Connection, *conditions: ColumnElement[bool]) -> _Row | None:
+        """The record matching ``conditions``, locked until the transaction ends."""
+        return conn.execute(select(t.records).where(*conditions).with_for_update()).first()
+
+    def _insert_record(self, conn: Connection, environment: str, record: Record,
+                       now: datetime) -> bool:
+        """Insert ``record``; False if its external id is taken (nothing inserted)."""
+        r = t.records
+        values = {"id": record.id, "environment": environment,
+                  "collection": record.collection, "external_id": record.external_id,
+                  "data": record.data, "origin": record.origin, "version": record.version,
+                  "created_at": now, "updated_at": now, "deleted_at": None}
+        if record.external_id is None:
+            conn.execute(insert(r).values(**values))
+            return True
+        statement = (self._upsert(r).values(**values)
+                     .on_conflict_do_nothing(index_elements=["environment", "collection",
+                                                             "external_id"])
+                     .returning(r.c.id))
+        return conn.execute(statement).first() is not None
+
+    def _soft_delete(self, conn: Connection, environment: str, row: _Row, *, origin: str,
+                     outbox: OutboxCallback | None, now: datetime) -> tuple[Record, Record]:
+        r = t.records
+        previous = _record(row)
+        record = replace(previous, origin=origin, version=previous.version + 1,
+                         updated_at=_iso(now), deleted_at=_iso(now))
+        conn.execute(sql_update(r).where(r.c.id == row.id).values(
+            origin=origin, version=record.version, updated_at=now, deleted_at=now))
+        self._fire(conn, RecordEvent(environment, previous.collection, "delete", record,
+                                     previous, origin), outbox, now)
+        return record, previous
+
+    def _fire(self, conn: Connection, event: RecordEvent, outbox: OutboxCallback | None,
+              now: datetime) -> None:
+        if outbox is not None:
+            self._insert_outbox(conn, event.environment, outbox(event), now)
+
+    def _insert_outbox(self, conn: Connection, environment: str, items: Sequence[OutboxItem],
+                       now: datetime) -> builtins.list[str]:
+        rows: builtins.list[dict[str, Any]] = []
+        for item in items:
+            if item.max_attempts < 1:
+                raise StateError(f"delivery for trigger '{item.trigger_name}': max_attempts "
+                                 "must be at least 1")
+            rows.append({
+                "id": item.id or new_outbox_id(), "environment": environment,
+                "trigger_id": item.trigger_id, "trigger_name": _clip(item.trigger_name),
+                "event": item.event, "payload": _object(item.payload), "status": "pending",
+                "attempts": 0, "max_attempts": item.max_attempts, "next_attempt_at": now,
+                "claimed_by": None, "claimed_until": None, "created_at": now,
+                "updated_at": now, "last_error": None, "last_status_code": None})
+        if rows:
+            conn.execute(insert(t.outbox), rows)
+        return [str(row["id"]) for row in rows]
+
+    def _claim(self, table: Table, claimed: str, *, worker: str, limit: int,
+               lease_seconds: float, now: datetime | None) -> builtins.list[_Row]:
+        if not worker:
+            raise StateError("a claiming worker needs a name")
+        if limit < 1 or lease_seconds <= 0:
+            raise StateError("claim at least one row for a positive lease")
+        at = _utc(now)
+        until = at + timedelta(seconds=lease_seconds)
+        c = table.c
+        due = (select(c.id)
+               .where(or_(and_(c.status == "pending", c.next_attempt_at <= at),
+                          and_(c.status == claimed, c.claimed_until <= at)))
+               .order_by(c.next_attempt_at, c.id).limit(limit))
+        if self._postgres:
+            # rows another transaction is claiming are skipped, not waited for; a row it
+            # claimed and committed meanwhile no longer matches when re-checked under lock
+            due = due.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            ids = [row.id for row in conn.execute(due)]
+            if not ids:
+                return []
+            rows = conn.execute(sql_update(table).where(c.id.in_(ids)).values(
+                status=claimed, claimed_by=_clip(worker), claimed_until=until,
+                updated_at=_now()).returning(*table.c)).all()
+        order = {row_id: index for index, row_id in enumerate(ids)}
+        return sorted(rows, key=lambda row: order[row.id])
+
+    def _end_job(self, job_id: str, worker: str, *, status: str, result: Any = None,
+                 error: str | None = None, next_attempt_at: datetime | None = None) -> bool:
+        j = t.jobs
+        values: dict[str, Any] = {
+            "status": status, "attempts": j.c.attempts + 1, "claimed_by": None,
+            "claimed_until": None, "updated_at": _now(),
+            "last_error": _cap(error, _ERROR_BYTES)}
+        if status == "done":
+            values["result"] = result
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        with self._write() as conn:
+            changed = conn.execute(sql_update(j).where(
+                j.c.id == job_id, j.c.status == "running", j.c.claimed_by == worker)
+                .values(**values)).rowcount
+        return changed == 1
+
+    def _attempts(self, conn: Connection,
+                  outbox_ids: builtins.list[str]) -> dict[str, builtins.list[DeliveryAttempt]]:
+        if not outbox_ids:
+            return {}
+        a = t.delivery_attempts
+        found: dict[str, builtins.list[DeliveryAttempt]] = {}
+        for row in conn.execute(select(a).where(a.c.outbox_id.in_(outbox_ids))
+                                .order_by(a.c.id)):
+            found.setdefault(row.outbox_id, []).append(DeliveryAttempt(
+                id=int(row.id), outbox_id=row.outbox_id, at=_iso(row.at),
+                status_code=row.status_code, success=bool(row.success),
+                latency_ms=row.latency_ms, error=row.error,
+                response_excerpt=row.response_excerpt))
+        return found
+
+    def _dedup(self, conn: Connection, environment: str, dedup: Dedup | None,
+               now: datetime) -> None:
+        if dedup is None:
+            return
+        if not self._mark(conn, environment, dedup.webhook_id, dedup.provider_delivery_id,
+                          window_seconds=dedup.window_seconds, now=now):
+            raise DuplicateDelivery(f"delivery '{dedup.provider_delivery_id}' to inbound "
+                                    f"webhook {dedup.webhook_id} was already received")
+
+    def _mark(self, conn: Connection, environment: str, webhook_id: str,
+              provider_delivery_id: str, *, window_seconds: float, now: datetime) -> bool:
+        if window_seconds <= 0:
+            raise StateError("window_seconds must be positive")
+        s = t.seen_deliveries
+        statement = self._upsert(s).values(
+            environment=environment, webhook_id=webhook_id,
+            provider_delivery_id=_provider_key(provider_delivery_id), seen_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=["environment", "webhook_id", "provider_delivery_id"],
+            set_={"seen_at": statement.excluded.seen_at},
+            where=s.c.seen_at <= now - timedelta(seconds=window_seconds))
+        # a row comes back when inserted or renewed, none when seen within the window
+        return conn.execute(statement.returning(s.c.seen_at)).first() is not None
+
+    def _field_equals(self, name: str, value: Scalar) -> ColumnElement[bool]:
+        """``data[name]`` equals ``value``, JSON type included, in this dialect's SQL."""
+        if not name or any(ch in name for ch in '"\\') or any(ord(ch) < 32 for ch in name):
+            raise InvalidQuery(f"cannot filter by field {name!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidQuery(f"cannot filter field '{name}' by {value}")
+        if value is not None and not isinstance(value, str | int | float):
+            raise InvalidQuery(f"field '{name}' can only be compared with a string, number, "
+                               "boolean or null")
+        data = t.records.c.data
+        if self._postgres:
+            element = data[name]
+            kind = func.json_typeof(element)
+            text = data[name].as_string()
+            if value is None:
+                return or_(element.is_(None), kind == "null")
+            if isinstance(value, bool):
+                return and_(kind == "boolean", text == ("true" if value else "false"))
+            if isinstance(value, str):
+                return and_(kind == "string", text == value)
+            # CASE keeps the cast away from values that are not numbers
+            return case((kind == "number", sql_cast(text, Numeric) == value), else_=false())
+        path = '$."' + name + '"'
+        kind = func.json_type(data, path)
+        extracted = func.json_extract(data, path)
+        if value is None:
+            return or_(kind.is_(None), kind == "null")
+        if isinstance(value, bool):
+            return kind == ("true" if value else "false")
+        if isinstance(value, str):
+            return and_(kind == "text", extracted == value)
+        return and_(kind.in_(("integer", "real")), extracted == value)
+
+
+# -- module helpers ------------------------------------------------------------------------
+
+
+def _check_origin(origin: str) -> None:
+    if origin not in _ORIGINS:
+        raise StateError(f"unknown record origin '{origin}' (one of "
+                         f"{', '.join(sorted(_ORIGINS))})")
+
+
+def _check_names(collection: str, external_id: str | None) -> None:
+    if not collection or len(collection) > _MAX_COLLECTION:
+        raise StateError(f"invalid collection name '{_clip(collection, 120)}'")
+    if external_id is not None and not 1 <= len(external_id) <= _MAX_EXTERNAL_ID:
+        raise StateError(f"an external id must have 1 to {_MAX_EXTERNAL_ID} characters")
+
+
+def _json(value: Any) -> Any:
+    """``value`` as it will read back from the database (a JSON round trip)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"cannot store {type(value).__name__} as JSON: {exc}") from exc
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise StateError(f"expected a JSON object, got {type(value).__name__}")
+    return cast(dict[str, Any], _json(value))
+
+
+def _external(environment: str, collection: str,
+              external_id: str) -> tuple[ColumnElement[bool], ...]:
+    r = t.records
+    return (r.c.environment == environment, r.c.collection == collection,
+            r.c.external_id == external_id)
+
+
+def _not_found(environment: str, collection: str, record_id: str) -> RecordNotFound:
+    return RecordNotFound(f"no record '{record_id}' in collection '{collection}' of "
+                          f"'{environment}'")
+
+
+def _utc(value: datetime | None) -> datetime:
+    """An aware UTC datetime (naive means UTC); now when None.
+
+    SQLite stores datetimes as UTC text without a zone, so a parameter in another zone would
+    compare wrongly: everything is converted here.
+    """
+    if value is None:
+        return _now()
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _parse_db_time(value: Any) -> datetime:
+    """A datetime from the database (an aggregate over SQLite returns the stored text)."""
+    if isinstance(value, datetime):
+        return _aware(value)
+    return _aware(datetime.fromisoformat(str(value)))
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return _iso(value) if value is not None else None
+
+
+def _cap(text: str | None, limit: int) -> str | None:
+    """At most ``limit`` UTF-8 bytes (cut on a character boundary, marked with …); NULs,
+    which PostgreSQL text cannot hold, become U+FFFD."""
+    if text is None:
+        return None
+    cleaned = text.replace("\x00", "\ufffd")
+    raw = cleaned.encode("utf-8")
+    if len(raw) <= limit:
+        return cleaned
+    return raw[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def _millis(value: float | None) -> int | None:
+    return None if value is None else max(0, round(value))
+
+
+def _provider_key(provider_delivery_id: str) -> str:
+    """The id as stored: a long one is replaced by its SHA-256 so it fits the key."""
+    if len(provider_delivery_id) <= _MAX_PROVIDER_ID:
+        return provider_delivery_id
+    return "sha256:" + hashlib.sha256(provider_delivery_id.encode("utf-8")).hexdigest()
+
+
+def _encode_cursor(created_at: datetime, record_id: str, *, newest_first: bool) -> str:
+    stamp = _aware(created_at).astimezone(UTC).isoformat()
+    blob = json.dumps([stamp, record_id, "d" if newest_first else "a"],
+                      separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(blob).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str, *, newest_first: bool) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, record_id, direction = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        when = _utc(datetime.fromisoformat(stamp))
+        if not isinstance(record_id, str) or direction not in ("a", "d"):
+            raise ValueError(direction)
+    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        raise InvalidQuery("invalid cursor: pass the 'next' value of a previous page") from None
+    if (direction == "d") != newest_first:
+        raise InvalidQuery("the cursor belongs to a listing in the other order")
+    return when, record_id
+
+
+def _record(row: _Row) -> Record:
+    return Record(id=row.id, collection=row.collection, external_id=row.external_id,
+                  data=dict(row.data), origin=row.origin, version=int(row.version),
+                  created_at=_iso(row.created_at), updated_at=_iso(row.updated_at),
+                  deleted_at=_iso_or_none(row.deleted_at))
+
+
+def _outbox_fields(row: _Row) -> dict[str, Any]:
+    return {"id": row.id, "environment": row.environment, "trigger_id": row.trigger_id,
+            "trigger_name": row.trigger_name, "event": row.event, "payload": dict(row.payload),
+            "status": row.status, "attempts": int(row.attempts),
+            "max_attempts": int(row.max_attempts), "next_attempt_at": _iso(row.next_attempt_at),
+            "claimed_by": row.claimed_by, "claimed_until": _iso_or_none(row.claimed_until),
+            "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
+            "last_error": row.last_error, "last_status_code": row.last_status_code}
+
+
+def _outbox_row(row: _Row) -> OutboxRow:
+    return OutboxRow(**_outbox_fields(row))
+
+
+def _delivery(row: _Row, history: Sequence[DeliveryAttempt]) -> Delivery:
+    return Delivery(**_outbox_fields(row), history=tuple(history))
+
+
+def _inbound(row: _Row) -> InboundDelivery:
+    return InboundDelivery(
+        id=int(row.id), environment=row.environment, webhook_id=row.webhook_id,
+        webhook_name=row.webhook_name, received_at=_iso(row.received_at),
+        client_ip=row.client_ip, status_code=int(row.status_code), reason=row.reason,
+        detail=row.detail, latency_ms=row.latency_ms, record_id=row.record_id,
+        provider_delivery_id=row.provider_delivery_id, job_id=row.job_id)
+
+
+def _job(row: _Row) -> Job:
+    return Job(id=row.id, environment=row.environment, webhook_id=row.webhook_id,
+               kind=row.kind, payload=dict(row.payload), status=row.status,
+               attempts=int(row.attempts), max_attempts=int(row.max_attempts),
+               next_attempt_at=_iso(row.next_attempt_at), claimed_by=row.claimed_by,
+               claimed_until=_iso_or_none(row.claimed_until), last_error=row.last_error,
+               result=row.result, created_at=_iso(row.created_at),
+               updated_at=_iso(row.updated_at))
