@@ -110,10 +110,10 @@ class JobRunner:
             else:
                 raise PermanentFailure(f"unknown job kind {job.kind!r}")
         except RetryableFailure as exc:
-            attempts = job.attempts
+            attempt = job.attempt  # this attempt's number (1 for the first)
             retry_at = None
-            if attempts < job.max_attempts:
-                retry_at = datetime.now(UTC) + timedelta(seconds=backoff_seconds(attempts))
+            if attempt < job.max_attempts:
+                retry_at = datetime.now(UTC) + timedelta(seconds=backoff_seconds(attempt))
             self.metrics.jobs_total.labels(kind=job.kind, result="retry" if retry_at
                                            else "failed").inc()
             await self._fail(job.id, str(exc)[:500], retry_at)
@@ -179,18 +179,19 @@ class JobRunner:
         hydration = hook.spec.hydration
         merge = hydration is not None and hydration.merge
 
-        def write() -> dict[str, Any]:
-            data = mapped
-            if merge:
-                existing = self.store.get_external(env, collection, external_id)
-                if existing is not None:
-                    data = source.mapping.merge(existing.data, mapped)
+        def data_for(existing: Any) -> dict[str, Any]:
+            # runs inside the write transaction: merge reads the record it replaces
+            data = (source.mapping.merge(existing.data, mapped)
+                    if merge and existing is not None else mapped)
             errors = target.validator.validate(data)
             if errors:
                 raise PermanentFailure("fetched record does not match the schema: " + "; ".join(
                     f"{e.path or '(root)'}: {e.message}" for e in errors[:5]))
-            record, previous = self.store.upsert_external(env, collection, external_id, data,
-                                                          origin="hydration")
+            return data
+
+        def write() -> dict[str, Any]:
+            record, previous = self.store.upsert_external(env, collection, external_id,
+                                                          data_for, origin="hydration")
             return {"operation": "upsert", "external_id": external_id, "record_id": record.id,
                     "created": previous is None, "upstream_status": status,
                     "latency_ms": latency}

@@ -8,6 +8,16 @@ The only package that imports SQLAlchemy. Typical use::
             store.commit("preview", environment_kind="preview",
                          expected_lineage=snapshot.lineage, expected_serial=snapshot.serial,
                          operations=[Create(...)], audit=AuditRecord("apply", actor))
+
+The runtime reads an environment with ``store.runtime_view(env)`` (a :class:`RuntimeView`)
+and keeps records, the outbox, the inbound log and jobs through ``store.runtime()`` (a
+:class:`RuntimeStore`)::
+
+    rt = store.runtime()
+    record, previous = rt.upsert_external(env, "incidents", "PD-1", data,
+                                          origin="inbound_webhook", outbox=matching_triggers)
+    for row in rt.claim_outbox(worker=worker_id, limit=10, lease_seconds=60):
+        ...  # send, then rt.record_attempt(row.id, worker=worker_id, ...)
 """
 
 from __future__ import annotations

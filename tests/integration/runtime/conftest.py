@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,40 +71,51 @@ def project_yaml(upstream: str, receiver: str) -> str:
               dates: {{placed_at: {{external: epoch_s}}}}
         inbound_webhooks:
           plain:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
           keyed:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: static_header, header: X-Account-Key}}
           bearer:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: bearer}}
           standard:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: standard_webhooks}}
           github:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: github}}
             mapping:
               to_native: {{title: issue.title, severity: labels.0}}
           stripe:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: stripe, secret: "${{env:STRIPE_WEBHOOK_SECRET}}"}}
             mapping: {{to_native: {{title: data.object.description, severity: data.object.level}}}}
           slack:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: slack, secret: "${{env:SLACK_WEBHOOK_SECRET}}"}}
           shopify:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: shopify, secret: "${{env:SHOPIFY_WEBHOOK_SECRET}}"}}
           pagerduty:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: pagerduty, secret: "${{env:PAGERDUTY_WEBHOOK_SECRET}}"}}
           orders:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: orders
             auth: {{type: static_header, header: X-Account-Key}}
             source_binding: {{collection: orders, source: shop}}
           orders-ref:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: orders
             auth: {{type: static_header, header: X-Account-Key}}
             source_binding: {{collection: orders, source: shop}}
@@ -115,6 +126,7 @@ def project_yaml(upstream: str, receiver: str) -> str:
               merge: true
               attempts: 4
           deploy-failed:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             auth: {{type: hmac, header: X-Signature}}
             action:
               create:
@@ -124,6 +136,7 @@ def project_yaml(upstream: str, receiver: str) -> str:
                   description: "Commit {{{{payload.commit}}}} by {{{{payload.author}}}}"
                   priority: high
           agent:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             auth: {{type: bearer}}
             action:
               invoke:
@@ -134,20 +147,25 @@ def project_yaml(upstream: str, receiver: str) -> str:
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
             rate_limit: {{requests: 3, per_seconds: 60}}
+            max_body_bytes: 100000
           walled:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
             ip_allowlist: [10.0.0.0/8, "2001:db8::/32"]
           proxied:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
             ip_allowlist: ["2001:db8::/32", 198.51.100.7]
             trusted_proxies: [127.0.0.1]
           disabled:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
             active: false
           small:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
             max_body_bytes: 200
@@ -167,14 +185,18 @@ class Runtime:
     http: httpx.Client
     hooks: dict[str, str]
     """Inbound webhook name -> id."""
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def secret(self, name: str) -> str:
         with Store.open(self.database_url, root=self.root) as store:
             return store.read_secret("preview", "inbound_webhooks", name, "hmac_secret")
 
     def token(self, kind: str, name: str) -> str:
-        with Store.open(self.database_url, root=self.root) as store:
-            return store.reveal_token("preview", kind, name)
+        """A token is revealed once by the store; the fixture keeps it for later tests."""
+        if (kind, name) not in self.tokens:
+            with Store.open(self.database_url, root=self.root) as store:
+                self.tokens[(kind, name)] = store.reveal_token("preview", kind, name)
+        return self.tokens[(kind, name)]
 
     def ingest_path(self, name: str) -> str:
         return f"/inbound/preview/{self.hooks[name]}/ingest"
@@ -185,7 +207,7 @@ class Runtime:
 
 
 def start_runtime(root: Path, database_url: str, upstream: Peer, receiver: Peer,
-                  monkeypatch: Any) -> Runtime:
+                  monkeypatch: Any, *, run_jobs: bool = True) -> Runtime:
     env = root / "environments" / "preview"
     env.mkdir(parents=True, exist_ok=True)
     (env / "environment.yaml").write_text("name: preview\nkind: preview\n")
@@ -194,7 +216,7 @@ def start_runtime(root: Path, database_url: str, upstream: Peer, receiver: Peer,
         monkeypatch.setenv(name, value)
     apply_environment(root, database_url, "preview", ENVIRON)
     app = create_app(database_url=database_url, root=root, admin_token="admin-token-for-tests",
-                     reload_interval=0.2)
+                     reload_interval=0.2, run_jobs=run_jobs)
     server = AppServer(app).start()
     with Store.open(database_url, root=root) as store:
         hooks = {r.name: r.id for r in store.snapshot("preview").resources.values()
