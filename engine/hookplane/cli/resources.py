@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from typing import Any
 
 import click
@@ -11,7 +13,10 @@ from hookplane.cli.common import database_url_option, open_store
 from hookplane.cli.main import Context
 from hookplane.config.applied import SecretKind
 from hookplane.errors import StateError
+from hookplane.state.runtime import RuntimeStore
 
+_SECRET_KINDS: dict[str, SecretKind] = {"signing_secret": "signing_secret",
+                                         "hmac_secret": "hmac_secret", "token": "token"}
 _SECRET_FOR: dict[str, SecretKind] = {"triggers": "signing_secret",
                                        "inbound_webhooks": "hmac_secret"}
 
@@ -74,6 +79,61 @@ def _group(kind: str, title: str) -> click.Group:
             click.echo(f"{key}: {shown}")
         return 0
 
+    @group.command("rotate-secret")
+    @click.argument("environment")
+    @click.argument("name")
+    @click.option("--grace-hours", default=24.0, show_default=True, type=click.FloatRange(0),
+                  help="How long the old secret stays valid.")
+    @database_url_option
+    @click.pass_obj
+    def rotate_command(obj: Context, environment: str, name: str, grace_hours: float,
+                       database_url: str | None) -> int:
+        """Make a new secret (printed once); the old one stays valid for the grace period."""
+        with open_store(obj.root, database_url) as store:
+            snapshot = store.snapshot(environment)
+            resource = snapshot.resources.get(f"{kind}.{name}")
+            if resource is None:
+                raise StateError(f"no applied {kind}.{name} in '{environment}'")
+            kinds = [_SECRET_KINDS[g] for g in resource.generated if g in _SECRET_KINDS]
+            if not kinds:
+                raise StateError(f"{kind}.{name} has no generated secret to rotate; its secret "
+                                 "comes from ${env:…}: change the variable and apply")
+            secret = store.rotate_secret(environment, kind, name, kinds[0],
+                                         grace_hours=grace_hours)
+        click.echo(secret)
+        click.echo(f"New secret shown once; the old one stays valid for {grace_hours:g} hours.",
+                   err=True)
+        return 0
+
+    if kind == "inbound_webhooks":
+        @group.command("deliveries")
+        @click.argument("environment")
+        @click.argument("name")
+        @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+        @click.option("--json", "as_json", is_flag=True)
+        @database_url_option
+        @click.pass_obj
+        def deliveries_command(obj: Context, environment: str, name: str, *, limit: int,
+                               as_json: bool, database_url: str | None) -> int:
+            """The inbound delivery log (accepted and rejected), newest first."""
+            with open_store(obj.root, database_url) as store:
+                resource = store.snapshot(environment).resources.get(f"{kind}.{name}")
+                if resource is None:
+                    raise StateError(f"no applied {kind}.{name} in '{environment}'")
+                rows = [dataclasses.asdict(d) for d in
+                        RuntimeStore(store).inbound_log(environment, resource.id, limit=limit)]
+            if as_json:
+                click.echo(json.dumps(rows, indent=2, default=str))
+                return 0
+            if not rows:
+                click.echo(f"No deliveries for {name} yet.")
+            for row in rows:
+                extra = f" record {row['record_id']}" if row.get("record_id") else ""
+                click.echo(f"{row['received_at']}  {row['status_code']}  {row['reason']:<16} "
+                           f"{row.get('client_ip') or '-':<15} {row.get('latency_ms') or 0:>6} ms"
+                           f"{extra}")
+            return 0
+
     if kind in ("inbound_webhooks", "api_keys"):
         @group.command("reveal")
         @click.argument("environment")
@@ -107,8 +167,11 @@ def _describe(store: Any, environment: str, kind: str, name: str) -> dict[str, A
         "generated": list(resource.generated),
     }
     if kind == "inbound_webhooks":
-        row["ingest_path"] = f"/inbound/{environment}/{resource.id}/ingest"
+        path = f"/inbound/{environment}/{resource.id}/ingest"
+        base = os.environ.get("HOOKPLANE_PUBLIC_URL", "").rstrip("/")
+        row["ingest_url"] = base + path if base else path
         row["auth_type"] = (resource.spec.get("auth") or {}).get("type")
+        row["last_used_at"] = RuntimeStore(store).last_used_at(environment, resource.id)
     if "collection" in resource.spec:
         row["collection"] = resource.spec.get("collection")
     infos = store.secret_info(environment, kind, name)
@@ -120,7 +183,64 @@ def _describe(store: Any, environment: str, kind: str, name: str) -> dict[str, A
     return row
 
 
+@click.group("records", help="Read records stored by the runtime.")
+def records_group() -> None:
+    pass
+
+
+@records_group.command("list")
+@click.argument("environment")
+@click.argument("collection")
+@click.option("--where", "where", multiple=True, metavar="FIELD=VALUE",
+              help="Field equality filter (repeatable).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--json", "as_json", is_flag=True)
+@database_url_option
+@click.pass_obj
+def records_list(obj: Context, environment: str, collection: str, *, where: tuple[str, ...],
+                 limit: int, as_json: bool, database_url: str | None) -> int:
+    """List records of COLLECTION, newest first."""
+    equals: dict[str, Any] = {}
+    for item in where:
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise click.BadParameter(f"'{item}' is not FIELD=VALUE", param_hint="--where")
+        equals[field] = value
+    with open_store(obj.root, database_url) as store:
+        records, _ = RuntimeStore(store).list(environment, collection, equals=equals,
+                                              limit=limit)
+    rows = [dataclasses.asdict(r) for r in records]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        click.echo(f"No records in {collection}.")
+    for row in rows:
+        click.echo(f"{row['id']}  {row['updated_at']}  {row['origin']:<15} "
+                   f"{json.dumps(row['data'])[:100]}")
+    return 0
+
+
+@records_group.command("get")
+@click.argument("environment")
+@click.argument("collection")
+@click.argument("record_id")
+@database_url_option
+@click.pass_obj
+def records_get(obj: Context, environment: str, collection: str, record_id: str,
+                database_url: str | None) -> int:
+    """Show one record as JSON."""
+    with open_store(obj.root, database_url) as store:
+        record = RuntimeStore(store).get(environment, collection, record_id,
+                                         include_deleted=True)
+    if record is None:
+        raise StateError(f"no record '{record_id}' in {environment}/{collection}")
+    click.echo(json.dumps(dataclasses.asdict(record), indent=2, default=str))
+    return 0
+
+
 def register(group: click.Group) -> None:
+    group.add_command(records_group)
     group.add_command(_group("triggers", "triggers"))
     group.add_command(_group("inbound_webhooks", "inbound webhooks"))
     group.add_command(_group("api_keys", "API keys"))
