@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from hookplane.state import Store, make_engine
 from hookplane.state.migrate import current_revision, head_revision, upgrade
@@ -24,10 +25,10 @@ def test_open_migrates_to_head_and_running_again_changes_nothing(database_url: s
 
     engine = make_engine(database_url, root=root)
     try:
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
     with Store.open(database_url, root=root) as store:
@@ -74,3 +75,45 @@ def test_processes_opening_a_new_database_at_once_all_succeed(database_url: str,
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_a_database_at_0001_is_upgraded_to_the_runtime_tables_keeping_its_state(
+        database_url: str, root: Path) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from hookplane.state.migrate import alembic_config
+
+    engine = make_engine(database_url, root=root)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+        assert current_revision(engine) == "0001"
+        assert "records" not in inspect(engine).get_table_names()
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO environments (name, kind, lineage, serial, "
+                              "updated_at) VALUES ('preview', 'preview', :lineage, 7, :at)"),
+                         {"lineage": "a" * 32, "at": datetime.now(UTC)})
+    finally:
+        engine.dispose()
+
+    with Store.open(database_url, root=root) as store:
+        assert current_revision(store._engine) == head_revision()
+        assert (store.serial(ENV), store.snapshot(ENV).lineage) == (7, "a" * 32)
+        apply_ops(store, trigger("notify"))
+        before = store.snapshot(ENV)
+        record = store.runtime().create(ENV, "incidents", {"t": 1}, origin="api")
+        assert store.runtime().get(ENV, "incidents", record.id) == record
+
+    engine = make_engine(database_url, root=root)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0001")
+        names = set(inspect(engine).get_table_names())
+        assert not names & {"records", "outbox", "delivery_attempts", "inbound_deliveries",
+                            "jobs", "seen_deliveries"}
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+    with Store.open(database_url, root=root) as store:
+        assert store.snapshot(ENV) == before
