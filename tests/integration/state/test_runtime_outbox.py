@@ -1,0 +1,278 @@
+"""The outbox: claiming (SKIP LOCKED across processes), leases, attempts, retries, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from hookplane.state import OutboxItem, RuntimeStore, Store, new_outbox_id
+
+from .conftest import ENV, execute, run_together, table_rows
+
+
+@pytest.fixture
+def rt(store: Store) -> RuntimeStore:
+    return store.runtime()
+
+
+def _item(n: int = 0, *, trigger: str = "trg_1", attempts: int = 3) -> OutboxItem:
+    return OutboxItem(trigger_id=trigger, trigger_name="notify", event="create",
+                      payload={"n": n}, max_attempts=attempts)
+
+
+def _later(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def test_claim_hands_each_due_row_to_one_worker_until_its_lease_ends(
+        rt: RuntimeStore, database_url: str) -> None:
+    ids = rt.enqueue_outbox(ENV, [_item(n) for n in range(5)])
+    execute(database_url, "UPDATE outbox SET next_attempt_at = :at WHERE id = :id",
+            at=datetime.now(UTC) - timedelta(minutes=5), id=ids[3])
+    assert all(i.startswith("msg_") for i in ids) and len(set(ids)) == 5
+    assert rt.outbox_depth() == rt.outbox_depth(ENV) == 5
+    assert rt.outbox_depth("production") == 0
+
+    first = rt.claim_outbox(worker="w1", limit=3, lease_seconds=30)
+    second = rt.claim_outbox(worker="w2", limit=10, lease_seconds=30)
+    again = rt.claim_outbox(worker="w3", limit=10, lease_seconds=30)
+
+    assert first[0].id == ids[3]  # the longest due first
+    claimed = [row.id for row in first + second]
+    assert sorted(claimed) == sorted(ids) and len(first) == 3  # all of them, once
+    assert again == []
+    assert {row.claimed_by for row in first} == {"w1"}
+    assert all(row.status == "in_flight" and row.attempts == 0 and row.attempt == 1
+               for row in first + second)
+    assert first[0].payload == {"n": 3} and first[0].max_attempts == 3
+    assert rt.outbox_depth() == 5  # in flight still counts
+
+
+def test_a_crashed_workers_rows_are_claimed_again_after_the_lease(rt: RuntimeStore) -> None:
+    (row_id,) = rt.enqueue_outbox(ENV, [_item()])
+    (claimed,) = rt.claim_outbox(worker="crashed", limit=10, lease_seconds=30)
+    assert claimed.id == row_id
+
+    assert rt.claim_outbox(worker="w2", limit=10, lease_seconds=30, now=_later(29)) == []
+    (reclaimed,) = rt.claim_outbox(worker="w2", limit=10, lease_seconds=30, now=_later(31))
+
+    assert reclaimed.id == row_id  # same webhook-id across attempts
+    assert reclaimed.claimed_by == "w2"
+    # the crashed worker, if it comes back, cannot complete what it no longer holds
+    assert not rt.record_attempt(row_id, worker="crashed", status_code=200, success=True,
+                                 latency_ms=5, error=None, response_excerpt="ok",
+                                 retry_at=None)
+    assert rt.record_attempt(row_id, worker="w2", status_code=200, success=True,
+                             latency_ms=5, error=None, response_excerpt="ok", retry_at=None)
+    delivery = rt.delivery(row_id)
+    assert delivery is not None and delivery.status == "delivered"
+    assert len(delivery.history) == 1  # the ignored completion recorded nothing
+
+
+def test_retry_then_success_and_retry_then_dead_letter(rt: RuntimeStore,
+                                                      database_url: str) -> None:
+    ok_id, dead_id = rt.enqueue_outbox(ENV, [_item(1), _item(2, attempts=2)])
+    rows = rt.claim_outbox(worker="w", limit=10, lease_seconds=30)
+    assert sorted(r.id for r in rows) == sorted([ok_id, dead_id])
+
+    retry_at = _later(60)
+    for row_id in (ok_id, dead_id):
+        assert rt.record_attempt(row_id, worker="w", status_code=503, success=False,
+                                 latency_ms=12.6, error="HTTP 503",
+                                 response_excerpt="unavailable", retry_at=retry_at)
+    assert rt.claim_outbox(worker="w", limit=10, lease_seconds=30) == []  # not due yet
+    pending = rt.delivery(ok_id)
+    assert pending is not None
+    assert (pending.status, pending.attempts, pending.last_status_code, pending.last_error,
+            pending.claimed_by) == ("pending", 1, 503, "HTTP 503", None)
+
+    rows = rt.claim_outbox(worker="w", limit=10, lease_seconds=30, now=_later(61))
+    assert sorted(r.id for r in rows) == sorted([ok_id, dead_id])
+    assert all(r.attempt == 2 for r in rows)
+    assert rt.record_attempt(ok_id, worker="w", status_code=200, success=True, latency_ms=3,
+                             error=None, response_excerpt="fine", retry_at=None)
+    failed_event = OutboxItem("trg_sys", "on-failure", "delivery.failed",
+                              {"delivery_id": dead_id})
+    assert rt.record_attempt(dead_id, worker="w", status_code=None, success=False,
+                             latency_ms=10_000, error="timeout", response_excerpt=None,
+                             retry_at=None, on_failed=[failed_event])
+
+    delivered, dead = rt.delivery(ok_id), rt.delivery(dead_id)
+    assert delivered is not None and dead is not None
+    assert (delivered.status, delivered.attempts, delivered.last_error) == ("delivered", 2,
+                                                                              None)
+    assert [(a.status_code, a.success, a.latency_ms) for a in delivered.history] == [
+        (503, False, 13), (200, True, 3)]
+    assert [a.response_excerpt for a in delivered.history] == ["unavailable", "fine"]
+    assert (dead.status, dead.attempts, dead.last_error) == ("failed", 2, "timeout")
+    # the dead letter's system event was queued with it
+    system = [r for r in table_rows(database_url)["outbox"] if r["trigger_id"] == "trg_sys"]
+    assert len(system) == 1 and system[0]["payload"] == {"delivery_id": dead_id}
+    assert system[0]["environment"] == ENV
+    assert rt.outbox_depth() == 1
+    # on_failed is only for dead letters
+    assert all(r["trigger_id"] != "trg_sys" or r["id"] == system[0]["id"]
+               for r in table_rows(database_url)["outbox"])
+
+    assert not rt.record_attempt(dead_id, worker="w", status_code=200, success=True,
+                                 latency_ms=1, error=None, response_excerpt=None, retry_at=None)
+
+
+def test_redeliver_requeues_a_failed_delivery_only(rt: RuntimeStore) -> None:
+    failed_id, ok_id = rt.enqueue_outbox(ENV, [_item(1, attempts=1), _item(2)])
+    rt.claim_outbox(worker="w", limit=10, lease_seconds=30)
+    rt.record_attempt(failed_id, worker="w", status_code=400, success=False, latency_ms=1,
+                      error="HTTP 400", response_excerpt="bad", retry_at=None)
+    rt.record_attempt(ok_id, worker="w", status_code=200, success=True, latency_ms=1,
+                      error=None, response_excerpt=None, retry_at=None)
+
+    assert not rt.redeliver(ok_id)
+    assert not rt.redeliver("msg_missing")
+    assert not rt.redeliver(failed_id, environment="production")
+    assert rt.redeliver(failed_id, environment=ENV)
+    assert not rt.redeliver(failed_id)  # pending now
+
+    (row,) = rt.claim_outbox(worker="w2", limit=10, lease_seconds=30)
+    assert (row.id, row.attempts, row.attempt) == (failed_id, 1, 2)
+
+
+def test_deliveries_lists_a_triggers_history_newest_first(rt: RuntimeStore,
+                                                         database_url: str) -> None:
+    first, second, third = rt.enqueue_outbox(ENV, [_item(1), _item(2), _item(3)])
+    rt.enqueue_outbox(ENV, [_item(9, trigger="trg_other")])
+    rt.enqueue_outbox("production", [_item(8)])
+    execute(database_url, "UPDATE outbox SET created_at = :at WHERE id = :id",
+            at=datetime.now(UTC) - timedelta(hours=1), id=first)
+    rt.claim_outbox(worker="w", limit=10, lease_seconds=30)
+    rt.record_attempt(second, worker="w", status_code=500, success=False, latency_ms=7,
+                      error="HTTP 500", response_excerpt="x" * 5000, retry_at=None)
+
+    listed = rt.deliveries(ENV, "trg_1")
+    assert [d.id for d in listed][-1] == first
+    assert sorted(d.id for d in listed) == sorted([first, second, third])
+    failed = rt.deliveries(ENV, "trg_1", status="failed")
+    assert [d.id for d in failed] == [second]
+    (attempt,) = failed[0].history
+    assert attempt.response_excerpt is not None
+    assert len(attempt.response_excerpt.encode()) <= 2048
+    assert attempt.response_excerpt.endswith("…")
+    assert attempt.at.endswith("Z")
+    assert len(rt.deliveries(ENV, "trg_1", limit=2)) == 2
+    assert rt.deliveries(ENV, "trg_missing") == []
+    with pytest.raises(Exception, match="unknown delivery status"):
+        rt.deliveries(ENV, "trg_1", status="lost")
+
+
+def test_texts_from_receivers_are_capped_and_cleaned(rt: RuntimeStore) -> None:
+    (row_id,) = rt.enqueue_outbox(ENV, [_item()])
+    rt.claim_outbox(worker="w", limit=1, lease_seconds=30)
+    rt.record_attempt(row_id, worker="w", status_code=502, success=False, latency_ms=1,
+                      error="é" * 3000, response_excerpt="a\x00b" + "€" * 1000,
+                      retry_at=None)
+
+    delivery = rt.delivery(row_id)
+    assert delivery is not None
+    (attempt,) = delivery.history
+    assert attempt.response_excerpt is not None and attempt.error is not None
+    assert attempt.response_excerpt.startswith("a\ufffdb")
+    assert len(attempt.response_excerpt.encode()) <= 2048
+    assert len(attempt.error.encode()) <= 2048
+    assert delivery.last_error == attempt.error
+
+
+def test_purge_removes_finished_deliveries_before_the_cutoff(rt: RuntimeStore,
+                                                             database_url: str) -> None:
+    old_ok, old_failed, old_pending, new_ok = rt.enqueue_outbox(
+        ENV, [_item(1), _item(2, attempts=1), _item(3), _item(4)])
+    rt.claim_outbox(worker="w", limit=10, lease_seconds=30)
+    for row_id in (old_ok, new_ok):
+        rt.record_attempt(row_id, worker="w", status_code=200, success=True, latency_ms=1,
+                          error=None, response_excerpt=None, retry_at=None)
+    rt.record_attempt(old_failed, worker="w", status_code=500, success=False, latency_ms=1,
+                      error="x", response_excerpt=None, retry_at=None)
+    rt.record_attempt(old_pending, worker="w", status_code=500, success=False, latency_ms=1,
+                      error="x", response_excerpt=None, retry_at=_later(3600))
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    for row_id in (old_ok, old_failed, old_pending):
+        execute(database_url, "UPDATE outbox SET updated_at = :at WHERE id = :id",
+                at=long_ago, id=row_id)
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+
+    assert rt.purge_delivered_before(cutoff, include_failed=False) == 1
+    assert rt.purge_delivered_before(cutoff) == 1
+
+    rows = table_rows(database_url)
+    assert sorted(r["id"] for r in rows["outbox"]) == sorted([old_pending, new_ok])
+    assert {a["outbox_id"] for a in rows["delivery_attempts"]} == {old_pending, new_ok}
+
+
+def test_claim_and_retry_times_in_other_zones_are_compared_in_utc(rt: RuntimeStore) -> None:
+    (row_id,) = rt.enqueue_outbox(ENV, [_item()])
+    rt.claim_outbox(worker="w", limit=1, lease_seconds=30)
+    tokyo = timezone(timedelta(hours=9))
+    rt.record_attempt(row_id, worker="w", status_code=500, success=False, latency_ms=1,
+                      error="x", response_excerpt=None,
+                      retry_at=(datetime.now(UTC) + timedelta(minutes=10)).astimezone(tokyo))
+
+    assert rt.claim_outbox(worker="w", limit=1, lease_seconds=30,
+                           now=_later(9 * 60).astimezone(tokyo)) == []
+    naive_utc = (datetime.now(UTC) + timedelta(minutes=11)).replace(tzinfo=None)
+    (row,) = rt.claim_outbox(worker="w", limit=1, lease_seconds=30, now=naive_utc)
+    assert row.id == row_id
+
+
+def test_outbox_items_can_carry_their_own_id(rt: RuntimeStore) -> None:
+    chosen = new_outbox_id()
+    (row_id,) = rt.enqueue_outbox(ENV, [OutboxItem("trg_1", "notify", "create",
+                                                   {"id": chosen}, id=chosen)])
+    assert row_id == chosen
+    (row,) = rt.claim_outbox(worker="w", limit=1, lease_seconds=5)
+    assert row.payload == {"id": chosen}
+
+
+_CLAIMER = """
+import json, sys, time
+from pathlib import Path
+from hookplane.state import Store
+
+url, root, worker = sys.argv[1:4]
+with Store.open(url, root=Path(root)) as store:
+    rt = store.runtime()
+    rt.outbox_depth()  # connect before the start line
+    print("ready", flush=True)
+    sys.stdin.readline()
+    claimed, empty = [], 0
+    while empty < 3:
+        rows = rt.claim_outbox(worker=worker, limit=5, lease_seconds=600)
+        if not rows:
+            empty += 1
+            time.sleep(0.01)
+            continue
+        empty = 0
+        claimed.extend(row.id for row in rows)
+        for row in rows:
+            assert rt.record_attempt(row.id, worker=worker, status_code=200, success=True,
+                                     latency_ms=1, error=None, response_excerpt=None,
+                                     retry_at=None)
+    print(json.dumps({"claimed": claimed}), flush=True)
+"""
+
+
+def test_two_processes_claiming_at_once_never_claim_the_same_row(database_url: str,
+                                                                 root: Path) -> None:
+    with Store.open(database_url, root=root) as store:
+        ids = store.runtime().enqueue_outbox(ENV, [_item(n) for n in range(600)])
+
+    results = run_together(_CLAIMER, *([database_url, str(root), f"w{n}"] for n in range(3)))
+
+    claimed = [row_id for result in results for row_id in result["claimed"]]
+    assert len(claimed) == len(set(claimed)), "a row was claimed twice"
+    assert sorted(claimed) == sorted(ids)
+    rows = table_rows(database_url)
+    assert {r["status"] for r in rows["outbox"]} == {"delivered"}
+    assert len(rows["delivery_attempts"]) == 600
+    if database_url.startswith("postgresql"):
+        # the workers really ran side by side (SQLite serialises them on its write lock)
+        assert sum(1 for result in results if result["claimed"]) >= 2
