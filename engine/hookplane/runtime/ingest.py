@@ -25,7 +25,7 @@ from hookplane.runtime.network import allowed, client_address
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
 from hookplane.runtime.verify import stripe_event_id, verify
-from hookplane.state.runtime import RuntimeStore
+from hookplane.state.runtime import Dedup, DuplicateDelivery, RuntimeStore
 
 DEDUP_WINDOW_SECONDS = 24 * 3600
 MAX_ID_LENGTH = 200
@@ -162,21 +162,23 @@ class IngestService:
         delivery_id = result.delivery_id
         if delivery_id is None and spec.auth.type == "stripe":
             delivery_id = stripe_event_id(body)
+        dedup = None
         if delivery_id is not None:
             delivery_id = delivery_id[:MAX_ID_LENGTH]
-            new = await anyio.to_thread.run_sync(
-                lambda: self.store.mark_seen(hook.environment, hook.id, delivery_id,
-                                             window_seconds=DEDUP_WINDOW_SECONDS))
-            if not new:
-                return Outcome(200, {"status": "duplicate", "delivery_id": delivery_id},
-                               "duplicate")
-        outcome = await self._act(view, hook, payload)
+            # marked seen in the write's own transaction: a delivery that fails half-way is
+            # processed again when the sender retries, a repeat of a stored one is not
+            dedup = Dedup(hook.id, delivery_id, DEDUP_WINDOW_SECONDS)
+        try:
+            outcome = await self._act(view, hook, payload, dedup=dedup)
+        except DuplicateDelivery:
+            return Outcome(200, {"status": "duplicate", "delivery_id": delivery_id},
+                           "duplicate")
         if delivery_id is not None:
             outcome.body.setdefault("delivery_id", delivery_id)
         return outcome
 
     async def _act(self, view: EnvironmentView, hook: InboundView,
-                   payload: dict[str, Any]) -> Outcome:
+                   payload: dict[str, Any], *, dedup: Dedup | None) -> Outcome:
         spec = hook.spec
         action = spec.action
         written = {"X-Hookplane-Source": "inbound_webhook"}
@@ -195,7 +197,7 @@ class IngestService:
             job = await anyio.to_thread.run_sync(lambda: self.store.enqueue_job(
                 hook.environment, hook.id, "hydrate",
                 {"external_id": str(external_id), "operation": operation},
-                max_attempts=hydration.attempts))
+                max_attempts=hydration.attempts, dedup=dedup))
             return Outcome(202, {"status": "accepted", "job_id": job,
                                  "operation": operation}, "ok", job_id=job)
         if action.invoke is not None:
@@ -206,7 +208,8 @@ class IngestService:
             except TemplateError as exc:
                 return Outcome(422, {"error": str(exc)}, "invalid_payload")
             job = await anyio.to_thread.run_sync(lambda: self.store.enqueue_job(
-                hook.environment, hook.id, "invoke", {"input": data}, max_attempts=1))
+                hook.environment, hook.id, "invoke", {"input": data}, max_attempts=1,
+                dedup=dedup))
             return Outcome(202, {"status": "accepted", "job_id": job}, "ok", job_id=job)
         if action.create is not None:
             create = action.create
@@ -215,7 +218,7 @@ class IngestService:
             except TemplateError as exc:
                 return Outcome(422, {"error": str(exc)}, "invalid_payload")
             return await self._write(view, hook, create.collection, record=fields,
-                                     external_id=None, headers=written)
+                                     external_id=None, headers=written, dedup=dedup)
         assert spec.collection is not None
         try:
             record = hook.mapping.to_native(payload) if hook.mapping is not None else payload
@@ -229,11 +232,11 @@ class IngestService:
             external_id = None
         return await self._write(view, hook, spec.collection, record=record,
                                  external_id=None if external_id is None else str(external_id),
-                                 headers=written)
+                                 headers=written, dedup=dedup)
 
     async def _write(self, view: EnvironmentView, hook: InboundView, collection: str, *,
                      record: dict[str, Any], external_id: str | None,
-                     headers: dict[str, str]) -> Outcome:
+                     headers: dict[str, str], dedup: Dedup | None) -> Outcome:
         target = view.collections.get(collection)
         if target is None:
             return Outcome(500, {"error": f"collection '{collection}' is not applied"},
@@ -248,11 +251,12 @@ class IngestService:
                                             for e in errors[:5]))
         if external_id is None:
             stored = await anyio.to_thread.run_sync(lambda: self.store.create(
-                hook.environment, collection, record, origin="inbound_webhook"))
+                hook.environment, collection, record, origin="inbound_webhook", dedup=dedup))
             created = True
         else:
             stored, previous = await anyio.to_thread.run_sync(lambda: self.store.upsert_external(
-                hook.environment, collection, external_id, record, origin="inbound_webhook"))
+                hook.environment, collection, external_id, record, origin="inbound_webhook",
+                dedup=dedup))
             created = previous is None
         return Outcome(201 if created else 200,
                        {"status": "created" if created else "updated", "record_id": stored.id,

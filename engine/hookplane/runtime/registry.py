@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,8 @@ class EnvironmentView:
     """By name."""
     api_keys: dict[str, ApiKeyView] = field(default_factory=dict)
     """By token hash."""
+    valid_until: datetime | None = None
+    """When a rotated secret's grace period ends: the view must be rebuilt then."""
 
     def triggers_for(self, collection: str) -> list[TriggerView]:
         return [t for t in self.triggers.values() if t.spec.collection == collection]
@@ -141,7 +144,7 @@ def build_view(store: Store, environment: str) -> EnvironmentView:
     for step in pending:
         step()
     return EnvironmentView(environment, view.serial, collections, sources, inbound, triggers,
-                           api_keys)
+                           api_keys, view.valid_until)
 
 
 class Registry:
@@ -164,7 +167,9 @@ class Registry:
         for name in names:
             serial = self._store.serial(name)
             current = self._views.get(name)
-            if current is not None and current.serial == serial:
+            if current is not None and current.serial == serial and (
+                current.valid_until is None or current.valid_until > datetime.now(UTC)
+            ):
                 continue
             try:
                 view = build_view(self._store, name)

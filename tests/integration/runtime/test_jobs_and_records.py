@@ -114,7 +114,8 @@ class TestHydration:
     def test_delete_event_skips_the_fetch_and_soft_deletes(self, runtime: Runtime) -> None:
         rt = runtime
         rt.upstream.routes["/orders/ord-h3"] = lambda _: (200, upstream_order("ord-h3"))
-        wait_for(lambda: _finished(rt, _notify(rt, {"record_id": "ord-h3"})))
+        first = _notify(rt, {"record_id": "ord-h3"})
+        wait_for(lambda: _finished(rt, first))
         fetches = len([s for s in rt.upstream.seen if "ord-h3" in s.path])
         job = _notify(rt, {"record_id": "ord-h3", "event": "ResourceDeleted"})
         assert wait_for(lambda: _finished(rt, job)).status == "done"
@@ -126,7 +127,8 @@ class TestHydration:
     def test_merge_keeps_local_fields_and_reflects_cleared_ones(self, runtime: Runtime) -> None:
         rt = runtime
         rt.upstream.routes["/orders/ord-h4"] = lambda _: (200, upstream_order("ord-h4"))
-        wait_for(lambda: _finished(rt, _notify(rt, {"record_id": "ord-h4"})))
+        first = _notify(rt, {"record_id": "ord-h4"})
+        wait_for(lambda: _finished(rt, first))
         record = _order(rt, "ord-h4")
         assert record is not None
         store, runtime_store = _runtime_store(rt)
