@@ -277,3 +277,17 @@ def test_metrics_and_openapi(runtime: Runtime) -> None:
     assert "hookplane_queue_depth" in text
     schema = runtime.http.get("/schema/openapi.json").json()
     assert "/inbound/{environment}/{webhook_id}/ingest" in schema["paths"]
+
+
+def test_a_rejected_delivery_is_not_remembered_as_seen(runtime: Runtime) -> None:
+    """A sender retrying a delivery that failed (here 422) must be processed, not 'duplicate'."""
+    rt = runtime
+    bad = b'{"issue":{"title":"Retry"},"labels":["p9"]}'
+    good = b'{"issue":{"title":"Retry"},"labels":["p1"]}'
+    delivery = {"X-GitHub-Delivery": "delivery-retry-1"}
+    first = rt.post("github", bad, {**delivery, "X-Hub-Signature-256": "sha256=" + hexmac(
+        rt.secret("github"), bad)})
+    assert first.status_code == 422
+    again = rt.post("github", good, {**delivery, "X-Hub-Signature-256": "sha256=" + hexmac(
+        rt.secret("github"), good)})
+    assert again.status_code == 201, again.text
