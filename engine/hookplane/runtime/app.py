@@ -20,6 +20,7 @@ import hmac
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ import uvicorn
 from litestar import Litestar, Request, Response, delete, get, patch, post
 from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookplane import __version__
 from hookplane.errors import HookplaneError, StateError
@@ -289,6 +292,35 @@ async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: Fro
 # --------------------------------------------------------------------------- app
 
 
+def _metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Count requests and time them by route template (never by raw path: ids stay out)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            handler = scope.get("route_handler")
+            paths = sorted(getattr(handler, "paths", ()) or ("unmatched",))
+            route = paths[0]
+            meters: Metrics = scope["app"].state.services.metrics
+            meters.requests.labels(route=route, status=str(status)).inc()
+            meters.latency.labels(route=route).observe(time.perf_counter() - started)
+
+    return middleware
+
+
 def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, StateError):
         log.warning("state database unavailable: %s", type(exc).__name__)
@@ -366,6 +398,7 @@ def create_app(
         exception_handlers={Exception: _error_handler},
         openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,
                                      path="/schema"),
+        middleware=[_metrics_middleware],
         debug=False,
     )
     app.state.services = services

@@ -264,6 +264,11 @@ class TestCheckOrder:
         assert secret not in dump and hexmac(secret, body) not in dump
 
 
+def rt_ids_absent(runtime: Runtime, text: str) -> bool:
+    """Metrics are labelled by route template, never by an id from the URL."""
+    return all(hook_id not in text for hook_id in runtime.hooks.values())
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_health(runtime: Runtime, path: str) -> None:
     assert runtime.http.get(path).status_code == 200
@@ -275,6 +280,9 @@ def test_metrics_and_openapi(runtime: Runtime) -> None:
     assert "hookplane_verifications_failed_total" in text
     assert "hookplane_inbound_deliveries_total" in text
     assert "hookplane_queue_depth" in text
+    assert ('hookplane_http_requests_total{route="/inbound/{environment:str}/{webhook_id:str}'
+            '/ingest",status="401"}') in text
+    assert rt_ids_absent(runtime, text)
     schema = runtime.http.get("/schema/openapi.json").json()
     assert "/inbound/{environment}/{webhook_id}/ingest" in schema["paths"]
 
