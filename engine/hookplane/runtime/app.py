@@ -32,9 +32,9 @@ import anyio.to_thread
 import httpx
 import uvicorn
 from litestar import Litestar, Request, Response, delete, get, patch, post
+from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookplane import __version__
