@@ -31,6 +31,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from hookplane.config.models import FieldSchema
+from hookplane.mapping._values import type_name
 
 __all__ = [
     "MAX_DEPTH",
@@ -124,24 +125,6 @@ def _enum_key(value: Any) -> Hashable | None:
     if isinstance(value, str):
         return ("str", str(value))
     return None
-
-
-def _json_type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return _shown(type(value).__name__)
 
 
 def _shown(value: Any) -> str:
@@ -442,7 +425,7 @@ def _node_check(schema: FieldSchema, children: _Children) -> _Check | None:
 
     def check(value: Any, path: str, sink: _Sink) -> None:
         if type_ok is not None and not type_ok(value):
-            sink.add(path, expected + _json_type_name(value))
+            sink.add(path, expected + type_name(value))
             return
         if enum_ok is not None and not enum_ok(value):
             sink.add(path, enum_msg)
