@@ -39,12 +39,15 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookplane import __version__
 from hookplane.errors import HookplaneError, StateError
+from hookplane.runtime.dispatch import Dispatcher, delivery_client, retention_days_from_env
+from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.ingest import IngestService
 from hookplane.runtime.jobs import JobRunner
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.records import RecordsService
 from hookplane.runtime.registry import Registry
+from hookplane.runtime.system import SystemEvents
 from hookplane.state.runtime import RuntimeStore
 from hookplane.state.store import Store
 
@@ -63,6 +66,8 @@ class Services:
     ingest: IngestService
     records: RecordsService
     jobs: JobRunner | None
+    dispatcher: Dispatcher | None
+    system: SystemEvents
     admin_token: str | None
     client: httpx.AsyncClient
 
@@ -340,8 +345,16 @@ def create_app(
     reload_interval: float = 1.0,
     run_jobs: bool = True,
     client: httpx.AsyncClient | None = None,
+    delivery_client_: httpx.AsyncClient | None = None,
+    dispatch_concurrency: int = 8,
 ) -> Litestar:
-    """Build the runtime. Configuration comes from the state database ``database_url``."""
+    """Build the runtime. Configuration comes from the state database ``database_url``.
+
+    ``client`` fetches hydration upstreams and invoke targets (configured URLs);
+    ``delivery_client_`` sends trigger deliveries and defaults to one guarded against
+    private, loopback and metadata addresses (``HOOKPLANE_ALLOW_NETWORKS`` opens CIDRs).
+    ``run_jobs=False`` serves requests without background workers.
+    """
     root = root or Path.cwd()
     store = Store.open(database_url, root=root)
     runtime = RuntimeStore(store)
@@ -353,11 +366,22 @@ def create_app(
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         follow_redirects=False, trust_env=False)
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    events = WriteEvents(registry)
+    outbound = delivery_client_ or delivery_client()
+    dispatcher = (Dispatcher(registry, runtime, outbound, meters, worker=worker,
+                             concurrency=dispatch_concurrency,
+                             retention_days=retention_days_from_env())
+                  if run_jobs else None)
+    if dispatcher is not None:
+        events.subscribe(dispatcher.notify)
     services = Services(
         store=store, runtime=runtime, registry=registry, metrics=meters,
-        ingest=IngestService(registry, runtime, limiter, meters),
-        records=RecordsService(registry, runtime),
-        jobs=JobRunner(registry, runtime, http, meters, worker=worker) if run_jobs else None,
+        ingest=IngestService(registry, runtime, limiter, meters, events),
+        records=RecordsService(registry, runtime, events),
+        jobs=(JobRunner(registry, runtime, http, meters, events=events, worker=worker)
+              if run_jobs else None),
+        dispatcher=dispatcher,
+        system=SystemEvents(store, runtime, registry),
         admin_token=admin_token if admin_token is not None
         else os.environ.get("HOOKPLANE_ADMIN_TOKEN") or None,
         client=http,
@@ -377,17 +401,26 @@ def create_app(
                     loaded = registry.get(name)
                     log.info("loaded configuration of %r (serial %s)", name,
                              loaded.serial if loaded is not None else "?")
+                try:
+                    if await anyio.to_thread.run_sync(services.system.poll) and dispatcher:
+                        dispatcher.notify()
+                except Exception:
+                    log.warning("could not queue system events", exc_info=True)
 
         async with anyio.create_task_group() as group:
             group.start_soon(watch)
             if services.jobs is not None:
                 group.start_soon(services.jobs.run_forever)
+            if services.dispatcher is not None:
+                group.start_soon(services.dispatcher.run_forever)
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
         if client is None:
             await http.aclose()
+        if delivery_client_ is None:
+            await outbound.aclose()
         store.close()
 
     app = Litestar(

@@ -20,6 +20,7 @@ import anyio.to_thread
 
 from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping import MISSING, get_path, render_value
+from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import allowed, client_address
 from hookplane.runtime.ratelimit import RateLimiter
@@ -79,11 +80,12 @@ def _is_json(content_type: str | None) -> bool:
 
 class IngestService:
     def __init__(self, registry: Registry, store: RuntimeStore, limiter: RateLimiter,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, events: WriteEvents) -> None:
         self.registry = registry
         self.store = store
         self.limiter = limiter
         self.metrics = metrics
+        self.events = events
 
     async def handle(self, environment: str, webhook_id: str, *, peer: str | None,
                      headers: Mapping[str, str], content_length: int | None,
@@ -249,15 +251,18 @@ class IngestService:
                            "invalid_payload",
                            detail="; ".join(f"{e.path or '(root)'}: {e.message}"
                                             for e in errors[:5]))
+        outbox = self.events.outbox(hook.environment)
         if external_id is None:
             stored = await anyio.to_thread.run_sync(lambda: self.store.create(
-                hook.environment, collection, record, origin="inbound_webhook", dedup=dedup))
+                hook.environment, collection, record, origin="inbound_webhook", dedup=dedup,
+                outbox=outbox))
             created = True
         else:
             stored, previous = await anyio.to_thread.run_sync(lambda: self.store.upsert_external(
                 hook.environment, collection, external_id, record, origin="inbound_webhook",
-                dedup=dedup))
+                dedup=dedup, outbox=outbox))
             created = previous is None
+        self.events.written()
         return Outcome(201 if created else 200,
                        {"status": "created" if created else "updated", "record_id": stored.id,
                         "collection": collection},

@@ -17,14 +17,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 import httpx
 
 from hookplane.errors import MappingError
+from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
+from hookplane.runtime.network import source_url
 from hookplane.runtime.registry import InboundView, Registry
 from hookplane.state.runtime import RuntimeStore
 
@@ -66,14 +67,11 @@ async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES
     return b"".join(parts)
 
 
-def source_url(base_url: str, path: str, external_id: str) -> str:
-    """The configured read URL with the id URL-encoded (no ``/``, ``..`` or ``?`` survive)."""
-    return base_url.rstrip("/") + path.replace("{id}", quote(external_id, safe=""))
-
-
 class JobRunner:
     def __init__(self, registry: Registry, store: RuntimeStore, client: httpx.AsyncClient,
-                 metrics: Metrics, *, worker: str, lease_seconds: float = 60.0) -> None:
+                 metrics: Metrics, *, events: WriteEvents, worker: str,
+                 lease_seconds: float = 60.0) -> None:
+        self.events = events
         self.registry = registry
         self.store = store
         self.client = client
@@ -142,8 +140,10 @@ class JobRunner:
         external_id = str(payload["external_id"])
         env = hook.environment
         if payload.get("operation") == "delete":
+            outbox = self.events.outbox(env)
             deleted = await anyio.to_thread.run_sync(lambda: self.store.delete_external(
-                env, collection, external_id, origin="hydration"))
+                env, collection, external_id, origin="hydration", outbox=outbox))
+            self.events.written()
             return {"operation": "delete", "external_id": external_id,
                     "record_id": deleted[0].id if deleted else None}
         read = source.spec.read
@@ -189,14 +189,19 @@ class JobRunner:
                     f"{e.path or '(root)'}: {e.message}" for e in errors[:5]))
             return data
 
+        outbox = self.events.outbox(env)
+
         def write() -> dict[str, Any]:
             record, previous = self.store.upsert_external(env, collection, external_id,
-                                                          data_for, origin="hydration")
+                                                          data_for, origin="hydration",
+                                                          outbox=outbox)
             return {"operation": "upsert", "external_id": external_id, "record_id": record.id,
                     "created": previous is None, "upstream_status": status,
                     "latency_ms": latency}
 
-        return await anyio.to_thread.run_sync(write)
+        result = await anyio.to_thread.run_sync(write)
+        self.events.written()
+        return result
 
     async def _invoke(self, hook: InboundView, payload: dict[str, Any]) -> dict[str, Any]:
         invoke = hook.spec.action.invoke
@@ -226,8 +231,10 @@ class JobRunner:
             view = self.registry.get(env)
             target = view.collections.get(collection) if view else None
             if target is not None and not target.validator.validate(record):
+                outbox = self.events.outbox(env)
                 stored = await anyio.to_thread.run_sync(lambda: self.store.create(
-                    env, collection, record, origin="inbound_webhook"))
+                    env, collection, record, origin="inbound_webhook", outbox=outbox))
+                self.events.written()
                 execution["record_id"] = stored.id
         if not response.is_success:
             raise PermanentFailure(f"target answered {response.status_code}")

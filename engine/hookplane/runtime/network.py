@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
+from urllib.parse import quote
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -64,3 +65,8 @@ def allowed(address: IPAddress | None, allowlist: tuple[str, ...]) -> bool:
     if address is None:
         return False
     return contains(networks(allowlist), address)
+
+
+def source_url(base_url: str, path: str, external_id: str) -> str:
+    """The configured read URL with the id URL-encoded (no ``/``, ``..`` or ``?`` survive)."""
+    return base_url.rstrip("/") + path.replace("{id}", quote(external_id, safe=""))

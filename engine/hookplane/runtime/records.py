@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.registry import CollectionView, EnvironmentView, Registry
 from hookplane.state.runtime import Record, RuntimeStore
 
@@ -57,9 +58,10 @@ def _filter_value(text: str) -> str | int | float | bool | None:
 
 
 class RecordsService:
-    def __init__(self, registry: Registry, store: RuntimeStore) -> None:
+    def __init__(self, registry: Registry, store: RuntimeStore, events: WriteEvents) -> None:
         self.registry = registry
         self.store = store
+        self.events = events
 
     def _authorise(self, environment: str, collection: str, token: str | None,
                    action: str) -> tuple[EnvironmentView, CollectionView] | Result:
@@ -97,8 +99,11 @@ class RecordsService:
         invalid = self._invalid(target, data)
         if invalid is not None:
             return invalid
+        outbox = self.events.outbox(environment)
         record = await anyio.to_thread.run_sync(
-            lambda: self.store.create(environment, collection, data, origin=origin))
+            lambda: self.store.create(environment, collection, data, origin=origin,
+                                      outbox=outbox))
+        self.events.written()
         return Result(201, record_json(record), {"X-Hookplane-Source": origin})
 
     async def get(self, environment: str, collection: str, token: str | None,
@@ -141,8 +146,11 @@ class RecordsService:
         invalid = self._invalid(target, data)
         if invalid is not None:
             return invalid
+        outbox = self.events.outbox(environment)
         record, _ = await anyio.to_thread.run_sync(
-            lambda: self.store.update(environment, collection, record_id, data, origin=origin))
+            lambda: self.store.update(environment, collection, record_id, data, origin=origin,
+                                      outbox=outbox))
+        self.events.written()
         return Result(200, record_json(record), {"X-Hookplane-Source": origin})
 
     async def delete(self, environment: str, collection: str, token: str | None,
@@ -154,6 +162,9 @@ class RecordsService:
             lambda: self.store.get(environment, collection, record_id))
         if current is None:
             return Result(404, {"error": f"no record '{record_id}'"})
+        outbox = self.events.outbox(environment)
         record, _ = await anyio.to_thread.run_sync(
-            lambda: self.store.delete(environment, collection, record_id, origin=origin))
+            lambda: self.store.delete(environment, collection, record_id, origin=origin,
+                                      outbox=outbox))
+        self.events.written()
         return Result(200, record_json(record), {"X-Hookplane-Source": origin})

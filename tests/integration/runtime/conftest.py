@@ -169,6 +169,21 @@ def project_yaml(upstream: str, receiver: str) -> str:
             collection: incidents
             auth: {{type: hmac, header: X-Signature}}
             max_body_bytes: 200
+        triggers:
+          p1-alert:
+            collection: incidents
+            events: [create, update]
+            url: {receiver}/hooks/p1
+            filter: {{severity: p1}}
+            body: {{text: "P1: {{{{record.title}}}}"}}
+          every-incident:
+            collection: incidents
+            events: [create]
+            url: {receiver}/hooks/all
+            skip_inbound_webhook_writes: false
+          applied:
+            events: [config.applied]
+            url: {receiver}/hooks/applied
         api_keys:
           writer: {{scopes: [read, write]}}
           reader: {{scopes: ["read:incidents"]}}
@@ -214,6 +229,7 @@ def start_runtime(root: Path, database_url: str, upstream: Peer, receiver: Peer,
     (env / "main.yaml").write_text(project_yaml(upstream.url, receiver.url))
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOOKPLANE_ALLOW_NETWORKS", "127.0.0.0/8")
     apply_environment(root, database_url, "preview", ENVIRON)
     app = create_app(database_url=database_url, root=root, admin_token="admin-token-for-tests",
                      reload_interval=0.2, run_jobs=run_jobs)

@@ -1,0 +1,569 @@
+"""The dispatcher: sends outbox rows, records every attempt, retries, dead-letters.
+
+A pool of at most ``concurrency`` deliveries in flight per process (one slow receiver holds
+one slot, never the others). Rows are claimed with a lease (``SELECT … FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so replicas never send the same row at once); a row whose worker
+died is claimed again when its lease runs out, so delivery is at-least-once and the
+``webhook-id`` (the outbox row id) stays the same across attempts and workers. The lease is
+at least the longest trigger timeout plus a margin, and every attempt is bounded by its
+trigger's ``timeout`` as a whole (connect, send, answer), so a live worker never loses a row
+it is still sending.
+
+Each attempt:
+
+- reads the trigger (and, for ``external_write``, the source) from the applied
+  configuration: URL, headers, timeout and signing secrets are never stored in the outbox
+  (see :mod:`hookplane.runtime.fanout`). A trigger deleted or deactivated since the row was
+  queued fails the delivery with a clear error, without sending;
+- signs the stored body with every valid secret of the trigger (two during a rotation grace
+  period): ``X-Hookplane-Signature`` and the Standard Webhooks headers, ``webhook-id`` = the
+  row id; configured headers cannot override them;
+- sends with the shared client (no redirects; the response body read is capped);
+- is recorded (status, latency, error, response excerpt) with ``record_attempt``.
+
+Outcomes: 2xx delivered. 429, 408, 5xx, timeouts and connection errors are retried when the
+trigger has a ``retry`` policy and attempts are left — exponential (or fixed) backoff with
+jitter, never sooner than ``Retry-After`` (seconds or an HTTP date, capped by
+``max_seconds``). Other answers (4xx, an unfollowed 3xx), a refused destination
+(:class:`~hookplane.runtime.egress.EgressRefused`) and configuration problems are final.
+A delivery that ends failed is a dead letter (``hookplane triggers redeliver``) and queues the
+``delivery.failed`` system event for the triggers subscribed to it — in the same transaction —
+except for failed ``delivery.failed`` deliveries themselves (no cascades).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from hookplane import __version__
+from hookplane.errors import DeliveryError, HookplaneError
+from hookplane.mapping import render_value
+from hookplane.runtime.egress import EgressRefused, guarded_transport_from_env
+from hookplane.runtime.fanout import (
+    JSON_CONTENT_TYPE,
+    PAYLOAD_VERSION,
+    dump_json,
+    record_json,
+    system_event_items,
+)
+from hookplane.runtime.jobs import PermanentFailure, backoff_seconds, read_limited
+from hookplane.runtime.metrics import Metrics
+from hookplane.runtime.registry import EnvironmentView, Registry, TriggerView
+from hookplane.runtime.signing import sign
+from hookplane.state.runtime import OutboxItem, OutboxRow, Record, RuntimeStore, new_outbox_id
+
+__all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "RETENTION_VAR",
+    "USER_AGENT",
+    "AttemptResult",
+    "Dispatcher",
+    "TriggerNotFound",
+    "default_worker_name",
+    "delivery_client",
+    "parse_retry_after",
+    "retention_days_from_env",
+]
+
+log = logging.getLogger("hookplane.runtime.dispatch")
+
+USER_AGENT: Final = f"Hookplane-Webhooks/{__version__}"
+RETENTION_VAR: Final = "HOOKPLANE_DELIVERY_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS: Final = 30.0
+RESPONSE_CAP: Final = 64 * 1024
+LEASE_MARGIN: Final = 5.0
+"""Seconds a lease outlives the longest trigger timeout (recording the attempt included)."""
+PURGE_EVERY: Final = 3600.0
+_EXCERPT_CHARS: Final = 2048
+_RETRYABLE_STATUS: Final = frozenset({408, 429})
+
+
+class TriggerNotFound(DeliveryError):
+    """No trigger of that name is applied in the environment."""
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt came to (what the delivery log records)."""
+
+    status_code: int | None
+    success: bool
+    latency_ms: float | None
+    error: str | None
+    response_excerpt: str | None
+    retryable: bool = False
+    retry_after: float | None = None
+    """Seconds the receiver asked us to wait (``Retry-After``), if it did."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    headers: httpx.Headers
+    body: bytes
+    timeout: float
+
+
+@dataclass(frozen=True)
+class _Retry:
+    backoff: str = "exponential"
+    initial_seconds: float = 1.0
+    max_seconds: float = 300.0
+    jitter: bool = True
+
+    @classmethod
+    def of(cls, value: Any) -> _Retry:
+        if not isinstance(value, dict):
+            return cls()
+        return cls(backoff=str(value.get("backoff", "exponential")),
+                   initial_seconds=float(value.get("initial_seconds", 1.0)),
+                   max_seconds=float(value.get("max_seconds", 300.0)),
+                   jitter=bool(value.get("jitter", True)))
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before the attempt after ``attempt`` (1-based)."""
+        exponent = 1 if self.backoff == "fixed" else attempt
+        maximum = self.initial_seconds if self.backoff == "fixed" else self.max_seconds
+        if self.jitter:
+            return backoff_seconds(exponent, initial=self.initial_seconds, maximum=maximum)
+        return float(min(maximum, self.initial_seconds * 2.0 ** max(0, exponent - 1)))
+
+
+class _Wake:
+    """A resettable wake-up flag for the claim loop (an ``anyio.Event`` made on first
+    use, inside the event loop)."""
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
+
+
+class _NotSent(Exception):
+    """The delivery cannot be sent (configuration changed, unreadable row): final."""
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from ``now``: delay-seconds or an HTTP date (RFC 9110).
+
+    None when absent or unreadable; a date in the past is 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
+    seconds = (when - current).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def retention_days_from_env(environ: Mapping[str, str] | None = None) -> float | None:
+    """Days to keep finished deliveries (``HOOKPLANE_DELIVERY_RETENTION_DAYS``).
+
+    Unset: :data:`DEFAULT_RETENTION_DAYS`; ``0`` keeps them forever (None).
+    """
+    env = os.environ if environ is None else environ
+    text = env.get(RETENTION_VAR, "").strip()
+    if not text:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not math.isfinite(days) or days < 0:
+        raise DeliveryError(f"{RETENTION_VAR}: '{text}' is not a number of days (e.g. 30; 0 "
+                            "keeps the delivery history forever)")
+    return days or None
+
+
+def default_worker_name() -> str:
+    """A worker name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def delivery_client(*, transport: httpx.AsyncBaseTransport | None = None,
+                    environ: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+    """The client deliveries go through: egress-guarded (``HOOKPLANE_ALLOW_NETWORKS``)
+    unless another ``transport`` is given, no redirects, no proxies from the environment."""
+    return httpx.AsyncClient(
+        transport=transport or guarded_transport_from_env(environ),
+        follow_redirects=False, trust_env=False, timeout=10.0,
+        headers={"User-Agent": USER_AGENT})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _excerpt(data: bytes) -> str | None:
+    if not data:
+        return None
+    return data[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")[:_EXCERPT_CHARS]
+
+
+class Dispatcher:
+    """Sends the outbox. One per process (``worker`` unique per process)."""
+
+    def __init__(self, registry: Registry, store: RuntimeStore, client: httpx.AsyncClient,
+                 metrics: Metrics, *, worker: str, concurrency: int = 8,
+                 lease_seconds: float = 60.0, response_cap: int = RESPONSE_CAP,
+                 poll_interval: float = 0.2,
+                 retention_days: float | None = DEFAULT_RETENTION_DAYS) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0:
+            raise ValueError("lease_seconds, response_cap and poll_interval must be positive")
+        self.registry = registry
+        self.store = store
+        self.client = client
+        self.metrics = metrics
+        self.worker = worker
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.response_cap = response_cap
+        self.poll_interval = poll_interval
+        self.retention_days = retention_days
+        self._busy = 0
+        self._wake = _Wake()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Look for new rows now instead of at the next poll (e.g. right after a write).
+        Call it from the dispatcher's event loop."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """Claim and send until cancelled; at most ``concurrency`` deliveries at a time."""
+        next_purge = time.monotonic()
+        async with anyio.create_task_group() as group:
+            while True:
+                if self.retention_days is not None and time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY
+                    group.start_soon(self._purge_quietly)
+                free = self.concurrency - self._busy
+                if free > 0:
+                    claimed = await self._claim(free)
+                    for row in claimed:
+                        self._busy += 1
+                        group.start_soon(self._slot, row)
+                    if claimed and len(claimed) == free:
+                        continue  # more may be due: claim again when a slot frees up
+                # the queue is drained or every slot is busy: wait for a slot, a notify()
+                # or the next poll
+                with anyio.move_on_after(self.poll_interval):
+                    await self._wake.wait()
+                self._wake = _Wake()
+
+    async def run_once(self) -> int:
+        """Claim up to ``concurrency`` due rows, send them concurrently, wait for all;
+        returns how many were handled."""
+        rows = await self._claim(self.concurrency)
+        if rows:
+            async with anyio.create_task_group() as group:
+                for row in rows:
+                    group.start_soon(self.deliver, row)
+        return len(rows)
+
+    async def _slot(self, row: OutboxRow) -> None:
+        try:
+            await self.deliver(row)
+        finally:
+            self._busy -= 1
+            self._wake.set()
+
+    async def _claim(self, limit: int) -> list[OutboxRow]:
+        lease = self._lease()
+        try:
+            return await anyio.to_thread.run_sync(lambda: self.store.claim_outbox(
+                worker=self.worker, limit=limit, lease_seconds=lease))
+        except HookplaneError:
+            log.exception("could not claim deliveries; trying again shortly")
+            return []
+
+    def _lease(self) -> float:
+        longest = 0.0
+        for name in self.registry.environments():
+            view = self.registry.get(name)
+            if view is not None:
+                for trigger in view.triggers.values():
+                    longest = max(longest, trigger.spec.timeout)
+        return max(self.lease_seconds, longest + LEASE_MARGIN)
+
+    async def _purge_quietly(self) -> None:
+        try:
+            removed = await self.purge()
+        except HookplaneError:
+            log.exception("could not purge the delivery history")
+            return
+        if removed:
+            log.info("removed %d finished deliveries older than %g days", removed,
+                     self.retention_days)
+
+    async def purge(self, *, now: datetime | None = None) -> int:
+        """Remove finished deliveries (and their attempts) older than ``retention_days``."""
+        if self.retention_days is None:
+            return 0
+        cutoff = (now or _now()) - timedelta(days=self.retention_days)
+        return await anyio.to_thread.run_sync(self.store.purge_delivered_before, cutoff)
+
+    # -- one delivery -----------------------------------------------------------------------
+
+    async def deliver(self, row: OutboxRow) -> AttemptResult:
+        """Make the attempt ``row`` is due for (the caller holds its claim) and record it."""
+        view = self.registry.get(row.environment)
+        try:
+            result = await self._send(self._prepare(view, row))
+        except _NotSent as exc:
+            result = AttemptResult(None, False, None, str(exc), None)
+        except Exception as exc:  # a bug must neither kill the worker nor loop on the row
+            log.exception("delivery %s failed unexpectedly", row.id)
+            result = AttemptResult(None, False, None, f"internal error: {type(exc).__name__}",
+                                   None)
+        retry_at = self._retry_at(row, result)
+        on_failed: Sequence[OutboxItem] = ()
+        if not result.success and retry_at is None and row.event != "delivery.failed" \
+                and view is not None:
+            on_failed = system_event_items(view, "delivery.failed",
+                                           self._failure(row, result), now=_now())
+        outcome = "delivered" if result.success else "retry" if retry_at else "failed"
+        self.metrics.outbound_total.labels(result=outcome).inc()
+        if not result.success:
+            log.info("delivery %s (trigger '%s', attempt %d/%d): %s%s", row.id,
+                     row.trigger_name, row.attempt, row.max_attempts, result.error,
+                     f"; retry at {retry_at:%H:%M:%S}" if retry_at else "")
+        try:
+            held = await anyio.to_thread.run_sync(lambda: self.store.record_attempt(
+                row.id, worker=self.worker, status_code=result.status_code,
+                success=result.success, latency_ms=result.latency_ms, error=result.error,
+                response_excerpt=result.response_excerpt, retry_at=retry_at,
+                on_failed=on_failed))
+        except HookplaneError:  # the lease runs out and the row is sent again
+            log.exception("could not record attempt %d of delivery %s", row.attempt, row.id)
+            return result
+        if not held:
+            log.warning("delivery %s: the claim of worker %s ran out before the attempt was "
+                        "recorded; another worker owns it now", row.id, self.worker)
+        return result
+
+    def _prepare(self, view: EnvironmentView | None, row: OutboxRow) -> _Request:
+        if view is None:
+            raise _NotSent(f"environment '{row.environment}' is no longer applied; the "
+                           "delivery was not sent")
+        trigger = _find_trigger(view, row)
+        if trigger is None:
+            raise _NotSent(f"trigger '{row.trigger_name}' was deleted from "
+                           f"'{row.environment}' after this delivery was queued; it was not "
+                           "sent")
+        spec = trigger.spec
+        if not spec.active:
+            raise _NotSent(f"trigger '{trigger.name}' is inactive (active: false); the "
+                           "delivery was not sent. Activate it and redeliver")
+        payload = row.payload
+        body = payload.get("body")
+        if payload.get("v") != PAYLOAD_VERSION or not isinstance(body, str):
+            raise _NotSent(f"delivery {row.id} has a payload this version of Hookplane cannot "
+                           "read")
+        headers = httpx.Headers({"User-Agent": USER_AGENT,
+                                 "Content-Type": str(payload.get("content_type")
+                                                     or JSON_CONTENT_TYPE)})
+        target = payload.get("target")
+        if isinstance(target, dict):
+            method, url = self._external_target(view, trigger, target, headers)
+        elif spec.url is not None:
+            method, url = "POST", spec.url
+        else:
+            raise _NotSent(f"trigger '{trigger.name}' has no url any more (it now writes to "
+                           "a source); the delivery was not sent")
+        for name, value in spec.headers.items():
+            headers[name] = value
+        content = body.encode("utf-8")
+        try:
+            signature = sign(secrets=_secrets(trigger), body=content, message_id=row.id,
+                             timestamp=int(time.time()), event=row.event,
+                             signature_header=spec.signing.header)
+        except HookplaneError as exc:
+            raise _NotSent(f"trigger '{trigger.name}': {exc}") from exc
+        for name, value in signature.items():
+            headers[name] = value
+        return _Request(method, url, headers, content, spec.timeout)
+
+    def _external_target(self, view: EnvironmentView, trigger: TriggerView,
+                         target: dict[str, Any], headers: httpx.Headers) -> tuple[str, str]:
+        name = str(target.get("source"))
+        source = view.sources.get(name)
+        if source is None or source.spec.write is None:
+            raise _NotSent(f"trigger '{trigger.name}': source '{name}' is no longer applied "
+                           "with a write endpoint; the delivery was not sent")
+        for key, value in {**source.spec.headers, **source.spec.write.headers}.items():
+            headers[key] = value
+        method = str(target.get("method") or source.spec.write.method)
+        return method, source.spec.base_url.rstrip("/") + str(target.get("path", ""))
+
+    async def _send(self, request: _Request) -> AttemptResult:
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round((time.perf_counter() - started) * 1000, 1)
+
+        try:
+            with anyio.fail_after(request.timeout):
+                async with self.client.stream(
+                        request.method, request.url, content=request.body,
+                        headers=request.headers, timeout=request.timeout,
+                        follow_redirects=False) as response:
+                    try:
+                        data = await read_limited(response, self.response_cap)
+                        excerpt = _excerpt(data)
+                    except PermanentFailure:
+                        excerpt = f"(response body larger than {self.response_cap} bytes)"
+        except EgressRefused as exc:
+            return AttemptResult(None, False, elapsed(), str(exc), None)
+        except (TimeoutError, httpx.TimeoutException):
+            return AttemptResult(None, False, elapsed(),
+                                 f"no answer within {request.timeout:g}s (timeout)", None,
+                                 retryable=True)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            return AttemptResult(None, False, elapsed(), f"invalid destination: {exc}", None)
+        except httpx.TransportError as exc:
+            return AttemptResult(None, False, elapsed(),
+                                 f"could not reach the receiver: {type(exc).__name__}: {exc}",
+                                 None, retryable=True)
+        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            return AttemptResult(None, False, elapsed(),
+                                 f"could not send the request: {type(exc).__name__}: {exc}",
+                                 None)
+        latency = elapsed()
+        status = response.status_code
+        if 200 <= status < 300:
+            return AttemptResult(status, True, latency, None, excerpt)
+        if status in _RETRYABLE_STATUS or status >= 500:
+            return AttemptResult(status, False, latency, f"receiver answered {status}",
+                                 excerpt, retryable=True,
+                                 retry_after=parse_retry_after(
+                                     response.headers.get("retry-after")))
+        if 300 <= status < 400:
+            where = response.headers.get("location")
+            error = (f"receiver answered {status} (a redirect{f' to {where}' if where else ''}"
+                     "); redirects are not followed: point the trigger at the final URL")
+            return AttemptResult(status, False, latency, error, excerpt)
+        return AttemptResult(status, False, latency, f"receiver answered {status}", excerpt)
+
+    def _retry_at(self, row: OutboxRow, result: AttemptResult) -> datetime | None:
+        if result.success or not result.retryable or row.attempt >= row.max_attempts:
+            return None
+        policy = _Retry.of(row.payload.get("retry"))
+        delay = policy.delay(row.attempt)
+        if result.retry_after is not None:
+            delay = max(delay, min(result.retry_after, policy.max_seconds))
+        return _now() + timedelta(seconds=delay)
+
+    @staticmethod
+    def _failure(row: OutboxRow, result: AttemptResult) -> dict[str, Any]:
+        return {"delivery_id": row.id, "trigger": row.trigger_name, "event": row.event,
+                "collection": row.payload.get("collection"),
+                "record_id": row.payload.get("record_id"), "attempts": row.attempt,
+                "status_code": result.status_code, "error": result.error,
+                "queued_at": row.created_at}
+
+    # -- test -------------------------------------------------------------------------------
+
+    async def send_test(self, view: EnvironmentView, trigger_name: str) -> dict[str, Any]:
+        """Send a synthetic, signed ``test`` event to the trigger's URL now, outside the
+        outbox; the receiver's answer (status, latency, excerpt) or the error.
+
+        Works for inactive triggers too (check a receiver before activating it). An
+        ``external_write`` trigger is refused: a test would change upstream data.
+        """
+        trigger = view.triggers.get(trigger_name)
+        if trigger is None:
+            raise TriggerNotFound(f"no trigger '{trigger_name}' in '{view.name}'")
+        spec = trigger.spec
+        if spec.external_write is not None or spec.url is None:
+            raise DeliveryError(f"trigger '{trigger_name}' writes to source "
+                                f"'{spec.external_write.source if spec.external_write else '?'}'"
+                                "; a test would change upstream data, so it is not sent")
+        message_id = new_outbox_id()
+        now = _now()
+        occurred_at = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+        sample = Record(id="rec_test", collection=spec.collection or "", external_id=None,
+                        data={}, origin="api", version=1, created_at=occurred_at,
+                        updated_at=occurred_at, deleted_at=None)
+        if spec.body is None:
+            rendered: Any = {"id": message_id, "event": "test", "collection": spec.collection,
+                             "environment": view.name, "occurred_at": occurred_at,
+                             "record": record_json(sample), "previous": None, "test": True}
+        else:
+            try:
+                rendered = render_value(spec.body, {
+                    "record": {}, "previous": None, "event": "test",
+                    "collection": spec.collection, "environment": view.name,
+                    "trigger": trigger.name, "id": message_id, "occurred_at": occurred_at,
+                    "data": {}})
+            except HookplaneError as exc:
+                raise DeliveryError(f"trigger '{trigger_name}': its body template cannot be "
+                                    f"rendered: {exc}") from exc
+        text = rendered if isinstance(rendered, str) else dump_json(rendered)
+        content_type = ("text/plain; charset=utf-8" if isinstance(rendered, str)
+                        else JSON_CONTENT_TYPE)
+        headers = httpx.Headers({"User-Agent": USER_AGENT, "Content-Type": content_type})
+        for name, value in spec.headers.items():
+            headers[name] = value
+        content = text.encode("utf-8")
+        for name, value in sign(secrets=_secrets(trigger), body=content,
+                                message_id=message_id, timestamp=int(now.timestamp()),
+                                event="test", signature_header=spec.signing.header).items():
+            headers[name] = value
+        result = await self._send(_Request("POST", spec.url, headers, content, spec.timeout))
+        return {"trigger": trigger.name, "message_id": message_id, "event": "test",
+                "success": result.success, "status_code": result.status_code,
+                "latency_ms": result.latency_ms, "response_excerpt": result.response_excerpt,
+                "error": result.error}
+
+
+def _find_trigger(view: EnvironmentView, row: OutboxRow) -> TriggerView | None:
+    """The row's trigger by id (a renamed trigger keeps its id; a re-created one does not)."""
+    trigger = view.triggers.get(row.trigger_name)
+    if trigger is not None and trigger.id == row.trigger_id:
+        return trigger
+    return next((t for t in view.triggers.values() if t.id == row.trigger_id), None)
+
+
+def _secrets(trigger: TriggerView) -> tuple[str, ...]:
+    """The secrets to sign with, newest first: the configured ``signing.secret`` (an
+    ``${env:…}`` value) when there is one, else the generated ones."""
+    configured = trigger.spec.signing.secret
+    return (configured,) if configured else trigger.secrets

@@ -1,0 +1,750 @@
+"""Outbound triggers end to end: a real state database, real receivers on 127.0.0.1 and the
+real dispatcher (its egress guard opened for 127.0.0.0/8 only where a test says so)."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import hmac
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from hookplane.errors import DeliveryError
+from hookplane.runtime.dispatch import (
+    Dispatcher,
+    TriggerNotFound,
+    parse_retry_after,
+    retention_days_from_env,
+)
+from hookplane.runtime.egress import (
+    EgressRefused,
+    GuardedTransport,
+    allowed_networks_from_env,
+    refusal_reason,
+)
+from hookplane.runtime.registry import Registry
+from hookplane.state.store import Store
+from tests.integration.runtime.dispatch_support import (
+    ENV,
+    Hit,
+    Project,
+    Receiver,
+    Reply,
+    finished,
+    running,
+    wait_until,
+)
+
+ENVIRON = {"SHOP_TOKEN": "shop-api-token-value", "RECEIVER_TOKEN": "receiver-token-value"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    peer = Receiver().start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.delenv("HOOKPLANE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("HOOKPLANE_DATABASE_URL", raising=False)
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    root = tmp_path / "project"
+    root.mkdir()
+    opened = Project(root, f"sqlite:///{tmp_path / 'state.db'}", ENVIRON)
+    yield opened
+    opened.close()
+
+
+@contextmanager
+def socket_closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    yield port
+
+
+def hexmac(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_both(hit: Hit, secret: str) -> None:
+    """What a receiver does: the official Standard Webhooks check and a plain HMAC check."""
+    Webhook(secret).verify(hit.body, hit.headers)
+    assert "sha256=" + hexmac(secret, hit.body) in hit.headers["x-hookplane-signature"].split()
+
+
+# ----------------------------------------------------------------------------- delivery
+
+
+def test_a_write_is_delivered_signed_with_the_envelope(project: Project,
+                                                       receiver: Receiver) -> None:
+    project.apply(f"""
+        triggers:
+          notify:
+            collection: incidents
+            events: [create]
+            url: {receiver.url}/hooks/notify
+            headers: {{X-Team: ops, Authorization: "Bearer ${{env:RECEIVER_TOKEN}}",
+                       webhook-id: forged, Content-Type: application/vnd.test+json}}
+        """)
+    record = project.create("incidents", {"title": "API down", "severity": "p1"})
+    (queued,) = project.runtime.deliveries(ENV, project.view.triggers["notify"].id)
+    assert queued.status == "pending"  # committed with the record, sent later
+
+    with running(project.dispatcher()):
+        (delivery,) = finished(project, "notify")
+
+    (hit,) = receiver.hits
+    (secret,) = project.secrets("notify")
+    verify_both(hit, secret)
+    assert hit.method == "POST" and hit.path == "/hooks/notify"
+    assert hit.headers["webhook-id"] == delivery.id == queued.id  # not the configured one
+    assert hit.headers["x-hookplane-event"] == "create"
+    assert hit.headers["x-team"] == "ops"
+    assert hit.headers["authorization"] == "Bearer receiver-token-value"
+    assert hit.headers["content-type"] == "application/vnd.test+json"
+    assert hit.headers["user-agent"].startswith("Hookplane-Webhooks/")
+    envelope = hit.json()
+    assert envelope["id"] == delivery.id and envelope["event"] == "create"
+    assert envelope["record"]["id"] == record.id
+    assert envelope["record"]["data"] == {"title": "API down", "severity": "p1"}
+    assert delivery.status == "delivered" and delivery.attempts == 1
+    (attempt,) = delivery.history
+    assert attempt.success and attempt.status_code == 200
+    assert attempt.latency_ms is not None and attempt.response_excerpt == '{"ok": true}'
+    # the resolved receiver token is configuration: never written to the outbox
+    assert "receiver-token-value" not in str(delivery.payload)
+    assert project.runtime.outbox_depth() == 0
+
+
+def test_the_signature_is_checked_against_the_body_as_sent(project: Project,
+                                                           receiver: Receiver) -> None:
+    project.apply(f"""
+        triggers:
+          notify: {{collection: incidents, events: [create], url: "{receiver.url}/n",
+                    body: {{text: "P1: {{{{record.title}}}}"}}}}
+        """)
+    project.create("incidents", {"title": "Café ☕", "severity": "p1"})
+    with running(project.dispatcher()):
+        finished(project, "notify")
+    (hit,) = receiver.hits
+    (secret,) = project.secrets("notify")
+    verify_both(hit, secret)
+    assert hit.json() == {"text": "P1: Café ☕"}
+    other = "whsec_" + base64.b64encode(b"x" * 32).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(hit.body, hit.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(hit.body + b" ", hit.headers)
+
+
+def test_writes_fire_only_matching_triggers_and_loops_are_broken(project: Project,
+                                                                 receiver: Receiver) -> None:
+    project.apply(f"""
+        triggers:
+          p1: {{collection: incidents, events: [create, update, delete], url: "{receiver.url}/p1",
+                filter: {{severity: p1}}}}
+          hooks-too: {{collection: incidents, events: [create], url: "{receiver.url}/hooks",
+                       skip_hook_writes: false}}
+          inbound-too: {{collection: incidents, events: [create], url: "{receiver.url}/inb",
+                         skip_inbound_webhook_writes: false}}
+        """)
+    project.create("incidents", {"title": "a", "severity": "p1"})
+    project.create("incidents", {"title": "b", "severity": "p3"})
+    project.create("incidents", {"title": "c", "severity": "p1"}, origin="hook")
+    project.create("incidents", {"title": "d", "severity": "p1"}, origin="inbound_webhook")
+    rec = project.create("incidents", {"title": "e", "severity": "p1"}, origin="hydration")
+    project.runtime.update(ENV, "incidents", rec.id, {"title": "e", "severity": "p2"},
+                           origin="api", outbox=project.outbox())
+    project.runtime.delete(ENV, "incidents", rec.id, origin="api", outbox=project.outbox())
+    with running(project.dispatcher()):
+        finished(project, "p1", 2)
+        finished(project, "hooks-too", 4)
+        finished(project, "inbound-too", 4)
+    titles = collections.defaultdict(list)
+    for hit in receiver.hits:
+        body = hit.json()
+        titles[hit.path].append((body["event"], body["record"]["data"]["title"]))
+    assert sorted(titles["/p1"]) == [("create", "a"), ("create", "e")]  # p2 update/delete: no
+    assert sorted(titles["/hooks"]) == [("create", t) for t in "abce"]
+    assert sorted(titles["/inb"]) == [("create", t) for t in "abde"]
+
+
+def test_external_write_goes_to_the_source_through_its_mapping(project: Project,
+                                                               receiver: Receiver) -> None:
+    project.apply(f"""
+        sources:
+          shop:
+            collection: orders
+            base_url: {receiver.url}/api/
+            headers: {{Authorization: "Bearer ${{env:SHOP_TOKEN}}"}}
+            write: {{method: PUT, path: "/orders/{{id}}", headers: {{X-Api-Version: "2"}}}}
+            mapping:
+              to_external: {{status: state, total: amount, customer: buyer.name}}
+              value_maps: {{status: {{open: OPEN, paid: PAID}}}}
+        triggers:
+          sync-shop:
+            collection: orders
+            events: [create, update]
+            external_write: {{source: shop}}
+        """)
+    project.create("orders", {"status": "paid", "total": 12.5, "customer": "Ada"},
+                   external_id="A/1 ?x")
+    project.create("orders", {"status": "open"})  # no external id: nothing to write
+    with running(project.dispatcher()):
+        (delivery,) = finished(project, "sync-shop")
+    (hit,) = receiver.hits
+    assert (hit.method, hit.path) == ("PUT", "/api/orders/A%2F1%20%3Fx")
+    assert hit.json() == {"state": "PAID", "amount": 12.5, "buyer": {"name": "Ada"}}
+    assert hit.headers["authorization"] == "Bearer shop-api-token-value"
+    assert hit.headers["x-api-version"] == "2"
+    verify_both(hit, project.secrets("sync-shop")[0])  # external writes are signed too
+    assert delivery.status == "delivered"
+    assert "shop-api-token-value" not in str(delivery.payload)
+
+
+# ----------------------------------------------------------------------------- retries
+
+
+def test_retries_honour_retry_after_and_keep_the_webhook_id(project: Project) -> None:
+    answers = iter([(503, {"busy": True}, {"Retry-After": "1"}),
+                    (429, {"slow down": True}, {"Retry-After": "1"}),
+                    (200, {"ok": True}, {})])
+    peer = Receiver(lambda hit: next(answers)).start()
+    try:
+        project.apply(f"""
+            triggers:
+              notify:
+                collection: incidents
+                events: [create]
+                url: {peer.url}/n
+                retry: {{attempts: 5, initial_seconds: 0.05, max_seconds: 30}}
+            """)
+        project.create("incidents", {"title": "a"})
+        with running(project.dispatcher()):
+            (delivery,) = finished(project, "notify")
+    finally:
+        peer.stop()
+    first, second, third = peer.hits
+    assert {h.headers["webhook-id"] for h in peer.hits} == {delivery.id}
+    assert first.body == second.body == third.body
+    assert second.at - first.at >= 0.95 and third.at - second.at >= 0.95  # not 0.05 s
+    assert delivery.status == "delivered" and delivery.attempts == 3
+    assert [a.status_code for a in delivery.history] == [503, 429, 200]
+    assert [a.error for a in delivery.history] == ["receiver answered 503",
+                                                   "receiver answered 429", None]
+    for hit in peer.hits:
+        verify_both(hit, project.secrets("notify")[0])
+
+
+def test_other_4xx_answers_and_redirects_are_not_retried(project: Project) -> None:
+    def answer(hit: Hit) -> Reply:
+        if hit.path == "/moved":
+            return 302, {}, {"Location": "/elsewhere"}
+        return 422, {"error": "no such channel"}, {}
+
+    peer = Receiver(answer).start()
+    try:
+        project.apply(f"""
+            triggers:
+              rejected: {{collection: incidents, events: [create], url: "{peer.url}/r",
+                          retry: {{attempts: 5, initial_seconds: 0.05}}}}
+              moved: {{collection: incidents, events: [create], url: "{peer.url}/moved",
+                       retry: {{attempts: 5, initial_seconds: 0.05}}}}
+            """)
+        project.create("incidents", {"title": "a"})
+        with running(project.dispatcher()):
+            (rejected,) = finished(project, "rejected")
+            (moved,) = finished(project, "moved")
+            time.sleep(0.3)
+    finally:
+        peer.stop()
+    assert rejected.status == "failed" and rejected.attempts == 1
+    assert rejected.last_status_code == 422
+    assert rejected.history[0].response_excerpt == '{"error": "no such channel"}'
+    assert moved.status == "failed" and moved.attempts == 1
+    assert "redirects are not followed" in (moved.last_error or "")
+    assert sorted(h.path for h in peer.hits) == ["/moved", "/r"]  # /elsewhere never asked
+
+
+def test_timeouts_and_refused_connections_are_retried(project: Project,
+                                                      receiver: Receiver) -> None:
+    slow = Receiver(lambda hit: (time.sleep(1.5), (200, {}, {}))[1]).start()
+    with socket_closed_port() as closed:
+        try:
+            project.apply(f"""
+                triggers:
+                  slow: {{collection: incidents, events: [create], url: "{slow.url}/s",
+                          timeout: 500ms, retry: {{attempts: 2, initial_seconds: 0.05}}}}
+                  closed: {{collection: incidents, events: [create],
+                            url: "http://127.0.0.1:{closed}/c",
+                            retry: {{attempts: 3, initial_seconds: 0.05}}}}
+                """)
+            project.create("incidents", {"title": "a"})
+            with running(project.dispatcher()):
+                (timed_out,) = finished(project, "slow")
+                (unreachable,) = finished(project, "closed")
+        finally:
+            slow.stop()
+    assert timed_out.status == "failed" and timed_out.attempts == 2
+    assert [a.error for a in timed_out.history] == ["no answer within 0.5s (timeout)"] * 2
+    assert unreachable.status == "failed" and unreachable.attempts == 3
+    assert all("could not reach the receiver: ConnectError" in (a.error or "")
+               for a in unreachable.history)
+
+
+def test_dead_letter_fires_delivery_failed_once(project: Project) -> None:
+    peer = Receiver(lambda hit: (500, {"boom": True}, {})).start()
+    try:
+        project.apply(f"""
+            triggers:
+              notify: {{collection: incidents, events: [create], url: "{peer.url}/n",
+                        retry: {{attempts: 2, initial_seconds: 0.05}}}}
+              on-failure: {{events: [delivery.failed], url: "{peer.url}/failed"}}
+              on-failure-text:
+                events: [delivery.failed]
+                url: "{peer.url}/failed-text"
+                body: "{{{{record.trigger}}}} gave up after {{{{record.attempts}}}}:
+                  {{{{record.error}}}}"
+            """)
+        project.create("incidents", {"title": "a"})
+        with running(project.dispatcher()):
+            (dead,) = finished(project, "notify")
+            (alert,) = finished(project, "on-failure")
+            (text,) = finished(project, "on-failure-text")
+            time.sleep(0.5)  # anything further would have been queued by now
+    finally:
+        peer.stop()
+    assert dead.status == "failed" and dead.attempts == 2
+    assert dead.last_error == "receiver answered 500"
+    (failed_hit,) = peer.on("/failed")
+    event = failed_hit.json()
+    assert failed_hit.headers["x-hookplane-event"] == "delivery.failed"
+    assert event["event"] == "delivery.failed" and event["id"] == alert.id
+    assert event["data"] == {"delivery_id": dead.id, "trigger": "notify", "event": "create",
+                             "collection": "incidents", "record_id": dead.payload["record_id"],
+                             "attempts": 2, "status_code": 500,
+                             "error": "receiver answered 500", "queued_at": dead.created_at}
+    (text_hit,) = peer.on("/failed-text")
+    assert text_hit.body == b"notify gave up after 2: receiver answered 500"
+    assert text_hit.headers["content-type"] == "text/plain; charset=utf-8"
+    # the delivery.failed deliveries failed too (500), and that fired nothing further
+    assert alert.status == text.status == "failed"
+    assert len(project.deliveries("on-failure")) == len(project.deliveries("on-failure-text")) == 1
+    assert len(peer.on("/n")) == 2
+
+
+def test_a_trigger_deactivated_or_deleted_after_queueing_fails_without_sending(
+        project: Project, receiver: Receiver) -> None:
+    base = f"""
+        triggers:
+          keep: {{collection: incidents, events: [create], url: "{receiver.url}/keep",
+                  active: ACTIVE}}
+          drop: {{collection: incidents, events: [create], url: "{receiver.url}/drop"}}
+        """
+    project.apply(base.replace("ACTIVE", "true"))
+    keep_id, drop_id = (project.view.triggers[n].id for n in ("keep", "drop"))
+    project.create("incidents", {"title": "a"})
+    project.apply(base.replace("ACTIVE", "false").split("          drop:")[0])
+    assert "drop" not in project.view.triggers
+    with running(project.dispatcher()):
+        wait_until(lambda: project.runtime.outbox_depth() == 0)
+    (kept,) = project.runtime.deliveries(ENV, keep_id)
+    (dropped,) = project.runtime.deliveries(ENV, drop_id)
+    assert kept.status == dropped.status == "failed"
+    assert kept.last_error == ("trigger 'keep' is inactive (active: false); the delivery was "
+                               "not sent. Activate it and redeliver")
+    assert dropped.last_error == ("trigger 'drop' was deleted from 'preview' after this "
+                                  "delivery was queued; it was not sent")
+    assert receiver.hits == []
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_a_slow_receiver_does_not_delay_the_others(project: Project) -> None:
+    slow = Receiver(lambda hit: (time.sleep(3), (200, {}, {}))[1]).start()
+    fast = Receiver().start()
+    try:
+        project.apply(f"""
+            triggers:
+              slow: {{collection: incidents, events: [create], url: "{slow.url}/s"}}
+              fast: {{collection: incidents, events: [create], url: "{fast.url}/f"}}
+            """)
+        with running(project.dispatcher(concurrency=4)):
+            started = time.monotonic()
+            for n in range(3):  # three slow deliveries in flight at once
+                project.create("incidents", {"title": f"slow {n}"})
+            written = time.monotonic() - started
+            wait_until(lambda: len(fast.hits) == 3, timeout=10)
+            fast_done = time.monotonic() - started
+            finished(project, "slow", 3)
+            slow_done = time.monotonic() - started
+    finally:
+        slow.stop()
+        fast.stop()
+    assert written < 1.0  # writes never wait for deliveries
+    assert fast_done < 2.0, fast_done  # not behind the 3 s receiver
+    assert slow_done >= 3.0
+    assert slow_done < 5.5, slow_done  # the three slow ones ran side by side
+
+
+def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        receiver: Receiver) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    project = Project(root, database_url, ENVIRON)
+    try:
+        project.apply(f"""
+            triggers:
+              notify: {{collection: incidents, events: [create], url: "{receiver.url}/n",
+                        timeout: 1s}}
+            """)
+        ids = [project.create("incidents", {"title": f"t{n}"}).id for n in range(5)]
+        assert len(ids) == 5
+        hung = threading.Event()
+
+        async def never_answers(request: httpx.Request) -> httpx.Response:
+            hung.set()
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        doomed = project.dispatcher(worker="doomed", lease_seconds=1,
+                                    transport=httpx.MockTransport(never_answers))
+
+        async def crash() -> None:
+            with anyio.move_on_after(0.5):  # the process dies mid-send: nothing recorded
+                await doomed.run_once()
+            await doomed.client.aclose()
+
+        claimed_at = time.monotonic()
+        anyio.run(crash)
+        assert hung.is_set()
+        rows = project.deliveries("notify")
+        assert {d.status for d in rows} == {"in_flight"}
+        assert {d.claimed_by for d in rows} == {"doomed"}
+
+        with running(project.dispatcher(worker="survivor", lease_seconds=1)):
+            delivered = finished(project, "notify", 5)
+            recovered_after = time.monotonic() - claimed_at
+    finally:
+        project.close()
+    assert {d.status for d in delivered} == {"delivered"}
+    assert all(d.attempts == 1 and len(d.history) == 1 for d in delivered)
+    assert collections.Counter(h.headers["webhook-id"] for h in receiver.hits) == \
+        {d.id: 1 for d in delivered}
+    # the lease covers the trigger's timeout plus a margin: nobody stole it early
+    assert recovered_after >= 1 + 5 - 0.5
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_dispatchers_on_postgresql_deliver_every_row_exactly_once(
+        database_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    project = Project(root, database_url, ENVIRON)
+    counts: dict[str, int] = collections.Counter()
+    lock = threading.Lock()
+
+    class Counting(httpx.AsyncBaseTransport):
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.inner = GuardedTransport(allow_networks=["127.0.0.0/8"])
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            with lock:
+                counts[self.name] += 1
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    stores: list[Store] = []
+    try:
+        project.apply(f"""
+            triggers:
+              notify: {{collection: incidents, events: [create], url: "{receiver.url}/n"}}
+            """)
+        dispatchers: list[Dispatcher] = []
+        for name in ("replica-a", "replica-b"):  # separate engines, as separate processes
+            store = Store.open(database_url, root=root)
+            stores.append(store)
+            registry = Registry(store)
+            registry.refresh()
+            dispatchers.append(project.dispatcher(
+                worker=name, registry=registry, runtime=store.runtime(), concurrency=8,
+                transport=Counting(name)))
+        with running(dispatchers[0]), running(dispatchers[1]):
+            writes = [threading.Thread(target=lambda k=k: [
+                project.create("incidents", {"title": f"{k}-{n}"}) for n in range(250)])
+                for k in range(4)]
+            for thread in writes:
+                thread.start()
+            for thread in writes:
+                thread.join()
+            wait_until(lambda: project.runtime.outbox_depth() == 0, timeout=120)
+    finally:
+        for store in stores:
+            store.close()
+        project.close()
+    ids = collections.Counter(hit.headers["webhook-id"] for hit in receiver.hits)
+    assert len(ids) == 1000
+    assert set(ids.values()) == {1}  # exactly once each
+    assert counts["replica-a"] + counts["replica-b"] == 1000
+    assert counts["replica-a"] > 0 and counts["replica-b"] > 0  # both did work
+
+
+# ----------------------------------------------------------------------------- signing
+
+
+def test_during_rotation_both_secrets_sign_then_only_the_new_one(project: Project,
+                                                                receiver: Receiver) -> None:
+    project.apply(f"""
+        triggers:
+          notify: {{collection: incidents, events: [create], url: "{receiver.url}/n"}}
+        """)
+    (old,) = project.secrets("notify")
+    assert project.store is not None
+    new = project.store.rotate_secret(ENV, "triggers", "notify", "signing_secret",
+                                      grace_hours=2 / 3600)
+    grace_ends = time.monotonic() + 2
+    project.registry.refresh()
+    project.create("incidents", {"title": "during the grace period"})
+    with running(project.dispatcher()):
+        finished(project, "notify")
+    (during,) = receiver.hits
+    assert len(during.headers["webhook-signature"].split()) == 2
+    assert len(during.headers["x-hookplane-signature"].split()) == 2
+    verify_both(during, old)  # receivers not yet updated keep working
+    verify_both(during, new)
+
+    time.sleep(max(0.0, grace_ends - time.monotonic()) + 0.2)
+    assert project.secrets("notify") == [new]
+    project.registry.refresh()  # the watcher's next poll: the grace period has ended
+    project.create("incidents", {"title": "after the grace period"})
+    with running(project.dispatcher()):
+        finished(project, "notify", 2)
+    after = receiver.hits[1]
+    assert len(after.headers["webhook-signature"].split()) == 1
+    assert len(after.headers["x-hookplane-signature"].split()) == 1
+    verify_both(after, new)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(after.body, after.headers)
+
+
+# ----------------------------------------------------------------------------- safety
+
+
+def test_internal_destinations_are_refused_and_recorded(project: Project,
+                                                        receiver: Receiver) -> None:
+    project.apply(f"""
+        triggers:
+          internal: {{collection: incidents, events: [create], url: "{receiver.url}/i",
+                      retry: {{attempts: 3, initial_seconds: 0.05}}}}
+          metadata: {{collection: incidents, events: [create],
+                      url: "http://169.254.169.254/latest/meta-data/"}}
+        """)
+    project.create("incidents", {"title": "a"})
+    with running(project.dispatcher(allow=())):  # no allowlist: production defaults
+        (internal,) = finished(project, "internal")
+        (metadata,) = finished(project, "metadata")
+    assert receiver.hits == []
+    assert internal.status == "failed" and internal.attempts == 1  # refusal is final
+    assert internal.last_error is not None
+    assert internal.last_error.startswith(
+        "refused to connect to 127.0.0.1: a loopback address; deliveries only go to public "
+        "addresses unless the operator allows the network in HOOKPLANE_ALLOW_NETWORKS")
+    assert internal.history[0].status_code is None
+    assert metadata.last_error == ("refused to connect to 169.254.169.254: the cloud metadata "
+                                   "service; webhooks never need it")
+
+
+def test_the_vetted_address_is_the_one_connected_to(receiver: Receiver) -> None:
+    answers = {"receiver.test": ["127.0.0.1"], "rebind.test": ["127.0.0.1", "10.0.0.7"],
+               "meta.test": ["fd00:ec2::254"]}
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        return answers[host]
+
+    async def main() -> list[object]:
+        transport = GuardedTransport(allow_networks=["127.0.0.0/8"], resolver=resolver)
+        outcomes: list[object] = []
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.post(f"http://receiver.test:{receiver.port}/pinned",
+                                         content=b"{}")
+            outcomes.append(response.status_code)
+            for host in ("rebind.test", "meta.test"):
+                try:
+                    await client.get(f"http://{host}:{receiver.port}/")
+                except EgressRefused as exc:
+                    outcomes.append(str(exc))
+        return outcomes
+
+    status, rebind, meta = anyio.run(main)
+    assert status == 200
+    (hit,) = receiver.hits
+    assert hit.headers["host"] == f"receiver.test:{receiver.port}"  # the name, not the IP
+    assert rebind == ("refused to connect to rebind.test (10.0.0.7): a private address; "
+                      "deliveries only go to public addresses unless the operator allows the "
+                      "network in HOOKPLANE_ALLOW_NETWORKS (e.g. "
+                      "HOOKPLANE_ALLOW_NETWORKS=10.0.0.7/32)")
+    assert isinstance(rebind, str) and isinstance(meta, str)
+    assert "the cloud metadata service" in meta
+    assert asked == ["receiver.test", "rebind.test", "meta.test"]
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("8.8.8.8", None),
+    ("2606:4700:4700::1111", None),
+    ("127.0.0.1", "a loopback address"),
+    ("127.8.9.10", "a loopback address"),
+    ("::1", "a loopback address"),
+    ("0.0.0.0", "an unspecified address"),
+    ("::", "an unspecified address"),
+    ("10.1.2.3", "a private address"),
+    ("172.20.0.1", "a private address"),
+    ("192.168.1.1", "a private address"),
+    ("fd12:3456::1", "a private (unique local) address"),
+    ("100.64.0.1", "a shared (CGNAT) address"),
+    ("100.127.255.254", "a shared (CGNAT) address"),
+    ("169.254.10.10", "a link-local address"),
+    ("fe80::1", "a link-local address"),
+    ("169.254.169.254", "the cloud metadata service"),
+    ("fd00:ec2::254", "the cloud metadata service"),
+    ("224.0.0.251", "a multicast address"),
+    ("ff02::1", "a multicast address"),
+    ("255.255.255.255", "the broadcast address"),
+    ("240.0.0.1", "a reserved address"),
+    ("192.0.2.10", "a documentation address"),
+    ("2001:db8::1", "a documentation address"),
+    ("::ffff:127.0.0.1", "a loopback address (embedded in ::ffff:7f00:1)"),
+    ("::ffff:8.8.8.8", None),
+    ("64:ff9b::a00:1", "a private address (embedded in 64:ff9b::a00:1)"),
+    ("2002:a9fe:a9fe::1", "the cloud metadata service (embedded in 2002:a9fe:a9fe::1)"),
+    ("::127.0.0.1", "a reserved address (outside global unicast 2000::/3)"),
+])
+def test_refusal_reasons(address: str, reason: str | None) -> None:
+    assert refusal_reason(ipaddress.ip_address(address)) == reason
+
+
+def test_the_allowlist_opens_only_its_networks() -> None:
+    allowed = allowed_networks_from_env({"HOOKPLANE_ALLOW_NETWORKS": " 127.0.0.0/8, fd00::/8,"})
+    assert refusal_reason(ipaddress.ip_address("127.0.0.1"), allowed) is None
+    assert refusal_reason(ipaddress.ip_address("fd00:ec2::254"), allowed) is None
+    assert refusal_reason(ipaddress.ip_address("10.0.0.1"), allowed) == "a private address"
+    assert allowed_networks_from_env({}) == ()
+    with pytest.raises(DeliveryError, match="HOOKPLANE_ALLOW_NETWORKS: 'localhost' is not a "
+                                            "network"):
+        allowed_networks_from_env({"HOOKPLANE_ALLOW_NETWORKS": "127.0.0.0/8,localhost"})
+
+
+# ----------------------------------------------------------------------------- operations
+
+
+def test_send_test_signs_a_synthetic_event_and_leaves_the_outbox_alone(
+        project: Project, receiver: Receiver) -> None:
+    project.apply(f"""
+        triggers:
+          notify: {{collection: incidents, events: [create], url: "{receiver.url}/n",
+                    active: false}}
+          slack: {{collection: incidents, events: [create], url: "{receiver.url}/s",
+                   body: {{text: "P1: {{{{record.title}}}}"}}}}
+          failing: {{collection: incidents, events: [create], url: "{receiver.url}/missing"}}
+        """)
+    receiver.respond = lambda hit: ((404, {"error": "not here"}, {})
+                                    if hit.path == "/missing" else (200, {"pong": 1}, {}))
+    dispatcher = project.dispatcher()
+
+    async def main() -> list[dict[str, object]]:
+        try:
+            return [await dispatcher.send_test(project.view, name)
+                    for name in ("notify", "slack", "failing")]
+        finally:
+            await dispatcher.client.aclose()
+
+    answer, slack, failing = anyio.run(main)
+    assert answer["success"] is True and answer["status_code"] == 200
+    assert answer["response_excerpt"] == '{"pong": 1}' and answer["error"] is None
+    assert isinstance(answer["latency_ms"], float)
+    first = receiver.hits[0]
+    assert first.headers["x-hookplane-event"] == "test"
+    assert first.headers["webhook-id"] == answer["message_id"]
+    assert first.json()["event"] == "test" and first.json()["test"] is True
+    verify_both(first, project.secrets("notify")[0])
+    assert receiver.hits[1].json() == {"text": "P1: "}
+    assert slack["success"] is True
+    assert failing["success"] is False and failing["status_code"] == 404
+    assert failing["error"] == "receiver answered 404"
+    assert project.runtime.outbox_depth() == 0
+    assert project.deliveries("notify") == []
+
+    async def unknown() -> None:
+        await dispatcher.send_test(project.view, "nope")
+
+    with pytest.raises(TriggerNotFound, match="no trigger 'nope' in 'preview'"):
+        anyio.run(unknown)
+
+
+def test_redeliver_and_retention(project: Project) -> None:
+    answers = iter([(500, {}, {}), (200, {}, {})])
+    peer = Receiver(lambda hit: next(answers)).start()
+    try:
+        project.apply(f"""
+            triggers:
+              notify: {{collection: incidents, events: [create], url: "{peer.url}/n"}}
+            """)
+        project.create("incidents", {"title": "a"})
+        dispatcher = project.dispatcher()
+        with running(dispatcher) as portal:
+            (failed,) = finished(project, "notify")
+            assert failed.status == "failed" and failed.attempts == 1  # retry: none
+            assert project.runtime.redeliver(failed.id, environment=ENV)
+            wait_until(lambda: project.deliveries("notify")[0].status == "delivered")
+            assert portal.call(dispatcher.purge) == 0  # younger than 30 days
+            later = datetime.now(UTC) + timedelta(days=31)
+            assert portal.call(lambda: dispatcher.purge(now=later)) == 1
+    finally:
+        peer.stop()
+    assert [h.headers["webhook-id"] for h in peer.hits] == [failed.id] * 2
+    assert project.deliveries("notify") == []
+
+
+def test_retention_setting() -> None:
+    assert retention_days_from_env({}) == 30.0
+    assert retention_days_from_env({"HOOKPLANE_DELIVERY_RETENTION_DAYS": "7.5"}) == 7.5
+    assert retention_days_from_env({"HOOKPLANE_DELIVERY_RETENTION_DAYS": "0"}) is None
+    with pytest.raises(DeliveryError, match="'a week' is not a number of days"):
+        retention_days_from_env({"HOOKPLANE_DELIVERY_RETENTION_DAYS": "a week"})
+
+
+def test_retry_after_parsing() -> None:
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120", now=now) == 120.0
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True),
+                             now=now) == 90.0
+    assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("soon", now=now) is None
+    assert parse_retry_after("-5", now=now) is None
+    assert parse_retry_after(None) is None
