@@ -105,6 +105,11 @@ def _group(kind: str, title: str) -> click.Group:
                    err=True)
         return 0
 
+    if kind == "triggers":
+        from hookplane.cli.deliveries import add_commands
+
+        add_commands(group)
+
     if kind == "inbound_webhooks":
         @group.command("deliveries")
         @click.argument("environment")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from hookplane.config.applied import SecretKind
@@ -64,3 +65,54 @@ def rotate(services: Services, environment: str, kind: str,
     services.registry.refresh()
     return {"secret": secret, "grace_period_hours": 24,
             "note": "shown once: store it now; the old secret stays valid for 24 hours"}, 200
+
+
+def delivery_row(delivery: Any) -> dict[str, Any]:
+    """One delivery with its attempts (time, HTTP status, success, latency, error); the
+    payload is left out (it may hold personal data; receivers have it)."""
+    data: dict[str, Any] = dataclasses.asdict(delivery)
+    for private in ("payload", "claimed_by", "claimed_until"):
+        data.pop(private, None)
+    attempts = data.pop("history", [])
+    data["attempts_detail"] = attempts
+    data["latency_ms"] = attempts[-1].get("latency_ms") if attempts else None
+    data["success"] = data["status"] == "delivered"
+    return data
+
+
+def describe_triggers(services: Services, environment: str) -> list[dict[str, Any]] | None:
+    view = services.registry.get(environment)
+    if view is None:
+        return None
+    rows = []
+    for trigger in sorted(view.triggers.values(), key=lambda t: t.name):
+        spec = trigger.spec
+        last = services.runtime.deliveries(environment, trigger.id, limit=1)
+        rows.append({
+            "id": trigger.id, "name": trigger.name, "collection": spec.collection,
+            "events": list(spec.events), "destination_host": _host(spec.url),
+            "external_write": spec.external_write.source if spec.external_write else None,
+            "is_active": spec.active, "has_secret": bool(trigger.secrets),
+            "last_delivery_status": last[0].status if last else None,
+            "last_delivery_at": last[0].created_at if last else None,
+        })
+    return rows
+
+
+def _host(url: str | None) -> str | None:
+    """Only the host: a full webhook URL often holds a secret (Slack, Discord)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname
+
+
+def trigger_deliveries(services: Services, environment: str, name: str, *, status: str | None,
+                       limit: int) -> list[dict[str, Any]] | None:
+    view = services.registry.get(environment)
+    trigger = view.triggers.get(name) if view else None
+    if trigger is None:
+        return None
+    return [delivery_row(d) for d in services.runtime.deliveries(
+        environment, trigger.id, status=status, limit=limit)]

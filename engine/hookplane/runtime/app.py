@@ -294,6 +294,93 @@ async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: Fro
     return _json(result[0], result[1])
 
 
+@get("/admin/{environment:str}/triggers", tags=["admin"])
+async def admin_list_triggers(request: Request[Any, Any, Any],
+                              environment: FromPath[str]) -> Response[Any]:
+    """List triggers: collection, events, destination host (never the full URL), active,
+    last delivery status."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    from hookplane.runtime.admin import describe_triggers
+
+    rows = await anyio.to_thread.run_sync(
+        lambda: describe_triggers(_services(request), environment))
+    if rows is None:
+        return _json({"error": f"no environment '{environment}'"}, 404)
+    return _json({"data": rows}, 200)
+
+
+@get("/admin/{environment:str}/triggers/{name:str}/deliveries", tags=["admin"])
+async def admin_trigger_deliveries(
+    request: Request[Any, Any, Any], environment: FromPath[str], name: FromPath[str],
+    status: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+) -> Response[Any]:
+    """Delivery history: time, HTTP status, success, attempts, latency, error."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    from hookplane.runtime.admin import trigger_deliveries
+
+    rows = await anyio.to_thread.run_sync(lambda: trigger_deliveries(
+        _services(request), environment, name, status=status, limit=limit))
+    if rows is None:
+        return _json({"error": f"no trigger '{name}' in '{environment}'"}, 404)
+    return _json({"data": rows}, 200)
+
+
+@post("/admin/{environment:str}/triggers/{name:str}/test", tags=["admin"], status_code=200)
+async def admin_test_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
+                             name: FromPath[str]) -> Response[Any]:
+    """Send a synthetic signed 'test' event now and return the receiver's answer."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    services = _services(request)
+    view = services.registry.get(environment)
+    if view is None or name not in view.triggers or services.dispatcher is None:
+        return _json({"error": f"no trigger '{name}' in '{environment}'"}, 404)
+    try:
+        result = await services.dispatcher.send_test(view, name)
+    except HookplaneError as exc:
+        return _json({"error": str(exc)}, 409)
+    return _json(result, 200)
+
+
+@post("/admin/{environment:str}/deliveries/{delivery_id:str}/redeliver", tags=["admin"],
+      status_code=200)
+async def admin_redeliver(request: Request[Any, Any, Any], environment: FromPath[str],
+                          delivery_id: FromPath[str]) -> Response[Any]:
+    """Queue a failed delivery again (same webhook-id)."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    services = _services(request)
+    done = await anyio.to_thread.run_sync(
+        lambda: services.runtime.redeliver(delivery_id, environment=environment))
+    if not done:
+        return _json({"error": "only a failed delivery can be redelivered"}, 409)
+    if services.dispatcher is not None:
+        services.dispatcher.notify()
+    return _json({"status": "queued", "id": delivery_id}, 200)
+
+
+@post("/admin/{environment:str}/triggers/{name:str}/rotate-secret", tags=["admin"],
+      status_code=200)
+async def admin_rotate_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
+                               name: FromPath[str]) -> Response[Any]:
+    """Rotate the signing secret; deliveries carry both signatures for 24 hours."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    from hookplane.runtime.admin import rotate
+
+    result = await anyio.to_thread.run_sync(
+        lambda: rotate(_services(request), environment, "triggers", name))
+    return _json(result[0], result[1])
+
+
 # --------------------------------------------------------------------------- app
 
 
@@ -426,7 +513,9 @@ def create_app(
     app = Litestar(
         route_handlers=[healthz, readyz, metrics, ingest, create_record, list_records,
                         get_record, update_record, delete_record, admin_list_inbound,
-                        admin_inbound_deliveries, admin_rotate_inbound],
+                        admin_inbound_deliveries, admin_rotate_inbound, admin_list_triggers,
+                        admin_trigger_deliveries, admin_test_trigger, admin_redeliver,
+                        admin_rotate_trigger],
         lifespan=[background],
         exception_handlers={Exception: _error_handler},
         openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 
+import pytest
 from standardwebhooks import Webhook
 
 from hookplane.state.store import Store
@@ -80,3 +81,64 @@ def test_config_applied_system_event(runtime: Runtime) -> None:
     assert event["event"] == "config.applied"
     assert event["environment"] == "preview"
     assert event["data"]["actor"] == "test" and event["data"]["serial"] >= 1
+
+
+ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
+
+
+def test_admin_triggers_history_test_and_redeliver(runtime: Runtime) -> None:
+    rt = runtime
+    listed = rt.http.get("/admin/preview/triggers", headers=ADMIN)
+    assert listed.status_code == 200
+    rows = {r["name"]: r for r in listed.json()["data"]}
+    assert rows["p1-alert"]["destination_host"] == "127.0.0.1"
+    assert "/hooks/p1" not in listed.text  # the full URL (often a secret) is never shown
+    assert rt.http.get("/admin/preview/triggers").status_code == 401
+
+    rt.receiver.routes["/hooks/p1"] = lambda _: (400, {"error": "rejected"})
+    writer = {"Authorization": f"Bearer {rt.token('api_keys', 'writer')}"}
+    rt.http.post("/api/preview/collections/incidents/records",
+                 json={"title": "will fail", "severity": "p1"}, headers=writer)
+
+    def failed() -> list[dict[str, object]]:
+        data = rt.http.get("/admin/preview/triggers/p1-alert/deliveries",
+                           params={"status": "failed"}, headers=ADMIN).json()["data"]
+        return [d for d in data if d["last_status_code"] == 400]
+
+    delivery = wait_for(failed)[0]
+    assert delivery["success"] is False and delivery["attempts"] == 1
+    assert delivery["attempts_detail"][0]["status_code"] == 400
+
+    rt.receiver.routes["/hooks/p1"] = lambda _: (200, {"ok": True})
+    again = rt.http.post(f"/admin/preview/deliveries/{delivery['id']}/redeliver", headers=ADMIN)
+    assert again.status_code == 200
+    wait_for(lambda: [d for d in rt.http.get(
+        "/admin/preview/triggers/p1-alert/deliveries", headers=ADMIN).json()["data"]
+        if d["id"] == delivery["id"] and d["status"] == "delivered"])
+    ids = [s.headers.get("webhook-id") for s in _received(rt, "/hooks/p1")
+           if b"will fail" in s.body]
+    assert len(ids) == 2 and ids[0] == ids[1] == delivery["id"]
+
+    tested = rt.http.post("/admin/preview/triggers/p1-alert/test", headers=ADMIN)
+    assert tested.status_code == 200 and tested.json()["status_code"] == 200
+    sent = [s for s in _received(rt, "/hooks/p1") if s.headers.get("X-Hookplane-Event") == "test"]
+    assert sent
+    Webhook(_trigger_secret(rt, "p1-alert")).verify(
+        sent[-1].body, {k.lower(): v for k, v in sent[-1].headers.items()})
+
+
+def test_cli_trigger_deliveries_and_test(runtime: Runtime,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from hookplane.cli.main import run
+
+    rt = runtime
+    rt.receiver.routes["/hooks/p1"] = lambda _: (200, {"ok": True})
+    base = ["-C", str(rt.root), "--no-color"]
+    assert run([*base, "triggers", "test", "preview", "p1-alert", "--json",
+                "--database-url", rt.database_url]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status_code"] == 200 and result["success"] is True
+    assert run([*base, "triggers", "deliveries", "preview", "p1-alert", "--json",
+                "--database-url", rt.database_url]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {"status", "attempts", "last_status_code", "latency_ms"} <= set(rows[0])

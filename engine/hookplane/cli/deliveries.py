@@ -1,0 +1,94 @@
+"""``hookplane triggers deliveries|test|redeliver``: outbound delivery operations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import click
+
+from hookplane.cli.common import database_url_option, open_store
+from hookplane.cli.main import Context
+from hookplane.errors import StateError
+from hookplane.runtime.admin import delivery_row
+from hookplane.state.runtime import RuntimeStore
+
+
+def add_commands(group: click.Group) -> None:
+    @group.command("deliveries")
+    @click.argument("environment")
+    @click.argument("name")
+    @click.option("--status", type=click.Choice(["pending", "in_flight", "delivered", "failed"]),
+                  default=None, help="Only deliveries in this state.")
+    @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+    @click.option("--json", "as_json", is_flag=True)
+    @database_url_option
+    @click.pass_obj
+    def deliveries(obj: Context, environment: str, name: str, *, status: str | None,
+                   limit: int, as_json: bool, database_url: str | None) -> int:
+        """Delivery history of trigger NAME, newest first."""
+        with open_store(obj.root, database_url) as store:
+            resource = store.snapshot(environment).resources.get(f"triggers.{name}")
+            if resource is None:
+                raise StateError(f"no applied triggers.{name} in '{environment}'")
+            rows = [delivery_row(d) for d in RuntimeStore(store).deliveries(
+                environment, resource.id, status=status, limit=limit)]
+        if as_json:
+            click.echo(json.dumps(rows, indent=2, default=str))
+            return 0
+        if not rows:
+            click.echo(f"No deliveries for {name} yet.")
+        for row in rows:
+            code = row["last_status_code"] or "-"
+            error = f"  {row['last_error'][:80]}" if row.get("last_error") else ""
+            click.echo(f"{row['created_at']}  {row['id']}  {row['event']:<8} {row['status']:<9} "
+                       f"HTTP {code}  attempts {row['attempts']}/{row['max_attempts']}  "
+                       f"{row['latency_ms'] or 0} ms{error}")
+        return 0
+
+    @group.command("redeliver")
+    @click.argument("environment")
+    @click.argument("delivery_id")
+    @database_url_option
+    @click.pass_obj
+    def redeliver(obj: Context, environment: str, delivery_id: str,
+                  database_url: str | None) -> int:
+        """Queue failed delivery DELIVERY_ID again (same webhook-id, new attempts)."""
+        with open_store(obj.root, database_url) as store:
+            done = RuntimeStore(store).redeliver(delivery_id, environment=environment)
+        if not done:
+            raise StateError(f"delivery {delivery_id} in '{environment}' is not a failed "
+                             "delivery (only failed deliveries can be redelivered)")
+        click.echo(f"Delivery {delivery_id} queued again; a running 'hookplane serve' sends it.")
+        return 0
+
+    @group.command("test")
+    @click.argument("environment")
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True)
+    @database_url_option
+    @click.pass_obj
+    def test(obj: Context, environment: str, name: str, *, as_json: bool,
+             database_url: str | None) -> int:
+        """Send a synthetic, signed 'test' event to trigger NAME and print the answer."""
+        from hookplane.runtime.dispatch import Dispatcher, delivery_client
+        from hookplane.runtime.metrics import Metrics
+        from hookplane.runtime.registry import Registry, build_view
+
+        with open_store(obj.root, database_url) as store:
+            view = build_view(store, environment)
+
+            async def send() -> dict[str, Any]:
+                async with delivery_client() as client:
+                    dispatcher = Dispatcher(Registry(store), RuntimeStore(store), client,
+                                            Metrics(), worker="cli-test")
+                    return await dispatcher.send_test(view, name)
+
+            result = anyio.run(send)
+        if as_json:
+            click.echo(json.dumps(result, indent=2, default=str))
+        else:
+            for key, value in result.items():
+                click.echo(f"{key}: {value}")
+        return 0 if result.get("success") else 1
