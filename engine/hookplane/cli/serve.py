@@ -16,19 +16,25 @@ from hookplane.cli.main import Context
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--reload-interval", default=1.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between checks for a new apply.")
+@click.option("--workers", "concurrency", default=8, show_default=True,
+              type=click.IntRange(1, 512), help="Concurrent outbound deliveries.")
+@click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1),
+              help="How long a claimed delivery or job is held; after a crash it is taken "
+              "over when the lease ends.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @database_url_option
 @click.pass_obj
-def serve(obj: Context, *, host: str, port: int, reload_interval: float, log_level: str,
-          database_url: str | None) -> int:
+def serve(obj: Context, *, host: str, port: int, reload_interval: float, concurrency: int,
+          lease_seconds: float, log_level: str, database_url: str | None) -> int:
     """Serve the applied configuration: ingest, records API, admin API, metrics."""
     import uvicorn
 
     from hookplane.runtime.app import create_app, server_config
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(database_url=database_url, root=obj.root, reload_interval=reload_interval)
+    app = create_app(database_url=database_url, root=obj.root, reload_interval=reload_interval,
+                     dispatch_concurrency=concurrency, lease_seconds=lease_seconds)
     uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
     return 0
 

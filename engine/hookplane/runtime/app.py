@@ -434,13 +434,16 @@ def create_app(
     client: httpx.AsyncClient | None = None,
     delivery_client_: httpx.AsyncClient | None = None,
     dispatch_concurrency: int = 8,
+    lease_seconds: float = 60.0,
 ) -> Litestar:
     """Build the runtime. Configuration comes from the state database ``database_url``.
 
     ``client`` fetches hydration upstreams and invoke targets (configured URLs);
     ``delivery_client_`` sends trigger deliveries and defaults to one guarded against
     private, loopback and metadata addresses (``HOOKPLANE_ALLOW_NETWORKS`` opens CIDRs).
-    ``run_jobs=False`` serves requests without background workers.
+    ``run_jobs=False`` serves requests without background workers. ``lease_seconds`` is how
+    long a worker holds a claimed delivery or job: after a crash, another worker (or this one
+    restarted) takes it over when the lease runs out.
     """
     root = root or Path.cwd()
     store = Store.open(database_url, root=root)
@@ -456,7 +459,7 @@ def create_app(
     events = WriteEvents(registry)
     outbound = delivery_client_ or delivery_client()
     dispatcher = (Dispatcher(registry, runtime, outbound, meters, worker=worker,
-                             concurrency=dispatch_concurrency,
+                             concurrency=dispatch_concurrency, lease_seconds=lease_seconds,
                              retention_days=retention_days_from_env())
                   if run_jobs else None)
     if dispatcher is not None:
@@ -465,8 +468,8 @@ def create_app(
         store=store, runtime=runtime, registry=registry, metrics=meters,
         ingest=IngestService(registry, runtime, limiter, meters, events),
         records=RecordsService(registry, runtime, events),
-        jobs=(JobRunner(registry, runtime, http, meters, events=events, worker=worker)
-              if run_jobs else None),
+        jobs=(JobRunner(registry, runtime, http, meters, events=events, worker=worker,
+                        lease_seconds=lease_seconds) if run_jobs else None),
         dispatcher=dispatcher,
         system=SystemEvents(store, runtime, registry),
         admin_token=admin_token if admin_token is not None

@@ -88,11 +88,14 @@ class Peer:
                 responder = peer.routes.get(self.path.split("?")[0]) or peer.routes.get("*")
                 status, payload = responder(request) if responder else (404, {"error": "no"})
                 data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a killed server, a timeout): that is the test
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
