@@ -11,6 +11,7 @@ with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit c
     ├── PlanError              plan refused: environment rules, protect, bad saved plan
     │   └── StaleStateError    saved plan no longer matches the state (serial/lineage)
     ├── PromotionError         promote FROM TO refused
+    ├── AuthoringError         a create/delete of YAML from the command line refused
     ├── StateError             state database problems
     │   ├── LockError          the environment lock is held by someone else
     │   └── SecretError        secret key missing / unreadable / decryption failed
@@ -80,6 +81,10 @@ class StaleStateError(PlanError):
 
 class PromotionError(HookplaneError):
     """A promotion cannot be carried out."""
+
+
+class AuthoringError(HookplaneError):
+    """``triggers|inbound-webhooks|api-keys create|delete`` refused; nothing was written."""
 
 
 class StateError(HookplaneError):

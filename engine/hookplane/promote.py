@@ -18,10 +18,6 @@ anything is written.
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,22 +26,21 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from hookplane.config import Config, load, load_environment
+from hookplane.config import Config, load_environment
 from hookplane.config.loader import ENVIRONMENT_FILE, environment_files, environments_root
 from hookplane.config.models import SECTIONS
 from hookplane.errors import ConfigError, PromotionError
 from hookplane.plan.rules import PROMOTED_ONLY
+from hookplane.yamledit import (
+    SCHEMA_COMMENT,
+    FileChange,
+    dump,
+    round_trip_yaml,
+    validate_environment,
+    write_changes,
+)
 
-SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schema/hookplane.schema.json\n"
-
-
-@dataclass(frozen=True)
-class FileChange:
-    path: str
-    """Relative to the project root."""
-    before: str | None
-    after: str | None
-    """None = the file is removed."""
+__all__ = ["FileChange", "Promotion", "plan_promotion", "write_promotion"]
 
 
 @dataclass(frozen=True)
@@ -56,14 +51,6 @@ class Promotion:
     source_digest: str
     kept: tuple[str, ...] = ()
     """Addresses TO declares itself that differ from FROM (left as TO has them)."""
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
 
 
 def _load_rt(yaml: YAML, text: str, where: str) -> Any:
@@ -87,12 +74,6 @@ def _merge(target: CommentedMap, source: Mapping[str, Any]) -> None:
             target[key] = value
 
 
-def _dump(yaml: YAML, data: Any) -> str:
-    buffer = io.StringIO()
-    yaml.dump(data, buffer)
-    return buffer.getvalue()
-
-
 def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
     """Work out TO's new YAML (validated) without writing anything."""
     source = load_environment(root, source_name)
@@ -114,7 +95,7 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
         raise PromotionError(f"only a preview environment can be promoted; '{source_name}' is "
                              f"{source.environment.kind}")
 
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     # where each resource lives in TO, as round-trip documents
     target_docs: dict[Path, Any] = {}
     target_text: dict[Path, str] = {}
@@ -183,7 +164,7 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
         if isinstance(doc, CommentedMap) and not doc:
             after: str | None = None
         else:
-            after = _dump(yaml, doc)
+            after = dump(yaml, doc)
             if before is None:
                 after = SCHEMA_COMMENT + after
         if after != before:
@@ -198,40 +179,16 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
 def _validate_result(root: Path, target_dir: Path, current: dict[Path, str],
                      new_files: dict[Path, str | None]) -> None:
     """Load TO as it would be after promotion; refuse with TO's positions on any error."""
-    with tempfile.TemporaryDirectory(prefix="hookplane-promote-") as scratch:
-        shadow_root = Path(scratch)
-        shadow_dir = shadow_root / target_dir.relative_to(root)
-        shadow_dir.mkdir(parents=True)
-        shutil.copy2(target_dir / ENVIRONMENT_FILE, shadow_dir / ENVIRONMENT_FILE)
-        for path, text in {**current, **new_files}.items():
-            if text is None:
-                continue
-            destination = shadow_dir / path.relative_to(target_dir)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_text(text, encoding="utf-8")
-        try:
-            load(shadow_dir, root=shadow_root)
-        except ConfigError as exc:
-            lines = [d.format() for d in exc.diagnostics]
-            raise PromotionError(
-                "the promoted configuration is not valid in the target environment; nothing "
-                "was written:\n" + "\n".join(f"  {line}" for line in lines)
-            ) from exc
+    try:
+        validate_environment(root, target_dir, {**current, **new_files})
+    except ConfigError as exc:
+        lines = [d.format() for d in exc.diagnostics]
+        raise PromotionError(
+            "the promoted configuration is not valid in the target environment; nothing "
+            "was written:\n" + "\n".join(f"  {line}" for line in lines)
+        ) from exc
 
 
 def write_promotion(root: Path, promotion: Promotion) -> None:
     """Write the files of a planned promotion (each file replaced atomically)."""
-    for change in promotion.changes:
-        path = root / change.path
-        if change.after is None:
-            path.unlink(missing_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(change.after)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    write_changes(root, promotion.changes)

@@ -23,10 +23,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "plan": frozenset({"config", "mapping", "errors"}),
     "state": frozenset({"config", "mapping", "errors"}),
     "apply": frozenset({"config", "mapping", "plan", "state", "errors"}),
-    "promote": frozenset({"config", "mapping", "plan", "state", "errors"}),
+    "yamledit": frozenset({"config", "errors"}),
+    "promote": frozenset({"config", "mapping", "plan", "state", "yamledit", "errors"}),
+    "authoring": frozenset({"config", "mapping", "plan", "yamledit", "errors"}),
     "runtime": frozenset({"config", "mapping", "state", "errors"}),
     "cli": frozenset({"errors", "config", "mapping", "plan", "state", "apply", "promote",
-                      "runtime"}),
+                      "authoring", "yamledit", "runtime"}),
 }
 """Layer -> the other layers of the package it may import (its own is always fine)."""
 

@@ -245,7 +245,10 @@ def records_get(obj: Context, environment: str, collection: str, record_id: str,
 
 
 def register(group: click.Group) -> None:
+    from hookplane.cli import authoring
+
     group.add_command(records_group)
-    group.add_command(_group("triggers", "triggers"))
-    group.add_command(_group("inbound_webhooks", "inbound webhooks"))
-    group.add_command(_group("api_keys", "API keys"))
+    group.add_command(authoring.register(_group("triggers", "triggers"), "triggers"))
+    group.add_command(authoring.register(_group("inbound_webhooks", "inbound webhooks"),
+                                         "inbound_webhooks"))
+    group.add_command(authoring.register(_group("api_keys", "API keys"), "api_keys"))

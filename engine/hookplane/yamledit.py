@@ -1,0 +1,444 @@
+"""Round-trip edits of an environment's YAML files (ruamel.yaml): comments, key order and
+quoting survive.
+
+Shared by :mod:`hookplane.promote` (mirror FROM's resources into TO) and
+:mod:`hookplane.authoring` (add or remove one resource from the command line):
+
+- the ruamel settings (:func:`round_trip_yaml`), :func:`dump` and :data:`SCHEMA_COMMENT`;
+- :func:`append_entry` / :func:`remove_entry`: add or drop one named resource of a section
+  and keep every comment where a reader expects it (the comment above a removed resource goes
+  with it; a comment that introduces the next section stays in front of that section);
+- :func:`round_trip_value`: plain data as ruamel nodes in the house style (short flat lists
+  and mappings in flow style, strings quoted whenever Hookplane's loader would read them as
+  something other than text);
+- :func:`validate_environment`: load an environment as it would be with some files changed,
+  in a shadow directory, so nothing is written before the result is known to be valid;
+- :class:`FileChange`, :func:`unified_diff` and :func:`write_changes` (atomic replace).
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
+
+from hookplane.config import Config, load
+from hookplane.config.loader import ENVIRONMENT_FILE, environment_files
+from hookplane.config.yamlio import YamlProblem, parse
+
+SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schema/hookplane.schema.json\n"
+"""The first line of every resource file Hookplane creates (editor completion)."""
+
+FLOW_WIDTH = 72
+"""A flat list or mapping whose flow form is at most this long is written in flow style."""
+
+
+def round_trip_yaml() -> YAML:
+    """The ruamel settings every edit uses (the indentation of the files Hookplane writes)."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def dump(yaml: YAML, data: Any) -> str:
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    """Relative to the project root."""
+    before: str | None
+    """None = the file does not exist yet."""
+    after: str | None
+    """None = the file is removed."""
+
+
+def unified_diff(change: FileChange) -> list[str]:
+    """The change as the lines of a unified diff (no line endings)."""
+    before = (change.before or "").splitlines(keepends=True)
+    after = (change.after or "").splitlines(keepends=True)
+    label_a = change.path if change.before is not None else "/dev/null"
+    label_b = change.path if change.after is not None else "/dev/null"
+    return [line.rstrip("\n") for line in difflib.unified_diff(before, after, label_a, label_b)]
+
+
+def write_changes(root: Path, changes: Iterable[FileChange]) -> None:
+    """Write each file atomically (a temporary file, then ``os.replace``); remove the
+    files whose ``after`` is None."""
+    for change in changes:
+        path = root / change.path
+        if change.after is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(change.after)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def validate_environment(root: Path, directory: Path,
+                         changed: Mapping[Path, str | None]) -> Config:
+    """Load the environment in ``directory`` as it would be with ``changed`` files written
+    (None = removed). The files are laid out in a shadow copy of the project, so diagnostics
+    name the real relative paths. Raises :class:`~hookplane.errors.ConfigError`."""
+    with tempfile.TemporaryDirectory(prefix="hookplane-edit-") as scratch:
+        shadow_root = Path(scratch)
+        shadow_dir = shadow_root / directory.relative_to(root)
+        shadow_dir.mkdir(parents=True)
+        shutil.copy2(directory / ENVIRONMENT_FILE, shadow_dir / ENVIRONMENT_FILE)
+        texts: dict[Path, str | None] = {
+            path: path.read_text(encoding="utf-8") for path in environment_files(directory)
+            if path != directory / ENVIRONMENT_FILE
+        }
+        texts.update(changed)
+        for path, text in texts.items():
+            if text is None:
+                continue
+            destination = shadow_dir / path.relative_to(directory)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(text, encoding="utf-8")
+        config = load(shadow_dir, root=shadow_root)
+    config.root = root
+    config.directory = directory
+    return config
+
+
+# --------------------------------------------------------------------------- new values
+
+def _reads_as_text(value: str) -> bool:
+    """Would Hookplane's loader (PyYAML, YAML 1.1) read ``value`` written plain as this
+    very text? ``yes``, ``on``, ``0777``, ``12:30`` or ``a # b`` would not."""
+    try:
+        return bool(parse(value) == value)
+    except YamlProblem:
+        return False
+
+
+_QUOTE_WHEN = frozenset("{}[],#&*!|>'\"%@`\\")
+
+
+def _scalar(value: Any) -> Any:
+    """Text that needs quotes gets double quotes (``"${env:URL}"``, ``"{{record.title}}"``),
+    as the files people write have them; anything else stays plain."""
+    if isinstance(value, str) and (
+        not value or value != value.strip() or ": " in value or _QUOTE_WHEN & set(value)
+        or not _reads_as_text(value)
+    ):
+        return DoubleQuotedScalarString(value)
+    return value
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _flow_length(value: Any) -> int:
+    return len(json.dumps(value, separators=(", ", ": "), ensure_ascii=False))
+
+
+def round_trip_value(value: Any, *, flow: bool = True) -> Any:
+    """Plain JSON-like data as ruamel nodes in the house style.
+
+    Short lists of scalars and short mappings of scalars are written in flow style
+    (``events: [create, update]``, ``filter: {severity: p1}``); anything nested is block
+    style. ``flow=False`` keeps the outer container in block style.
+    """
+    if isinstance(value, Mapping):
+        node = CommentedMap()
+        for key, item in value.items():
+            node[_scalar(key)] = round_trip_value(item)
+        if flow and value and all(_is_scalar(v) for v in value.values()) and (
+            _flow_length(value) <= FLOW_WIDTH
+        ):
+            node.fa.set_flow_style()
+        return node
+    if isinstance(value, list | tuple):
+        sequence = CommentedSeq([round_trip_value(item) for item in value])
+        if flow and all(_is_scalar(v) for v in value) and _flow_length(value) <= FLOW_WIDTH:
+            sequence.fa.set_flow_style()
+        return sequence
+    return _scalar(value)
+
+
+# --------------------------------------------------------------------------- comments
+#
+# ruamel attaches the blank lines and comments between two entries to whichever token came
+# last: the end-of-line comment of the deepest last value of the entry before, or the
+# "before" comment of the next key. Before an edit, a section is normalised so that every gap
+# lives in one place -- the "before" comment of the key that follows it (or, after the last
+# entry of a section, of the next section, or the end of the document). Appending and removing
+# entries then moves whole gaps, and the text around the edit stays where it was.
+
+_BEFORE_KEY = 1  # ca.items[key] of a mapping: [after key, before key, after value, before value]
+_AFTER_VALUE = 2
+_BEFORE_VALUE = 3
+
+
+def _tokens(lines: list[str]) -> list[CommentToken] | None:
+    """Source lines ('' = blank) as "before" comment tokens."""
+    tokens = []
+    for line in lines:
+        text = line.lstrip(" ")
+        if not text:
+            tokens.append(CommentToken("\n", CommentMark(0)))
+        else:
+            tokens.append(CommentToken(text + "\n", CommentMark(len(line) - len(text))))
+    return tokens or None
+
+
+def _lines(tokens: Any) -> list[str]:
+    """"Before" comment tokens as source lines ('' = blank)."""
+    lines: list[str] = []
+    for token in tokens or []:
+        if token is None:
+            continue
+        parts = token.value.split("\n")
+        if parts and parts[-1] == "":
+            parts.pop()
+        for index, part in enumerate(parts):
+            if not part.strip():
+                lines.append("")
+            elif index == 0 and part == part.lstrip(" "):
+                lines.append(" " * token.column + part)
+            else:
+                lines.append(part)
+    return lines
+
+
+def _take_following(token: Any) -> list[str]:
+    """Cut the lines after an end-of-line comment token's own line out of it."""
+    if token is None:
+        return []
+    head, newline, rest = token.value.partition("\n")
+    if not newline:
+        return []
+    token.value = head + newline if head.strip() else "\n"
+    lines = rest.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line if line.strip() else "" for line in lines]
+
+
+def _is_block(value: Any) -> bool:
+    return isinstance(value, CommentedMap | CommentedSeq) and len(value) > 0 and (
+        not value.fa.flow_style())
+
+
+def _last_key(node: CommentedMap | CommentedSeq) -> Any:
+    return list(node.keys())[-1] if isinstance(node, CommentedMap) else len(node) - 1
+
+
+def _take_trailing(parent: CommentedMap | CommentedSeq, key: Any) -> list[str]:
+    """The lines after ``parent[key]`` (an entry and everything nested in it) that ruamel
+    attached to its deepest last value, cut out of that token."""
+    value = parent[key]
+    found: list[str] = []
+    if _is_block(value):
+        found = _take_trailing(value, _last_key(value))
+    slot = parent.ca.items.get(key)
+    index = _AFTER_VALUE if isinstance(parent, CommentedMap) else 0
+    if slot is not None and len(slot) > index:
+        found = _take_following(slot[index]) + found
+    if isinstance(value, CommentedMap | CommentedSeq) and value.fa.flow_style() and (
+        value.ca.comment
+    ):
+        found = _take_following(value.ca.comment[0]) + found
+    return found
+
+
+def _before(node: CommentedMap, key: Any) -> list[str]:
+    slot = node.ca.items.get(key)
+    return _lines(slot[_BEFORE_KEY]) if slot is not None and len(slot) > _BEFORE_KEY else []
+
+
+def _set_before(node: CommentedMap, key: Any, lines: list[str]) -> None:
+    slot = node.ca.items.setdefault(key, [None, None, None, None])
+    while len(slot) <= _BEFORE_KEY:
+        slot.append(None)
+    slot[_BEFORE_KEY] = _tokens(lines)
+
+
+def _take_head(doc: CommentedMap, section: Any) -> list[str]:
+    """The lines between ``section:`` and its first entry, cut out of where ruamel put them
+    (the end-of-line comment of ``section:`` or the "before value" comment)."""
+    body = doc[section]
+    found: list[str] = []
+    slot = doc.ca.items.get(section)
+    if slot is not None and len(slot) > _AFTER_VALUE:
+        found += _take_following(slot[_AFTER_VALUE])
+    if body.ca.comment:
+        found += _take_following(body.ca.comment[0])
+        if len(body.ca.comment) > 1 and body.ca.comment[1]:
+            found += _lines(body.ca.comment[1])
+            body.ca.comment[1] = None
+    if slot is not None and len(slot) > _BEFORE_VALUE and slot[_BEFORE_VALUE]:
+        if not found:
+            found = _lines(slot[_BEFORE_VALUE])
+        slot[_BEFORE_VALUE] = None
+    return found
+
+
+def _after_section(doc: CommentedMap, section: Any) -> tuple[Any, list[str]]:
+    """Where the text after ``section`` lives: (next top-level key or None = document end,
+    its lines)."""
+    keys = list(doc.keys())
+    index = keys.index(section)
+    if index + 1 < len(keys):
+        following = keys[index + 1]
+        return following, _before(doc, following)
+    return None, _lines(doc.ca.end)
+
+
+def _set_after_section(doc: CommentedMap, following: Any, lines: list[str]) -> None:
+    if following is None:
+        doc.ca.end = _tokens(lines) or []
+        if doc.ca.end and doc.ca.comment is None:
+            doc.ca.comment = [None, None]  # else ruamel does not write the end comments
+    else:
+        _set_before(doc, following, lines)
+
+
+def _normalise(doc: CommentedMap) -> None:
+    """Move every gap between the entries of every section to the "before" comment of the
+    key after it (see the note above)."""
+    keys = list(doc.keys())
+    for position, section in enumerate(keys):
+        body = doc[section]
+        trailing: list[str] = []
+        if isinstance(body, CommentedMap) and _is_block(body):
+            head = _take_head(doc, section)
+            entries = list(body.keys())
+            if head:
+                _set_before(body, entries[0], head + _before(body, entries[0]))
+            for index, entry in enumerate(entries):
+                lines = _take_trailing(body, entry)
+                if index + 1 < len(entries):
+                    following = entries[index + 1]
+                    _set_before(body, following, lines + _before(body, following))
+                else:
+                    trailing = lines
+        else:
+            trailing = _take_trailing(doc, section)
+        if trailing:
+            following = keys[position + 1] if position + 1 < len(keys) else None
+            current = _before(doc, following) if following is not None else _lines(doc.ca.end)
+            _set_after_section(doc, following, trailing + current)
+
+
+def _split_own(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(the lines to keep, the comment lines directly above an entry: its own)."""
+    end = len(lines)
+    while end > 0 and lines[end - 1].strip():
+        end -= 1
+    return lines[:end], lines[end:]
+
+
+def _has_comment(lines: list[str]) -> bool:
+    return any(line.strip() for line in lines)
+
+
+def _join(first: list[str], second: list[str]) -> list[str]:
+    """Two gaps that become one: blank lines give way to the other gap's, one blank line
+    stays between the comments of both."""
+    if not _has_comment(first):
+        return second
+    if not _has_comment(second):
+        return first + ([""] if second and first[-1:] != [""] else [])
+    if first[-1:] == [""]:
+        second = _strip_leading_blanks(second)
+    return first + second
+
+
+def _strip_leading_blanks(lines: list[str]) -> list[str]:
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    return lines[start:]
+
+
+def _fresh(yaml: YAML, doc: CommentedMap) -> CommentedMap:
+    """``doc`` normalised, when normalising leaves its text as it was (else untouched)."""
+    before = dump(yaml, doc)
+    copy = yaml.load(before)
+    _normalise(copy)
+    if dump(yaml, copy) == before:
+        return copy  # type: ignore[no-any-return]
+    return doc
+
+
+def append_entry(yaml: YAML, doc: CommentedMap, section: str, name: str,
+                 value: Any) -> CommentedMap:
+    """``doc`` with ``section.name`` added after the section's last entry (the section is
+    added at the end when missing). Returns the edited document (possibly a new object)."""
+    doc = _fresh(yaml, doc)
+    body = doc.get(section)
+    if not isinstance(body, CommentedMap):  # missing, or an empty ``section:``
+        new = section not in doc
+        body = CommentedMap()
+        doc[section] = body
+        if new and len(doc) > 1:
+            _set_before(doc, section, [""])
+    spaced = any(_before(body, key)[:1] == [""] for key in list(body.keys())[1:])
+    body[name] = value
+    if spaced:
+        _set_before(body, name, [""])
+    return doc
+
+
+def remove_entry(yaml: YAML, doc: CommentedMap, section: str, name: str) -> CommentedMap:
+    """``doc`` without ``section.name``; the comment lines directly above the entry go with
+    it, other comments stay. A section left empty is removed with the comment directly above
+    it. Returns the edited document (possibly a new object)."""
+    doc = _fresh(yaml, doc)
+    body = doc[section]
+    entries = list(body.keys())
+    index = entries.index(name)
+    keep, _own = _split_own(_before(body, name))
+    body.ca.items.pop(name, None)
+    del body[name]
+    if index + 1 < len(entries):  # the next entry takes the gap
+        following = entries[index + 1]
+        lines = _join(keep, _before(body, following))
+        _set_before(body, following, _strip_leading_blanks(lines) if index == 0 else lines)
+        return doc
+    kept = keep if _has_comment(keep) else []
+    while kept[-1:] == [""]:
+        kept = kept[:-1]
+    if index > 0:  # the last entry: comments above it that are not its own stay
+        if kept:
+            after, lines = _after_section(doc, section)
+            _set_after_section(doc, after, _join(kept, lines))
+        return doc
+    # the section is empty now: remove it, with the comment lines directly above it
+    section_keep, _section_own = _split_own(_before(doc, section))
+    after, lines = _after_section(doc, section)
+    doc.ca.items.pop(section, None)
+    del doc[section]
+    merged = _join(_join(section_keep, kept), lines)
+    if after is not None and next(iter(doc.keys())) == after:
+        merged = _strip_leading_blanks(merged)
+    _set_after_section(doc, after, merged)
+    return doc
