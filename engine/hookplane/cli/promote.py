@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 import click
 
 from hookplane.cli.common import actor, database_url_option, git_commit, open_store
@@ -11,6 +9,7 @@ from hookplane.cli.main import Context
 from hookplane.cli.plan import make_plan
 from hookplane.plan import render_text
 from hookplane.promote import plan_promotion, write_promotion
+from hookplane.yamledit import unified_diff
 from hookplane.state.store import AuditRecord
 
 
@@ -32,13 +31,9 @@ def promote_command(obj: Context, source: str, target: str, dry_run: bool,
         click.echo(f"environments/{target} already matches environments/{source}; nothing to "
                    "write.")
     for change in promotion.changes:
-        before = (change.before or "").splitlines(keepends=True)
-        after = (change.after or "").splitlines(keepends=True)
-        label_a = change.path if change.before is not None else "/dev/null"
-        label_b = change.path if change.after is not None else "/dev/null"
-        for line in difflib.unified_diff(before, after, label_a, label_b):
+        for line in unified_diff(change):
             color = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-            click.echo(obj.style(line.rstrip("\n"), fg=color))
+            click.echo(obj.style(line, fg=color))
     for address in promotion.kept:
         click.echo(f"Note: {address} is declared differently in environments/{target}; "
                    f"kept {target}'s definition (collections, sources and API keys are the "
