@@ -9,8 +9,8 @@ from hookplane.cli.main import Context
 from hookplane.cli.plan import make_plan
 from hookplane.plan import render_text
 from hookplane.promote import plan_promotion, write_promotion
-from hookplane.yamledit import unified_diff
 from hookplane.state.store import AuditRecord
+from hookplane.yamledit import unified_diff
 
 
 @click.command("promote")
