@@ -22,7 +22,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,14 +31,24 @@ import anyio
 import anyio.to_thread
 import httpx
 import uvicorn
-from litestar import Litestar, Request, Response, delete, get, patch, post
+from litestar import Litestar, Request, Response, Router, delete, get, patch, post
+from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookplane import __version__
 from hookplane.errors import HookplaneError, StateError
+from hookplane.runtime.admin import (
+    describe_inbound,
+    describe_triggers,
+    inbound_deliveries,
+    rotate,
+    trigger_deliveries,
+)
 from hookplane.runtime.dispatch import Dispatcher, delivery_client, retention_days_from_env
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.ingest import IngestService
@@ -234,109 +244,83 @@ async def delete_record(request: Request[Any, Any, Any], environment: FromPath[s
 # --------------------------------------------------------------------------- admin
 
 
-def _admin(request: Request[Any, Any, Any]) -> Response[Any] | None:
-    token = _services(request).admin_token
+def _admin_guard(connection: ASGIConnection[Any, Any, Any, Any],
+                 handler: BaseRouteHandler) -> None:
+    """Every /admin route: ``Authorization: Bearer $HOOKPLANE_ADMIN_TOKEN`` (off without it)."""
+    services: Services = connection.app.state.services
+    token = services.admin_token
     if not token:
-        return _json({"error": "management API is off: set HOOKPLANE_ADMIN_TOKEN"}, 404)
-    given = _bearer(request) or ""
-    if not hmac.compare_digest(hashlib.sha256(given.encode()).digest(),
-                               hashlib.sha256(token.encode()).digest()):
-        return _json({"error": "admin token required"}, 401)
-    return None
+        raise NotFoundException("management API is off: set HOOKPLANE_ADMIN_TOKEN")
+    del handler  # one rule for every admin route
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        hashlib.sha256(given.strip().encode()).digest(),
+        hashlib.sha256(token.encode()).digest(),
+    ):
+        raise NotAuthorizedException("admin token required")
 
 
-@get("/admin/{environment:str}/inbound-webhooks", tags=["admin"])
-async def admin_list_inbound(request: Request[Any, Any, Any],
-                             environment: FromPath[str]) -> Response[Any]:
-    """List inbound webhooks with ingest path, token prefix, has_secret, last use."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    from hookplane.runtime.admin import describe_inbound
-
-    rows = await anyio.to_thread.run_sync(
-        lambda: describe_inbound(_services(request), environment))
+async def _rows(load: Callable[[], list[dict[str, Any]] | None], missing: str) -> Response[Any]:
+    """Run a store read in a thread; ``None`` means the thing asked for does not exist."""
+    rows = await anyio.to_thread.run_sync(load)
     if rows is None:
-        return _json({"error": f"no environment '{environment}'"}, 404)
+        return _json({"error": missing}, 404)
     return _json({"data": rows}, 200)
 
 
-@get("/admin/{environment:str}/inbound-webhooks/{name:str}/deliveries", tags=["admin"])
+@get("/{environment:str}/inbound-webhooks", tags=["admin"])
+async def admin_list_inbound(request: Request[Any, Any, Any],
+                             environment: FromPath[str]) -> Response[Any]:
+    """List inbound webhooks with ingest path, token prefix, has_secret, last use."""
+    return await _rows(lambda: describe_inbound(_services(request), environment),
+                       f"no environment '{environment}'")
+
+
+@get("/{environment:str}/inbound-webhooks/{name:str}/deliveries", tags=["admin"])
 async def admin_inbound_deliveries(request: Request[Any, Any, Any], environment: FromPath[str],
                                    name: FromPath[str],
                                    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
                                    ) -> Response[Any]:
     """The inbound delivery log of one webhook, newest first."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    from hookplane.runtime.admin import inbound_deliveries
-
-    rows = await anyio.to_thread.run_sync(
-        lambda: inbound_deliveries(_services(request), environment, name, limit))
-    if rows is None:
-        return _json({"error": f"no inbound webhook '{name}' in '{environment}'"}, 404)
-    return _json({"data": rows}, 200)
+    return await _rows(lambda: inbound_deliveries(_services(request), environment, name, limit),
+                       f"no inbound webhook '{name}' in '{environment}'")
 
 
-@post("/admin/{environment:str}/inbound-webhooks/{name:str}/rotate-secret", tags=["admin"],
+@post("/{environment:str}/inbound-webhooks/{name:str}/rotate-secret", tags=["admin"],
       status_code=200)
 async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: FromPath[str],
                                name: FromPath[str]) -> Response[Any]:
     """Rotate the webhook's secret or token; the new one is returned once."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    from hookplane.runtime.admin import rotate
-
     result = await anyio.to_thread.run_sync(
         lambda: rotate(_services(request), environment, "inbound_webhooks", name))
     return _json(result[0], result[1])
 
 
-@get("/admin/{environment:str}/triggers", tags=["admin"])
+@get("/{environment:str}/triggers", tags=["admin"])
 async def admin_list_triggers(request: Request[Any, Any, Any],
                               environment: FromPath[str]) -> Response[Any]:
     """List triggers: collection, events, destination host (never the full URL), active,
     last delivery status."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    from hookplane.runtime.admin import describe_triggers
-
-    rows = await anyio.to_thread.run_sync(
-        lambda: describe_triggers(_services(request), environment))
-    if rows is None:
-        return _json({"error": f"no environment '{environment}'"}, 404)
-    return _json({"data": rows}, 200)
+    return await _rows(lambda: describe_triggers(_services(request), environment),
+                       f"no environment '{environment}'")
 
 
-@get("/admin/{environment:str}/triggers/{name:str}/deliveries", tags=["admin"])
+@get("/{environment:str}/triggers/{name:str}/deliveries", tags=["admin"])
 async def admin_trigger_deliveries(
     request: Request[Any, Any, Any], environment: FromPath[str], name: FromPath[str],
     status: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> Response[Any]:
     """Delivery history: time, HTTP status, success, attempts, latency, error."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    from hookplane.runtime.admin import trigger_deliveries
-
-    rows = await anyio.to_thread.run_sync(lambda: trigger_deliveries(
-        _services(request), environment, name, status=status, limit=limit))
-    if rows is None:
-        return _json({"error": f"no trigger '{name}' in '{environment}'"}, 404)
-    return _json({"data": rows}, 200)
+    return await _rows(lambda: trigger_deliveries(_services(request), environment, name,
+                                                  status=status, limit=limit),
+                       f"no trigger '{name}' in '{environment}'")
 
 
-@post("/admin/{environment:str}/triggers/{name:str}/test", tags=["admin"], status_code=200)
+@post("/{environment:str}/triggers/{name:str}/test", tags=["admin"], status_code=200)
 async def admin_test_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
                              name: FromPath[str]) -> Response[Any]:
     """Send a synthetic signed 'test' event now and return the receiver's answer."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
     services = _services(request)
     view = services.registry.get(environment)
     if view is None or name not in view.triggers or services.dispatcher is None:
@@ -348,14 +332,11 @@ async def admin_test_trigger(request: Request[Any, Any, Any], environment: FromP
     return _json(result, 200)
 
 
-@post("/admin/{environment:str}/deliveries/{delivery_id:str}/redeliver", tags=["admin"],
+@post("/{environment:str}/deliveries/{delivery_id:str}/redeliver", tags=["admin"],
       status_code=200)
 async def admin_redeliver(request: Request[Any, Any, Any], environment: FromPath[str],
                           delivery_id: FromPath[str]) -> Response[Any]:
     """Queue a failed delivery again (same webhook-id)."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
     services = _services(request)
     done = await anyio.to_thread.run_sync(
         lambda: services.runtime.redeliver(delivery_id, environment=environment))
@@ -366,16 +347,11 @@ async def admin_redeliver(request: Request[Any, Any, Any], environment: FromPath
     return _json({"status": "queued", "id": delivery_id}, 200)
 
 
-@post("/admin/{environment:str}/triggers/{name:str}/rotate-secret", tags=["admin"],
+@post("/{environment:str}/triggers/{name:str}/rotate-secret", tags=["admin"],
       status_code=200)
 async def admin_rotate_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
                                name: FromPath[str]) -> Response[Any]:
     """Rotate the signing secret; deliveries carry both signatures for 24 hours."""
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    from hookplane.runtime.admin import rotate
-
     result = await anyio.to_thread.run_sync(
         lambda: rotate(_services(request), environment, "triggers", name))
     return _json(result[0], result[1])
@@ -414,6 +390,9 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
 
 
 def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, HTTPException):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        return _json({"error": exc.detail}, exc.status_code, headers)
     if isinstance(exc, StateError):
         log.warning("state database unavailable: %s", type(exc).__name__)
         return _json({"error": "state database unavailable; try again"}, 503,
@@ -514,11 +493,14 @@ def create_app(
         store.close()
 
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics, ingest, create_record, list_records,
-                        get_record, update_record, delete_record, admin_list_inbound,
-                        admin_inbound_deliveries, admin_rotate_inbound, admin_list_triggers,
-                        admin_trigger_deliveries, admin_test_trigger, admin_redeliver,
-                        admin_rotate_trigger],
+        route_handlers=[
+            healthz, readyz, metrics, ingest, create_record, list_records, get_record,
+            update_record, delete_record,
+            Router(path="/admin", guards=[_admin_guard], route_handlers=[
+                admin_list_inbound, admin_inbound_deliveries, admin_rotate_inbound,
+                admin_list_triggers, admin_trigger_deliveries, admin_test_trigger,
+                admin_redeliver, admin_rotate_trigger]),
+        ],
         lifespan=[background],
         exception_handlers={Exception: _error_handler},
         openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,
