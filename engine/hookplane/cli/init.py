@@ -52,7 +52,8 @@ inbound_webhooks:
     collection: incidents
     auth: {type: hmac, header: X-Signature, encoding: hex}
     mapping:
-      to_external: {title: summary}      # upstream 'summary' arrives as native 'title'
+      # upstream 'summary' arrives as native 'title', 'level' as 'severity'
+      to_external: {title: summary, severity: level}
 
 api_keys:
   # A key for the records API; its token is shown once after apply.

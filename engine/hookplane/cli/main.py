@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import click.shell_completion
 
 from hookplane import __version__
 from hookplane.errors import ConfigError, HookplaneError
@@ -60,6 +61,35 @@ def _register() -> None:
 
 
 _register()
+
+_ENVIRONMENT_ARGUMENTS = frozenset({"environment", "source", "target"})
+
+
+def _complete_environment(ctx: click.Context, param: click.Parameter,
+                          incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of an ENVIRONMENT argument: the folders under ROOT/environments."""
+    from hookplane.config import list_environments
+
+    root = ctx.find_root().params.get("root") or Path(".")
+    try:
+        names = list_environments(Path(root))
+    except OSError:
+        return []
+    return [click.shell_completion.CompletionItem(name) for name in names
+            if name.startswith(incomplete)]
+
+
+def _wire_completion(command: click.Command) -> None:
+    """Complete environment names wherever a command takes one (``_HOOKPLANE_COMPLETE``)."""
+    for param in command.params:
+        if isinstance(param, click.Argument) and param.name in _ENVIRONMENT_ARGUMENTS:
+            param._custom_shell_complete = _complete_environment
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _wire_completion(sub)
+
+
+_wire_completion(cli)
 
 
 def _print_error(exc: HookplaneError) -> None:

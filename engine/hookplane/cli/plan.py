@@ -38,12 +38,15 @@ def make_plan(obj: Context, store: Store, environment: str) -> Plan:
               default=None, help="Output format (markdown: a pull-request comment body).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the plan for 'hookplane apply ENV FILE' (holds no secret values).")
+@click.option("--full-plan-url", default=None, metavar="URL",
+              help="With --format markdown: where the full plan is (linked when truncated).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
 @database_url_option
 @click.pass_obj
 def plan_command(obj: Context, environment: str, *, as_json: bool, output_format: str | None,
-                 out: Path | None, detailed_exitcode: bool, database_url: str | None) -> int:
+                 out: Path | None, full_plan_url: str | None, detailed_exitcode: bool,
+                 database_url: str | None) -> int:
     """Show what apply would change in ENVIRONMENT."""
     with open_store(obj.root, database_url) as store:
         plan = make_plan(obj, store, environment)
@@ -51,7 +54,7 @@ def plan_command(obj: Context, environment: str, *, as_json: bool, output_format
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
-        click.echo(render_markdown(plan), nl=False)
+        click.echo(render_markdown(plan, full_plan_url=full_plan_url), nl=False)
     else:
         click.echo(render_text(plan, style=obj.style), nl=False)
     if out is not None:

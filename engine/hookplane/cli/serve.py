@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from hookplane.cli.common import database_url_option
@@ -23,19 +21,30 @@ from hookplane.cli.main import Context
               "over when the lease ends.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", default="text", show_default=True,
+              type=click.Choice(["text", "json"]),
+              help="json: one JSON object per line (time, level, logger, message, request_id; "
+                   "access lines add method, path, route, status, duration_ms, client). "
+                   "Secrets are masked in both formats.")
 @database_url_option
 @click.pass_obj
 def serve(obj: Context, *, host: str, port: int, reload_interval: float, concurrency: int,
-          lease_seconds: float, log_level: str, database_url: str | None) -> int:
+          lease_seconds: float, log_level: str, log_format: str,
+          database_url: str | None) -> int:
     """Serve the applied configuration: ingest, records API, admin API, metrics."""
     import uvicorn
 
+    from hookplane.runtime import logs
     from hookplane.runtime.app import create_app, server_config
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    shape: logs.LogFormat = "json" if log_format == "json" else "text"
+    logs.configure(level=log_level, log_format=shape)
     app = create_app(database_url=database_url, root=obj.root, reload_interval=reload_interval,
                      dispatch_concurrency=concurrency, lease_seconds=lease_seconds)
-    uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
+    config = server_config(app, host=host, port=port, log_level=log_level)
+    # uvicorn set up its own logging when its config was built: route it through ours
+    logs.configure(level=log_level, log_format=shape)
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -53,6 +53,7 @@ from hookplane.runtime.dispatch import Dispatcher, delivery_client, retention_da
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.ingest import IngestService
 from hookplane.runtime.jobs import JobRunner
+from hookplane.runtime.logs import request_ids
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.records import RecordsService
@@ -504,7 +505,7 @@ def create_app(
         lifespan=[background],
         exception_handlers={Exception: _error_handler},
         openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,
-                                     path="/schema"),
+                                     path="/schema", use_handler_docstrings=True),
         middleware=[_metrics_middleware],
         debug=False,
     )
@@ -520,7 +521,9 @@ def server_config(app: Litestar, *, host: str, port: int, log_level: str = "info
     ``X-Forwarded-For`` for any peer on 127.0.0.1, before the per-webhook
     ``trusted_proxies`` rule sees it, letting a forged header through an IP allowlist.
     """
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+    # every request gets an id (X-Request-ID in and out) that every log line of it carries
+    return uvicorn.Config(request_ids(app), host=host, port=port, log_level=log_level,
+                          lifespan="on",
                           proxy_headers=False, forwarded_allow_ips="", timeout_keep_alive=5,
                           timeout_graceful_shutdown=graceful_seconds, limit_concurrency=2048,
                           server_header=False)
