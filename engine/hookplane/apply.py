@@ -8,7 +8,7 @@ a value that changed after the plan was made is refused rather than applied unse
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from hookplane.config.applied import SecretKind, env_paths, resolve_references
@@ -107,8 +107,12 @@ def operations(plan: Plan, store: Store, environ: Mapping[str, str]) -> list[Ope
 
 
 def apply(plan: Plan, store: Store, *, environ: Mapping[str, str], actor: str,
-          git_commit: str | None = None) -> ApplyResult:
-    """Carry out ``plan`` in one transaction under the environment's lock."""
+          git_commit: str | None = None,
+          progress: Callable[[int, int], None] | None = None) -> ApplyResult:
+    """Carry out ``plan`` in one transaction under the environment's lock.
+
+    ``progress(done, total)`` reports the operations written so far (for a terminal).
+    """
     env = plan.environment
     lock = store.acquire_lock(env, who=actor, operation="apply")
     try:
@@ -139,6 +143,7 @@ def apply(plan: Plan, store: Store, *, environ: Mapping[str, str], actor: str,
                 plan_digest=plan_digest(plan),
                 details={**counts, "config_digest": plan.config_digest},
             ),
+            progress=(lambda done: progress(done, len(ops))) if progress else None,
         )
     finally:
         store.release_lock(env, lock.id)

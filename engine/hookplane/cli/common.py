@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,3 +78,26 @@ def promotion_source(root: Path, config: Config) -> Config | None:
         if candidate.environment.promotes_to == config.name:
             return candidate
     return None
+
+
+PROGRESS_THRESHOLD = 200
+"""Fewer changes than this finish too fast for a progress bar to help."""
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long operations: only on a terminal, never in CI."""
+    interactive = sys.stderr.isatty() and not os.environ.get("CI")
+    if not interactive or total < PROGRESS_THRESHOLD:
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr,
+                           show_pos=True) as bar:
+        shown = 0
+
+        def report(done: int, _total: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        yield report

@@ -15,6 +15,7 @@ from hookplane.cli.common import (
     git_commit,
     now,
     open_store,
+    progress_bar,
     promotion_source,
 )
 from hookplane.cli.main import EXIT_CHANGES, Context
@@ -130,8 +131,9 @@ def apply_command(obj: Context, environment: str, planfile: Path | None, auto_ap
         if not plan.has_changes:
             click.echo(f"No changes. Environment '{environment}' matches the configuration.")
             return 0
-        result = apply(plan, store, environ=os.environ, actor=actor(),
-                       git_commit=git_commit(obj.root))
+        with progress_bar(len(plan.changes), "Applying") as report:
+            result = apply(plan, store, environ=os.environ, actor=actor(),
+                           git_commit=git_commit(obj.root), progress=report)
     click.echo("")
     click.echo(obj.style(
         f"Apply complete! Resources: {result.added} added, {result.changed} changed, "

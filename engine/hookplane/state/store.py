@@ -14,7 +14,7 @@ import json
 import os
 import secrets as _random
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from sqlalchemy import Engine, Row, Text, delete, insert, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from hookplane.config.applied import (
     ID_PREFIXES,
@@ -64,6 +64,7 @@ __all__ = [
     "AuditEntry",
     "AuditRecord",
     "CommitResult",
+    "DatabaseUnavailable",
     "LockInfo",
     "SecretInfo",
     "Store",
@@ -77,6 +78,11 @@ _SECRET_LABELS = {"signing_secret": "signing secret", "hmac_secret": "HMAC secre
 _Row: TypeAlias = "Row[*tuple[Any, ...]]"
 _CURRENT = "current"
 _PREVIOUS = "previous"
+
+
+class DatabaseUnavailable(StateError):
+    """The state database cannot be reached (or stayed locked): nothing was done, and the
+    same call may succeed later. The runtime answers 503 with ``Retry-After``."""
 
 
 @dataclass(frozen=True)
@@ -383,8 +389,12 @@ class Store:
 
     def commit(self, environment: str, *, environment_kind: str, expected_lineage: str,
                expected_serial: int, operations: Sequence[Operation],
-               audit: AuditRecord) -> CommitResult:
+               audit: AuditRecord,
+               progress: Callable[[int], None] | None = None) -> CommitResult:
         """Apply ``operations`` and append ``audit`` in one transaction: all or nothing.
+
+        ``progress`` is called with the number of operations done so far (for a progress bar;
+        nothing is durable until the transaction commits at the end).
 
         Refuses with :class:`StaleStateError` when the environment's lineage or serial is no
         longer the one the plan was made against. Moves the serial by one and clears the
@@ -421,8 +431,10 @@ class Store:
                                 sql_cast(t.resources.c.drift, Text) != "[]")
                          .values(drift=[]))
             batch = _Batch(self, conn, environment, now)
-            for operation in operations:
+            for done, operation in enumerate(operations, start=1):
                 batch.apply(operation)
+                if progress is not None and (done % 100 == 0 or done == len(operations)):
+                    progress(done)
             batch.flush()
             self._append_audit(conn, environment, serial, audit, at=now)
         return CommitResult(serial=serial, lineage=lineage, ids=batch.ids)
@@ -628,10 +640,11 @@ class Store:
         reason = _reason(exc)
         where = self.url_display
         if isinstance(exc, OperationalError) and "locked" in reason.lower():
-            return StateError(f"the state database {where} stayed locked by another process "
-                              f"for too long ({reason}); try again")
-        if isinstance(exc, OperationalError):
-            return StateError(f"cannot use the state database {where}: {reason}")
+            return DatabaseUnavailable(f"the state database {where} stayed locked by another "
+                                       f"process for too long ({reason}); try again")
+        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError)
+                                                 and exc.connection_invalidated):
+            return DatabaseUnavailable(f"cannot use the state database {where}: {reason}")
         return StateError(f"state database error ({where}): {reason}")
 
     def _check_key(self) -> None:
