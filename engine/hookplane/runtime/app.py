@@ -41,7 +41,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookplane import __version__
-from hookplane.errors import HookplaneError, StateError
+from hookplane.errors import HookplaneError
 from hookplane.runtime.admin import (
     describe_inbound,
     describe_triggers,
@@ -59,8 +59,14 @@ from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.records import RecordsService
 from hookplane.runtime.registry import Registry
 from hookplane.runtime.system import SystemEvents
-from hookplane.state.runtime import RuntimeStore
-from hookplane.state.store import Store
+from hookplane.state.runtime import (
+    DuplicateDelivery,
+    InvalidQuery,
+    RecordConflict,
+    RecordNotFound,
+    RuntimeStore,
+)
+from hookplane.state.store import DatabaseUnavailable, Store
 
 log = logging.getLogger("hookplane.runtime")
 
@@ -394,10 +400,16 @@ def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[
     if isinstance(exc, HTTPException):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
         return _json({"error": exc.detail}, exc.status_code, headers)
-    if isinstance(exc, StateError):
+    if isinstance(exc, DatabaseUnavailable):
         log.warning("state database unavailable: %s", type(exc).__name__)
         return _json({"error": "state database unavailable; try again"}, 503,
                      {"Retry-After": "5"})
+    if isinstance(exc, InvalidQuery):
+        return _json({"error": str(exc)}, 400)
+    if isinstance(exc, RecordNotFound):
+        return _json({"error": str(exc)}, 404)
+    if isinstance(exc, RecordConflict | DuplicateDelivery):
+        return _json({"error": str(exc)}, 409)
     if isinstance(exc, HookplaneError):
         return _json({"error": str(exc)}, 400)
     log.exception("unhandled error on %s", request.url.path)
