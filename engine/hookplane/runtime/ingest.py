@@ -10,12 +10,15 @@ accepted or not, is written to the inbound delivery log, without secret headers.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
 from hookplane.errors import MappingError, TemplateError
@@ -27,8 +30,13 @@ from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
 from hookplane.runtime.verify import stripe_event_id, verify
 from hookplane.state.runtime import Dedup, DuplicateDelivery, RuntimeStore
+from hookplane.state.store import DatabaseUnavailable
+
+log = logging.getLogger("hookplane.runtime.ingest")
 
 DEDUP_WINDOW_SECONDS = 24 * 3600
+BODY_SECONDS = 30.0
+"""Time a sender has to deliver the whole body once its headers are in (else 408)."""
 MAX_ID_LENGTH = 200
 
 
@@ -61,13 +69,53 @@ async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return b"".join(parts)
 
 
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of arrays and objects accepted in a body (real webhooks stay under 20)."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _check_text(text: str) -> None:
+    if _UNSTORABLE.search(text):
+        raise ValueError("strings cannot hold U+0000 or unpaired UTF-16 surrogates")
+
+
+def _check_tree(value: Any) -> None:
+    """Refuse what the parser lets through but nothing downstream can use: nesting deeper
+    than :data:`MAX_JSON_DEPTH`, NUL characters and lone surrogates (PostgreSQL cannot
+    store or query them; UTF-8 cannot encode them). Iterative: any depth is safe here."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+            stack.extend((child, depth + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+
+
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: no NaN/Infinity; depth and number size bounded by the parser."""
-    return json.loads(body, parse_constant=_reject_constant)
+    """Strict JSON: no NaN/Infinity or numbers out of a double's range, at most
+    :data:`MAX_JSON_DEPTH` levels, no NUL or lone surrogate in strings (ValueError);
+    integers are bounded by the parser (4,300 digits)."""
+    value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+    _check_tree(value)
+    return value
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -100,15 +148,24 @@ class IngestService:
         try:
             outcome = await self._checks(view, hook, client=client, headers=headers,
                                          content_length=content_length, chunks=chunks)
-        except Exception as exc:  # never a 500 without a log line; the handler maps it
-            outcome = Outcome(503 if "database" in type(exc).__name__.lower() else 500,
-                              {"error": "internal error; the delivery was not stored"},
+        except DatabaseUnavailable as exc:  # nothing was written: the sender retries later
+            outcome = Outcome(503, {"error": "state database unavailable; the delivery was "
+                                    "not stored, try again"}, "unavailable",
+                              headers={"Retry-After": "5"}, detail=type(exc).__name__)
+        except Exception as exc:  # a bug: never a 500 without a log line
+            log.exception("inbound delivery to %s/%s failed", environment[:MAX_ID_LENGTH],
+                          webhook_id[:MAX_ID_LENGTH])
+            outcome = Outcome(500, {"error": "internal error; the delivery was not stored"},
                               "error", detail=type(exc).__name__)
         latency = (time.perf_counter() - started) * 1000
         self.metrics.inbound(outcome.reason)
-        await anyio.to_thread.run_sync(lambda: self._log(
-            environment, webhook_id, hook=hook, client=client, outcome=outcome,
-            latency=latency))
+        try:
+            await anyio.to_thread.run_sync(lambda: self._log(
+                environment, webhook_id, hook=hook, client=client, outcome=outcome,
+                latency=latency))
+        except DatabaseUnavailable:  # the answer stands: a stored delivery is not a 503
+            log.warning("could not write the inbound delivery log (%s %s): the state database "
+                        "is unavailable", outcome.status, outcome.reason)
         return outcome
 
     def _log(self, environment: str, webhook_id: str, *, hook: InboundView | None,
@@ -141,9 +198,13 @@ class IngestService:
         if content_length is not None and content_length > limit:
             return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
         try:
-            body = await read_capped(chunks, limit)
+            with anyio.fail_after(BODY_SECONDS):  # a client trickling its body holds no slot
+                body = await read_capped(chunks, limit)
         except BodyTooLarge:
             return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
+        except TimeoutError:
+            return Outcome(408, {"error": f"the body did not arrive within {BODY_SECONDS:g}s"},
+                           "slow_body")
         if not _is_json(headers.get("content-type")):
             return Outcome(415, {"error": "send JSON (Content-Type: application/json)"},
                            "not_json")

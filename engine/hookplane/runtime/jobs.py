@@ -22,7 +22,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from hookplane.errors import MappingError
+from hookplane.errors import HookplaneError, MappingError
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import source_url
@@ -80,8 +80,16 @@ class JobRunner:
         self.lease_seconds = lease_seconds
 
     async def run_forever(self, *, interval: float = 0.2, concurrency: int = 4) -> None:
+        pause = interval
         while True:
-            done = await self.run_once(limit=concurrency)
+            try:
+                done = await self.run_once(limit=concurrency)
+            except HookplaneError as exc:  # the database is away: wait, leases keep the jobs
+                log.warning("job runner: %s; retrying in %gs", exc, pause)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            pause = interval
             if not done:
                 await anyio.sleep(interval)
 
@@ -151,10 +159,16 @@ class JobRunner:
         headers = {**source.spec.headers, **read.headers, "Accept": "application/json"}
         started = time.perf_counter()
         try:
-            async with self.client.stream(read.method, url, headers=headers,
-                                          timeout=source.spec.timeout,
-                                          follow_redirects=False) as response:
-                body = await read_limited(response)
+            # the timeout bounds the whole fetch: an upstream that drips its answer byte by
+            # byte never times out a single read
+            with anyio.fail_after(source.spec.timeout):
+                async with self.client.stream(read.method, url, headers=headers,
+                                              timeout=source.spec.timeout,
+                                              follow_redirects=False) as response:
+                    body = await read_limited(response)
+        except TimeoutError as exc:
+            raise RetryableFailure(f"upstream timed out after {source.spec.timeout:g}s "
+                                   "(whole answer)") from exc
         except httpx.TimeoutException as exc:
             raise RetryableFailure(f"upstream timed out: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
@@ -209,10 +223,13 @@ class JobRunner:
             raise PermanentFailure("the webhook no longer has an invoke action")
         started = time.perf_counter()
         try:
-            async with self.client.stream(invoke.method, invoke.url, json=payload["input"],
-                                          headers=invoke.headers, timeout=invoke.timeout,
-                                          follow_redirects=False) as response:
-                body = await read_limited(response, 65_536)
+            with anyio.fail_after(invoke.timeout):  # the whole call, not each read
+                async with self.client.stream(invoke.method, invoke.url, json=payload["input"],
+                                              headers=invoke.headers, timeout=invoke.timeout,
+                                              follow_redirects=False) as response:
+                    body = await read_limited(response, 65_536)
+        except TimeoutError as exc:
+            raise PermanentFailure(f"target timed out after {invoke.timeout:g}s") from exc
         except httpx.HTTPError as exc:
             raise PermanentFailure(f"target unreachable: {type(exc).__name__}") from exc
         latency = round((time.perf_counter() - started) * 1000, 1)

@@ -11,7 +11,7 @@ import anyio.to_thread
 
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.registry import CollectionView, EnvironmentView, Registry
-from hookplane.state.runtime import Record, RuntimeStore
+from hookplane.state.runtime import InvalidQuery, Record, RecordNotFound, RuntimeStore
 
 
 @dataclass
@@ -127,7 +127,7 @@ class RecordsService:
             records, next_cursor = await anyio.to_thread.run_sync(
                 lambda: self.store.list(environment, collection, equals=equals, limit=limit,
                                         cursor=cursor))
-        except ValueError as exc:
+        except (ValueError, InvalidQuery) as exc:  # a bad filter or cursor: the caller's
             return Result(400, {"error": str(exc)})
         return Result(200, {"data": [record_json(r) for r in records],
                             "next_cursor": next_cursor})
@@ -147,9 +147,12 @@ class RecordsService:
         if invalid is not None:
             return invalid
         outbox = self.events.outbox(environment)
-        record, _ = await anyio.to_thread.run_sync(
-            lambda: self.store.update(environment, collection, record_id, data, origin=origin,
-                                      outbox=outbox))
+        try:
+            record, _ = await anyio.to_thread.run_sync(
+                lambda: self.store.update(environment, collection, record_id, data,
+                                          origin=origin, outbox=outbox))
+        except RecordNotFound:  # deleted since it was read
+            return Result(404, {"error": f"no record '{record_id}'"})
         self.events.written()
         return Result(200, record_json(record), {"X-Hookplane-Source": origin})
 
@@ -163,8 +166,11 @@ class RecordsService:
         if current is None:
             return Result(404, {"error": f"no record '{record_id}'"})
         outbox = self.events.outbox(environment)
-        record, _ = await anyio.to_thread.run_sync(
-            lambda: self.store.delete(environment, collection, record_id, origin=origin,
-                                      outbox=outbox))
+        try:
+            record, _ = await anyio.to_thread.run_sync(
+                lambda: self.store.delete(environment, collection, record_id, origin=origin,
+                                          outbox=outbox))
+        except RecordNotFound:  # deleted since it was read
+            return Result(404, {"error": f"no record '{record_id}'"})
         self.events.written()
         return Result(200, record_json(record), {"X-Hookplane-Source": origin})

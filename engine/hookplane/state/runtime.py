@@ -27,6 +27,7 @@ import builtins
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -314,6 +315,8 @@ class RuntimeStore:
 
     def get(self, environment: str, collection: str, record_id: str, *,
             include_deleted: bool = False) -> Record | None:
+        if _unqueryable(environment, collection, record_id):
+            return None
         r = t.records
         query = select(r).where(r.c.environment == environment, r.c.collection == collection,
                                 r.c.id == record_id)
@@ -325,6 +328,8 @@ class RuntimeStore:
 
     def get_external(self, environment: str, collection: str, external_id: str, *,
                      include_deleted: bool = False) -> Record | None:
+        if _unqueryable(environment, collection, external_id):
+            return None
         r = t.records
         query = select(r).where(*_external(environment, collection, external_id))
         if not include_deleted:
@@ -380,6 +385,8 @@ class RuntimeStore:
         record does not exist or is deleted.
         """
         _check_origin(origin)
+        if _unqueryable(environment, collection, record_id):
+            raise _not_found(environment, collection, record_id)
         now = _now()
         r = t.records
         with self._write() as conn:
@@ -401,6 +408,8 @@ class RuntimeStore:
                outbox: OutboxCallback | None = None) -> tuple[Record, Record]:
         """Soft-delete a live record (``deleted_at`` set, version +1); (new, previous)."""
         _check_origin(origin)
+        if _unqueryable(environment, collection, record_id):
+            raise _not_found(environment, collection, record_id)
         r = t.records
         now = _now()
         with self._write() as conn:
@@ -562,6 +571,8 @@ class RuntimeStore:
         return [_delivery(row, history.get(row.id, ())) for row in rows]
 
     def delivery(self, outbox_id: str) -> Delivery | None:
+        if _unqueryable(outbox_id):
+            return None
         o = t.outbox
         with self._read() as conn:
             row = conn.execute(select(o).where(o.c.id == outbox_id)).first()
@@ -574,6 +585,8 @@ class RuntimeStore:
                   now: datetime | None = None) -> bool:
         """Queue a failed delivery again (attempts kept, same id); False if it is not failed
         (or not in ``environment``)."""
+        if _unqueryable(outbox_id, environment or ""):
+            return False
         o = t.outbox
         conditions = [o.c.id == outbox_id, o.c.status == "failed"]
         if environment is not None:
@@ -621,7 +634,8 @@ class RuntimeStore:
         clipped to their columns, ``detail`` to 1 KiB (never pass secrets)."""
         with self._write() as conn:
             result = conn.execute(insert(t.inbound_deliveries).values(
-                environment=_clip(environment, 100), webhook_id=_clip(webhook_id, 100),
+                environment=_clip(_storable(environment), 100),
+                webhook_id=_clip(_storable(webhook_id), 100),
                 webhook_name=_clip(webhook_name) if webhook_name is not None else None,
                 received_at=_utc(received_at), client_ip=_clip(client_ip, 64)
                 if client_ip is not None else None,
@@ -717,6 +731,8 @@ class RuntimeStore:
                              next_attempt_at=_utc(retry_at))
 
     def job(self, job_id: str) -> Job | None:
+        if _unqueryable(job_id):
+            return None
         with self._read() as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
         return _job(row) if row is not None else None
@@ -888,8 +904,12 @@ class RuntimeStore:
 
     def _field_equals(self, name: str, value: Scalar) -> ColumnElement[bool]:
         """``data[name]`` equals ``value``, JSON type included, in this dialect's SQL."""
-        if not name or any(ch in name for ch in '"\\') or any(ord(ch) < 32 for ch in name):
+        if not name or any(ch in name for ch in '"\\') or any(ord(ch) < 32 for ch in name) \
+                or _unqueryable(name):
             raise InvalidQuery(f"cannot filter by field {name!r}")
+        if isinstance(value, str) and _unqueryable(value):
+            raise InvalidQuery(f"cannot filter field '{name}' by a value holding U+0000 or a "
+                               "lone surrogate")
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidQuery(f"cannot filter field '{name}' by {value}")
         if value is not None and not isinstance(value, str | int | float):
@@ -996,6 +1016,22 @@ def _cap(text: str | None, limit: int) -> str | None:
     return raw[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
+_UNQUERYABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unqueryable(*texts: str) -> bool:
+    """True if a text cannot be a query parameter: PostgreSQL refuses NUL in text, and a lone
+    surrogate cannot be encoded. Such an id or key matches nothing that was stored."""
+    return any(_UNQUERYABLE.search(text) for text in texts)
+
+
+def _storable(text: str) -> str:
+    """``text`` with what no text column can hold (NUL on PostgreSQL, lone surrogates in
+    UTF-8) replaced by U+FFFD: the log keeps a request that came with them in its path."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").decode(
+        "utf-8", "replace")
+
+
 def _millis(value: float | None) -> int | None:
     return None if value is None else max(0, round(value))
 
@@ -1019,7 +1055,8 @@ def _decode_cursor(cursor: str, *, newest_first: bool) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         stamp, record_id, direction = json.loads(base64.urlsafe_b64decode(padded.encode()))
         when = _utc(datetime.fromisoformat(stamp))
-        if not isinstance(record_id, str) or direction not in ("a", "d"):
+        if not isinstance(record_id, str) or direction not in ("a", "d") \
+                or _unqueryable(record_id):
             raise ValueError(direction)
     except (ValueError, TypeError, UnicodeError, binascii.Error):
         raise InvalidQuery("invalid cursor: pass the 'next' value of a previous page") from None
