@@ -35,28 +35,6 @@ PAGE = REPO / "docs" / "reliability.md"
 MARK = "<!-- hardening-figures "
 
 OPEN_FINDINGS = [
-    ("Slow request heads (slowloris)",
-     "uvicorn has no request-head timeout: a connection that never finishes its request "
-     "line and headers is held until the client goes away; 2,048 of them "
-     "(`limit_concurrency`) make every other client get 503. `server_config` should pass "
-     "`http=` a protocol that closes a connection whose head is not complete within a few "
-     "seconds (`HeadDeadlineProtocol` in `tests/hardening/test_slow_clients.py` is a tested "
-     "prototype). Until then `test_slow_request_heads_are_closed_by_the_server` is an "
-     "expected failure."),
-    ("Records API body: no read deadline, 413 reported as 400",
-     "`runtime/app.py` reads record bodies with `request.body()`: no deadline (the ingest "
-     "path has one, 30 s, answering 408), and the framework's 413 for a body over the limit "
-     "is caught by a bare `except Exception` and answered 400."),
-    ("Every StateError answers 503",
-     "`app.py`'s exception handler answers 503 'state database unavailable' for any "
-     "`StateError`, so a bad query (`InvalidQuery`, e.g. "
-     "`GET /admin/{env}/triggers/{name}/deliveries?status=bogus` through `admin.py`) reads "
-     "as an outage. The store now raises `DatabaseUnavailable` (a `StateError`) for "
-     "connection failures: the handler should answer 503 for that one only, 400 for "
-     "`InvalidQuery`, 404 for `RecordNotFound`, 409 for `RecordConflict`."),
-    ("Records API parses the body before checking the key",
-     "An unauthenticated client can make the server read and parse a body up to the "
-     "framework's limit (10 MB) before the 401."),
     ("The OpenAPI document does not describe the real answers",
      "Error bodies are `{\"error\": …}` (the document shows Litestar's "
      "`{status_code, detail}`), and 401/403/404/409/413/415/422/429/503 are undocumented; "
@@ -85,6 +63,18 @@ FIXED = [
     "its answer byte by byte held a job (and its worker) indefinitely — the timeout now "
     "bounds the whole call.",
     "ingest: a body trickled byte by byte held the handler forever — 408 after 30 s.",
+    "slow request heads (slowloris): uvicorn has no request-head timeout, so idle connections "
+    "and heads trickled byte by byte were held until `limit_concurrency` (2,048) ran out and "
+    "every other client got 503 — `server_config` now serves with `runtime/protocol.py`'s "
+    "httptools protocol that closes a connection whose head is not complete within "
+    "`--head-timeout` (10 s by default; the test uses 2 s).",
+    "records API: bodies were read with no deadline, a body over the framework's 10 MB limit "
+    "answered 400, and the body was read and parsed before the API key was checked — now "
+    "the key and scope are checked first (401/403 without reading), bodies over 1 MiB "
+    "answer 413 and a trickled body 408.",
+    "every `StateError` answered 503 'state database unavailable', so a bad query read as an "
+    "outage — now 503 only for `DatabaseUnavailable`, 400 for `InvalidQuery`, 404 for "
+    "`RecordNotFound`, 409 for `RecordConflict`.",
 ]
 
 

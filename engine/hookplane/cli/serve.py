@@ -19,6 +19,10 @@ from hookplane.cli.main import Context
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1),
               help="How long a claimed delivery or job is held; after a crash it is taken "
               "over when the lease ends.")
+@click.option("--head-timeout", "head_seconds", default=10.0, show_default=True,
+              type=click.FloatRange(0.1),
+              help="Seconds a client has to send a request's headers; slower connections "
+              "are closed (slowloris protection).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--log-format", default="text", show_default=True,
@@ -29,7 +33,7 @@ from hookplane.cli.main import Context
 @database_url_option
 @click.pass_obj
 def serve(obj: Context, *, host: str, port: int, reload_interval: float, concurrency: int,
-          lease_seconds: float, log_level: str, log_format: str,
+          lease_seconds: float, head_seconds: float, log_level: str, log_format: str,
           database_url: str | None) -> int:
     """Serve the applied configuration: ingest, records API, admin API, metrics."""
     import uvicorn
@@ -41,7 +45,8 @@ def serve(obj: Context, *, host: str, port: int, reload_interval: float, concurr
     logs.configure(level=log_level, log_format=shape)
     app = create_app(database_url=database_url, root=obj.root, reload_interval=reload_interval,
                      dispatch_concurrency=concurrency, lease_seconds=lease_seconds)
-    config = server_config(app, host=host, port=port, log_level=log_level)
+    config = server_config(app, host=host, port=port, log_level=log_level,
+                           head_seconds=head_seconds)
     # uvicorn set up its own logging when its config was built: route it through ours
     logs.configure(level=log_level, log_format=shape)
     uvicorn.Server(config).run()

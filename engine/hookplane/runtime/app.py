@@ -55,6 +55,7 @@ from hookplane.runtime.ingest import IngestService
 from hookplane.runtime.jobs import JobRunner
 from hookplane.runtime.logs import request_ids
 from hookplane.runtime.metrics import Metrics
+from hookplane.runtime.protocol import DEFAULT_HEAD_SECONDS, head_deadline_protocol
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.records import RecordsService
 from hookplane.runtime.registry import Registry
@@ -170,13 +171,35 @@ def _bearer(request: Request[Any, Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _body_object(request: Request[Any, Any, Any]) -> dict[str, Any] | Response[Any]:
+RECORD_BODY_BYTES = 1_048_576
+"""Largest records API body (the same default as an inbound webhook's ``max_body_bytes``)."""
+
+
+async def _record_body(request: Request[Any, Any, Any], environment: str, collection: str,
+                       ) -> dict[str, Any] | Response[Any]:
+    """The JSON object of a create/update, read only once the API key may write here, within
+    ``RECORD_BODY_BYTES`` (413) and the ingest body deadline (408)."""
+    from hookplane.runtime.ingest import BODY_SECONDS, BodyTooLarge, parse_json, read_capped
+
+    refused = _services(request).records.refuse(environment, collection, _bearer(request),
+                                                "write")
+    if refused is not None:
+        return _json(refused.body, refused.status, refused.headers)
+    too_large = _json({"error": f"body larger than {RECORD_BODY_BYTES} bytes"}, 413)
     try:
-        body = await request.body()
+        if (request.content_length or 0) > RECORD_BODY_BYTES:
+            return too_large
+    except Exception:  # a garbled Content-Length: read and cap the body instead
+        pass
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            body = await read_capped(request.stream(), RECORD_BODY_BYTES)
+    except BodyTooLarge:
+        return too_large
+    except TimeoutError:
+        return _json({"error": f"the body did not arrive within {BODY_SECONDS:g}s"}, 408)
     except Exception:
         return _json({"error": "could not read the body"}, 400)
-    from hookplane.runtime.ingest import parse_json
-
     try:
         data = parse_json(body)
     except (ValueError, RecursionError):
@@ -197,7 +220,7 @@ RECORDS = "/api/{environment:str}/collections/{collection:str}/records"
 async def create_record(request: Request[Any, Any, Any], environment: FromPath[str],
                         collection: FromPath[str]) -> Response[Any]:
     """Create a record (validated against the collection schema)."""
-    data = await _body_object(request)
+    data = await _record_body(request, environment, collection)
     if isinstance(data, Response):
         return data
     result = await _services(request).records.create(
@@ -231,7 +254,7 @@ async def get_record(request: Request[Any, Any, Any], environment: FromPath[str]
 async def update_record(request: Request[Any, Any, Any], environment: FromPath[str],
                         collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Update a record with a JSON merge patch (RFC 7396)."""
-    data = await _body_object(request)
+    data = await _record_body(request, environment, collection)
     if isinstance(data, Response):
         return data
     result = await _services(request).records.update(
@@ -526,16 +549,20 @@ def create_app(
 
 
 def server_config(app: Litestar, *, host: str, port: int, log_level: str = "info",
-                  graceful_seconds: int = 10) -> uvicorn.Config:
+                  graceful_seconds: int = 10,
+                  head_seconds: float = DEFAULT_HEAD_SECONDS) -> uvicorn.Config:
     """The uvicorn settings of ``hookplane serve`` (tests start the runtime with the same).
 
     ``proxy_headers`` is off: uvicorn would otherwise rewrite the client address from
     ``X-Forwarded-For`` for any peer on 127.0.0.1, before the per-webhook
     ``trusted_proxies`` rule sees it, letting a forged header through an IP allowlist.
+
+    ``http`` is httptools with a request-head deadline of ``head_seconds``: uvicorn alone
+    lets a client hold a connection forever by trickling its headers (slowloris).
     """
     # every request gets an id (X-Request-ID in and out) that every log line of it carries
     return uvicorn.Config(request_ids(app), host=host, port=port, log_level=log_level,
                           lifespan="on",
                           proxy_headers=False, forwarded_allow_ips="", timeout_keep_alive=5,
                           timeout_graceful_shutdown=graceful_seconds, limit_concurrency=2048,
-                          server_header=False)
+                          server_header=False, http=head_deadline_protocol(head_seconds))

@@ -82,6 +82,13 @@ class RecordsService:
                                 f"for '{collection}'"})
         return view, target
 
+    def refuse(self, environment: str, collection: str, token: str | None,
+               action: str) -> Result | None:
+        """The answer refusing this caller (401/403/404), or None when it may go on: checked
+        before a request body is read, so an unauthenticated client costs no body read."""
+        allowed = self._authorise(environment, collection, token, action)
+        return allowed if isinstance(allowed, Result) else None
+
     @staticmethod
     def _invalid(target: CollectionView, data: dict[str, Any]) -> Result | None:
         errors = target.validator.validate(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,36 @@ class TestRecordsApi:
         assert http.post(self.base, json=[1], headers=writer).status_code == 400
         assert http.get("/api/preview/collections/nope/records",
                         headers=writer).status_code == 404
+
+    def test_body_limits_and_key_checked_before_the_body(self, runtime: Runtime) -> None:
+        """A body over 1 MiB is 413 (not 400); without a valid key or scope the answer is
+        401/403 whatever the body, which is not read; the body size check uses the bytes
+        received, not only Content-Length."""
+        from hookplane.runtime.app import RECORD_BODY_BYTES
+
+        http = runtime.http
+        writer = {"Authorization": f"Bearer {runtime.token('api_keys', 'writer')}"}
+        reader = {"Authorization": f"Bearer {runtime.token('api_keys', 'reader')}"}
+        big = json.dumps({"title": "x" * RECORD_BODY_BYTES, "severity": "p1"}).encode()
+        too_large = http.post(self.base, content=big, headers=writer)
+        assert too_large.status_code == 413, too_large.text
+        assert f"larger than {RECORD_BODY_BYTES} bytes" in too_large.json()["error"]
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: counted while reading
+            for start in range(0, len(big), 65536):
+                yield big[start:start + 65536]
+
+        assert http.post(self.base, content=chunked(), headers=writer).status_code == 413
+        assert http.post(self.base, content=big).status_code == 401
+        assert http.post(self.base, content=b"{oops",
+                         headers={"Authorization": "Bearer hpt_wrong"}).status_code == 401
+        assert http.post(self.base, content=big, headers=reader).status_code == 403
+        created = http.post(self.base, json={"title": "fits", "severity": "p1"},
+                            headers=writer)
+        assert created.status_code == 201
+        patched = http.patch(f"{self.base}/{created.json()['id']}", content=big,
+                             headers=writer)
+        assert patched.status_code == 413
 
 
 def test_admin_api_requires_the_token(runtime: Runtime) -> None:
