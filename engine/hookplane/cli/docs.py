@@ -639,7 +639,7 @@ def http_reference(document: dict[str, Any] | None = None,
             responses = operation.get("responses") or {}
             if responses:
                 lines += ["| Status | Description | Content |", "| --- | --- | --- |"]
-                for status, response in responses.items():
+                for status, response in sorted(responses.items()):
                     content = response.get("content") or {}
                     shown = ", ".join(f"`{k}`" for k in content) or "—"
                     lines.append(f"| {status} | {_cell(response.get('description', ''))} | "

@@ -37,6 +37,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -100,6 +101,55 @@ def _services(request: Request[Any, Any, Any]) -> Services:
     return services
 
 
+# --------------------------------------------------------------------------- OpenAPI
+
+
+@dataclass
+class FieldProblem:
+    path: str
+    message: str
+
+
+@dataclass
+class ErrorBody:
+    """Every error answer: ``{"error": "…"}``; a schema mismatch (422) lists its ``fields``."""
+
+    error: str
+    fields: list[FieldProblem] | None = None
+
+
+_ERRORS = {
+    400: "The request is malformed: bad JSON, a bad query parameter or path value.",
+    401: "Missing or invalid credentials (signature, token or API key).",
+    403: "Authenticated but not allowed: scope, IP allowlist or an inactive webhook.",
+    404: "No such environment, collection, resource or record.",
+    408: "The body did not arrive within the body deadline.",
+    409: "Conflicts with the current state (e.g. only a failed delivery can be redelivered).",
+    413: "The body is larger than the limit.",
+    415: "The body is not JSON (Content-Type: application/json).",
+    422: "The body does not match the collection schema or the mapping.",
+    429: "Rate limited; Retry-After says when to try again.",
+    503: "The state database is unavailable; Retry-After says when to try again.",
+}
+
+
+def _documented(*errors: int, **success: str) -> dict[int, ResponseSpec]:
+    """OpenAPI answers of a route: the error statuses it really sends (body ``ErrorBody``)
+    and extra success statuses (``s200="…"``) with a JSON object body."""
+    specs = {int(code[1:]): ResponseSpec(data_container=dict[str, Any], description=text,
+                                         generate_examples=False)
+             for code, text in success.items()}
+    specs.update({code: ResponseSpec(data_container=ErrorBody, description=_ERRORS[code],
+                                     generate_examples=False)
+                  for code in errors})
+    return specs
+
+
+_ADMIN_ERRORS = (400, 401, 404, 409, 503)
+_RECORD_READ_ERRORS = (400, 401, 403, 404, 503)
+_RECORD_WRITE_ERRORS = (400, 401, 403, 404, 408, 409, 413, 422, 503)
+
+
 # --------------------------------------------------------------------------- health
 
 
@@ -109,7 +159,8 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["health"])
+@get("/readyz", tags=["health"],
+     responses=_documented(s503="Not ready: the database is away or configuration loading."))
 async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     """Readiness: the state database answers and configuration is loaded."""
     services = _services(request)
@@ -123,7 +174,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     return _json({"status": "ready", "environments": loaded}, 200)
 
 
-@get("/metrics", tags=["health"])
+@get("/metrics", tags=["health"], media_type="text/plain; version=0.0.4; charset=utf-8")
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus metrics."""
     services = _services(request)
@@ -146,7 +197,10 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @post("/inbound/{environment:str}/{webhook_id:str}/ingest", tags=["inbound"],
-      request_max_body_size=MAX_INGEST_BODY, status_code=200)
+      request_max_body_size=MAX_INGEST_BODY, status_code=200,
+      responses=_documented(400, 401, 403, 404, 408, 413, 415, 422, 429, 503,
+                            s201="Stored: a new record.",
+                            s202="Accepted: a hydration or invoke job was queued."))
 async def ingest(request: Request[Any, Any, Any], environment: FromPath[str],
                  webhook_id: FromPath[str]) -> Response[Any]:
     """Receive a delivery for an inbound webhook (JSON, authenticated per its auth type)."""
@@ -216,7 +270,8 @@ def _origin(request: Request[Any, Any, Any]) -> str:
 RECORDS = "/api/{environment:str}/collections/{collection:str}/records"
 
 
-@post(RECORDS, tags=["records"], status_code=201)
+@post(RECORDS, tags=["records"], status_code=201,
+      responses=_documented(*_RECORD_WRITE_ERRORS))
 async def create_record(request: Request[Any, Any, Any], environment: FromPath[str],
                         collection: FromPath[str]) -> Response[Any]:
     """Create a record (validated against the collection schema)."""
@@ -228,7 +283,7 @@ async def create_record(request: Request[Any, Any, Any], environment: FromPath[s
     return _json(result.body, result.status, result.headers)
 
 
-@get(RECORDS, tags=["records"])
+@get(RECORDS, tags=["records"], responses=_documented(*_RECORD_READ_ERRORS))
 async def list_records(
     request: Request[Any, Any, Any], environment: FromPath[str], collection: FromPath[str],
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
@@ -241,7 +296,8 @@ async def list_records(
     return _json(result.body, result.status, result.headers)
 
 
-@get(RECORDS + "/{record_id:str}", tags=["records"])
+@get(RECORDS + "/{record_id:str}", tags=["records"],
+     responses=_documented(*_RECORD_READ_ERRORS))
 async def get_record(request: Request[Any, Any, Any], environment: FromPath[str],
                      collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Read one record."""
@@ -250,7 +306,8 @@ async def get_record(request: Request[Any, Any, Any], environment: FromPath[str]
     return _json(result.body, result.status, result.headers)
 
 
-@patch(RECORDS + "/{record_id:str}", tags=["records"])
+@patch(RECORDS + "/{record_id:str}", tags=["records"],
+       responses=_documented(*_RECORD_WRITE_ERRORS))
 async def update_record(request: Request[Any, Any, Any], environment: FromPath[str],
                         collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Update a record with a JSON merge patch (RFC 7396)."""
@@ -262,7 +319,8 @@ async def update_record(request: Request[Any, Any, Any], environment: FromPath[s
     return _json(result.body, result.status, result.headers)
 
 
-@delete(RECORDS + "/{record_id:str}", tags=["records"], status_code=200)
+@delete(RECORDS + "/{record_id:str}", tags=["records"], status_code=200,
+        responses=_documented(*_RECORD_READ_ERRORS, 409))
 async def delete_record(request: Request[Any, Any, Any], environment: FromPath[str],
                         collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Soft-delete a record."""
@@ -298,7 +356,7 @@ async def _rows(load: Callable[[], list[dict[str, Any]] | None], missing: str) -
     return _json({"data": rows}, 200)
 
 
-@get("/{environment:str}/inbound-webhooks", tags=["admin"])
+@get("/{environment:str}/inbound-webhooks", tags=["admin"], responses=_documented(*_ADMIN_ERRORS))
 async def admin_list_inbound(request: Request[Any, Any, Any],
                              environment: FromPath[str]) -> Response[Any]:
     """List inbound webhooks with ingest path, token prefix, has_secret, last use."""
@@ -306,7 +364,8 @@ async def admin_list_inbound(request: Request[Any, Any, Any],
                        f"no environment '{environment}'")
 
 
-@get("/{environment:str}/inbound-webhooks/{name:str}/deliveries", tags=["admin"])
+@get("/{environment:str}/inbound-webhooks/{name:str}/deliveries", tags=["admin"],
+     responses=_documented(*_ADMIN_ERRORS))
 async def admin_inbound_deliveries(request: Request[Any, Any, Any], environment: FromPath[str],
                                    name: FromPath[str],
                                    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
@@ -317,6 +376,7 @@ async def admin_inbound_deliveries(request: Request[Any, Any, Any], environment:
 
 
 @post("/{environment:str}/inbound-webhooks/{name:str}/rotate-secret", tags=["admin"],
+      responses=_documented(*_ADMIN_ERRORS),
       status_code=200)
 async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: FromPath[str],
                                name: FromPath[str]) -> Response[Any]:
@@ -326,7 +386,7 @@ async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: Fro
     return _json(result[0], result[1])
 
 
-@get("/{environment:str}/triggers", tags=["admin"])
+@get("/{environment:str}/triggers", tags=["admin"], responses=_documented(*_ADMIN_ERRORS))
 async def admin_list_triggers(request: Request[Any, Any, Any],
                               environment: FromPath[str]) -> Response[Any]:
     """List triggers: collection, events, destination host (never the full URL), active,
@@ -335,7 +395,8 @@ async def admin_list_triggers(request: Request[Any, Any, Any],
                        f"no environment '{environment}'")
 
 
-@get("/{environment:str}/triggers/{name:str}/deliveries", tags=["admin"])
+@get("/{environment:str}/triggers/{name:str}/deliveries", tags=["admin"],
+     responses=_documented(*_ADMIN_ERRORS))
 async def admin_trigger_deliveries(
     request: Request[Any, Any, Any], environment: FromPath[str], name: FromPath[str],
     status: FromQuery[str | None] = None,
@@ -347,7 +408,8 @@ async def admin_trigger_deliveries(
                        f"no trigger '{name}' in '{environment}'")
 
 
-@post("/{environment:str}/triggers/{name:str}/test", tags=["admin"], status_code=200)
+@post("/{environment:str}/triggers/{name:str}/test", tags=["admin"],
+      responses=_documented(*_ADMIN_ERRORS), status_code=200)
 async def admin_test_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
                              name: FromPath[str]) -> Response[Any]:
     """Send a synthetic signed 'test' event now and return the receiver's answer."""
@@ -363,6 +425,7 @@ async def admin_test_trigger(request: Request[Any, Any, Any], environment: FromP
 
 
 @post("/{environment:str}/deliveries/{delivery_id:str}/redeliver", tags=["admin"],
+      responses=_documented(*_ADMIN_ERRORS),
       status_code=200)
 async def admin_redeliver(request: Request[Any, Any, Any], environment: FromPath[str],
                           delivery_id: FromPath[str]) -> Response[Any]:
@@ -378,6 +441,7 @@ async def admin_redeliver(request: Request[Any, Any, Any], environment: FromPath
 
 
 @post("/{environment:str}/triggers/{name:str}/rotate-secret", tags=["admin"],
+      responses=_documented(*_ADMIN_ERRORS),
       status_code=200)
 async def admin_rotate_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
                                name: FromPath[str]) -> Response[Any]:
