@@ -7,6 +7,7 @@ Routes:
 - ``/admin/{environment}/…`` — management (``Authorization: Bearer $HOOKPLANE_ADMIN_TOKEN``;
   off when no admin token is configured)
 - ``/healthz``, ``/readyz``, ``/metrics``; OpenAPI at ``/schema``
+- ``/console`` — the web console (admin token sign-in; off without one)
 
 Background tasks (started with the app): the configuration watcher (reloads an environment
 within a second of its serial moving) and the job runner (hydration, invoke).
@@ -50,6 +51,7 @@ from hookplane.runtime.admin import (
     rotate,
     trigger_deliveries,
 )
+from hookplane.runtime.console import console_handlers, template_config
 from hookplane.runtime.dispatch import Dispatcher, delivery_client, retention_days_from_env
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.ingest import IngestService
@@ -600,7 +602,9 @@ def create_app(
                 admin_list_inbound, admin_inbound_deliveries, admin_rotate_inbound,
                 admin_list_triggers, admin_trigger_deliveries, admin_test_trigger,
                 admin_redeliver, admin_rotate_trigger]),
+            *console_handlers(root=root),
         ],
+        template_config=template_config(),
         lifespan=[background],
         exception_handlers={Exception: _error_handler},
         openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,

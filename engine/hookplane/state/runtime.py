@@ -271,6 +271,15 @@ class Job:
         return self.attempts + 1
 
 
+@dataclass(frozen=True)
+class MinuteCount:
+    """Deliveries of one minute (UTC, ``YYYY-MM-DDTHH:MMZ``): succeeded and failed."""
+
+    minute: str
+    succeeded: int
+    failed: int
+
+
 RecordData: TypeAlias = dict[str, Any] | Callable[[Record], dict[str, Any]]
 UpsertData: TypeAlias = dict[str, Any] | Callable[[Record | None], dict[str, Any]]
 
@@ -746,6 +755,64 @@ class RuntimeStore:
             query = query.where(j.c.environment == environment)
         with self._read() as conn:
             return int(conn.scalar(query) or 0)
+
+    # -- console queries -------------------------------------------------------------------
+
+    def outbound_per_minute(self, environment: str, *,
+                            since: datetime) -> builtins.list[MinuteCount]:
+        """Outbound delivery attempts per minute since ``since``, oldest first."""
+        a, o = t.delivery_attempts, t.outbox
+        minute = self._minute(a.c.at)
+        query = (select(minute.label("minute"),
+                        func.sum(case((a.c.success, 1), else_=0)),
+                        func.sum(case((a.c.success, 0), else_=1)))
+                 .select_from(a.join(o, o.c.id == a.c.outbox_id))
+                 .where(o.c.environment == environment, a.c.at >= _utc(since))
+                 .group_by(minute).order_by(minute))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [MinuteCount(f"{row[0].replace(' ', 'T')}Z", int(row[1] or 0), int(row[2] or 0))
+                for row in rows]
+
+    def inbound_per_minute(self, environment: str, *,
+                           since: datetime) -> builtins.list[MinuteCount]:
+        """Inbound deliveries per minute since ``since`` (accepted: status below 400)."""
+        i = t.inbound_deliveries
+        minute = self._minute(i.c.received_at)
+        query = (select(minute.label("minute"),
+                        func.sum(case((i.c.status_code < 400, 1), else_=0)),
+                        func.sum(case((i.c.status_code < 400, 0), else_=1)))
+                 .where(i.c.environment == environment, i.c.received_at >= _utc(since))
+                 .group_by(minute).order_by(minute))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [MinuteCount(f"{row[0].replace(' ', 'T')}Z", int(row[1] or 0), int(row[2] or 0))
+                for row in rows]
+
+    def record_counts(self, environment: str) -> dict[str, int]:
+        """Live (not deleted) records per collection."""
+        r = t.records
+        query = (select(r.c.collection, func.count()).where(r.c.environment == environment,
+                                                            r.c.deleted_at.is_(None))
+                 .group_by(r.c.collection))
+        with self._read() as conn:
+            return {str(name): int(count) for name, count in conn.execute(query).all()}
+
+    def jobs_by_id(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs with these ids (unknown ids are left out)."""
+        wanted = [job_id for job_id in job_ids if not _unqueryable(job_id)]
+        if not wanted:
+            return {}
+        j = t.jobs
+        with self._read() as conn:
+            rows = conn.execute(select(j).where(j.c.id.in_(wanted))).all()
+        return {row.id: _job(row) for row in rows}
+
+    def _minute(self, column: ColumnElement[Any]) -> ColumnElement[str]:
+        """``YYYY-MM-DD HH:MM`` (UTC) of a timestamp column, in this dialect's SQL."""
+        if self._postgres:
+            return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI")
+        return func.substr(column, 1, 16)  # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff'
 
     # -- helpers ---------------------------------------------------------------------------
 
