@@ -23,13 +23,21 @@ import anyio.to_thread
 
 from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping import MISSING, get_path, render_value
+from hookplane.runtime.batch import GroupCommitter
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import allowed, client_address
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
 from hookplane.runtime.verify import stripe_event_id, verify
-from hookplane.state.runtime import Dedup, DuplicateDelivery, RuntimeStore
+from hookplane.state.runtime import (
+    CreateRecord,
+    Dedup,
+    DuplicateDelivery,
+    LogInbound,
+    RuntimeStore,
+    UpsertRecord,
+)
 from hookplane.state.store import DatabaseUnavailable
 
 log = logging.getLogger("hookplane.runtime.ingest")
@@ -128,9 +136,11 @@ def _is_json(content_type: str | None) -> bool:
 
 class IngestService:
     def __init__(self, registry: Registry, store: RuntimeStore, limiter: RateLimiter,
-                 metrics: Metrics, events: WriteEvents) -> None:
+                 metrics: Metrics, events: WriteEvents, *,
+                 committer: GroupCommitter | None = None) -> None:
         self.registry = registry
         self.store = store
+        self.committer = committer or GroupCommitter(store)
         self.limiter = limiter
         self.metrics = metrics
         self.events = events
@@ -160,7 +170,7 @@ class IngestService:
         latency = (time.perf_counter() - started) * 1000
         self.metrics.inbound(outcome.reason)
         try:
-            await anyio.to_thread.run_sync(lambda: self._log(
+            await self.committer.write(self._log_entry(
                 environment, webhook_id, hook=hook, client=client, outcome=outcome,
                 latency=latency))
         except DatabaseUnavailable:  # the answer stands: a stored delivery is not a 503
@@ -168,9 +178,10 @@ class IngestService:
                         "is unavailable", outcome.status, outcome.reason)
         return outcome
 
-    def _log(self, environment: str, webhook_id: str, *, hook: InboundView | None,
-             client: Any, outcome: Outcome, latency: float) -> None:
-        self.store.log_inbound(
+    @staticmethod
+    def _log_entry(environment: str, webhook_id: str, *, hook: InboundView | None,
+                   client: Any, outcome: Outcome, latency: float) -> LogInbound:
+        return LogInbound(
             environment=environment[:MAX_ID_LENGTH], webhook_id=webhook_id[:MAX_ID_LENGTH],
             webhook_name=hook.name if hook else None,
             client_ip=str(client) if client is not None else None,
@@ -314,14 +325,16 @@ class IngestService:
                                             for e in errors[:5]))
         outbox = self.events.outbox(hook.environment)
         if external_id is None:
-            stored = await anyio.to_thread.run_sync(lambda: self.store.create(
+            stored = await self.committer.record(CreateRecord(
                 hook.environment, collection, record, origin="inbound_webhook", dedup=dedup,
                 outbox=outbox))
             created = True
         else:
-            stored, previous = await anyio.to_thread.run_sync(lambda: self.store.upsert_external(
+            upserted = await self.committer.write(UpsertRecord(
                 hook.environment, collection, external_id, record, origin="inbound_webhook",
                 dedup=dedup, outbox=outbox))
+            assert isinstance(upserted, tuple), upserted
+            stored, previous = upserted
             created = previous is None
         self.events.written()
         return Outcome(201 if created else 200,

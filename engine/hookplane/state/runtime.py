@@ -39,6 +39,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hookplane.errors import StateError
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from hookplane.state.store import Store
 
 __all__ = [
+    "CreateRecord",
     "Dedup",
     "Delivery",
     "DeliveryAttempt",
@@ -58,6 +60,7 @@ __all__ = [
     "Job",
     "JobKind",
     "JobStatus",
+    "LogInbound",
     "Origin",
     "OutboxCallback",
     "OutboxItem",
@@ -69,6 +72,9 @@ __all__ = [
     "RecordEventKind",
     "RecordNotFound",
     "RuntimeStore",
+    "UpsertRecord",
+    "WriteOperation",
+    "WriteResult",
     "new_outbox_id",
 ]
 
@@ -177,6 +183,56 @@ class Dedup:
 def new_outbox_id() -> str:
     """A new delivery id: ``msg_`` + 20 random characters."""
     return _new_id("msg")
+
+
+# -- grouped writes (one commit for many requests) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateRecord:
+    """:meth:`RuntimeStore.create` as one operation of :meth:`RuntimeStore.write_many`."""
+
+    environment: str
+    collection: str
+    data: dict[str, Any]
+    origin: str
+    external_id: str | None = None
+    outbox: OutboxCallback | None = None
+    dedup: Dedup | None = None
+
+
+@dataclass(frozen=True)
+class UpsertRecord:
+    """:meth:`RuntimeStore.upsert_external` as one operation of ``write_many``."""
+
+    environment: str
+    collection: str
+    external_id: str
+    data: dict[str, Any]
+    origin: str
+    outbox: OutboxCallback | None = None
+    dedup: Dedup | None = None
+
+
+@dataclass(frozen=True)
+class LogInbound:
+    """:meth:`RuntimeStore.log_inbound` as one operation of ``write_many``."""
+
+    environment: str
+    webhook_id: str
+    status_code: int
+    reason: str
+    webhook_name: str | None = None
+    client_ip: str | None = None
+    detail: str | None = None
+    latency_ms: float | None = None
+    record_id: str | None = None
+    provider_delivery_id: str | None = None
+    job_id: str | None = None
+
+
+WriteOperation: TypeAlias = CreateRecord | UpsertRecord | LogInbound
+WriteResult: TypeAlias = Record | tuple[Record, Record | None] | int | StateError
 
 
 # -- outbox and delivery log ---------------------------------------------------------------
@@ -306,6 +362,13 @@ class RuntimeStore:
                outbox: OutboxCallback | None = None, dedup: Dedup | None = None) -> Record:
         """Insert a record (version 1). :class:`RecordConflict` if ``external_id`` is taken
         (also by a soft-deleted record: use :meth:`upsert_external` to revive it)."""
+        with self._write() as conn:
+            return self._create(conn, environment, collection, data, origin=origin,
+                                external_id=external_id, outbox=outbox, dedup=dedup)
+
+    def _create(self, conn: Connection, environment: str, collection: str,
+                data: dict[str, Any], *, origin: str, external_id: str | None,
+                outbox: OutboxCallback | None, dedup: Dedup | None) -> Record:
         _check_origin(origin)
         _check_names(collection, external_id)
         body = _object(data)
@@ -313,14 +376,58 @@ class RuntimeStore:
         record = Record(id=_new_id("rec"), collection=collection, external_id=external_id,
                         data=body, origin=origin, version=1, created_at=_iso(now),
                         updated_at=_iso(now), deleted_at=None)
-        with self._write() as conn:
-            self._dedup(conn, environment, dedup, now)
-            if not self._insert_record(conn, environment, record, now):
-                raise RecordConflict(f"a record with external id '{external_id}' already "
-                                     f"exists in collection '{collection}' of '{environment}'")
-            self._fire(conn, RecordEvent(environment, collection, "create", record, None,
-                                         origin), outbox, now)
+        self._dedup(conn, environment, dedup, now)
+        if not self._insert_record(conn, environment, record, now):
+            raise RecordConflict(f"a record with external id '{external_id}' already "
+                                 f"exists in collection '{collection}' of '{environment}'")
+        self._fire(conn, RecordEvent(environment, collection, "create", record, None,
+                                     origin), outbox, now)
         return record
+
+    def write_many(self, operations: Sequence[WriteOperation]) -> builtins.list[WriteResult]:
+        """Run ``operations`` in ONE transaction with one commit (group commit): what each
+        returns, in order, as its own method would (``create``, ``upsert_external``,
+        ``log_inbound``).
+
+        Each operation runs in its own savepoint: one that fails with a :class:`StateError`
+        (a duplicate delivery, a taken external id, a value the database refuses) is rolled
+        back alone and its error is returned in its place; the others still commit. Nothing
+        is durable, and nothing should be answered, before this returns. If the database
+        itself fails (unavailable, locked for too long), nothing is committed and
+        :class:`DatabaseUnavailable` is raised for the whole group.
+        """
+        results: builtins.list[WriteResult] = []
+        with self._write() as conn:
+            for operation in operations:
+                try:
+                    with conn.begin_nested():
+                        results.append(self._perform(conn, operation))
+                except StateError as exc:
+                    results.append(exc)
+                except DBAPIError as exc:
+                    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                        raise  # the database, not this operation: the whole group fails
+                    results.append(self._store._error(exc))
+        return results
+
+    def _perform(self, conn: Connection, operation: WriteOperation) -> WriteResult:
+        if isinstance(operation, CreateRecord):
+            return self._create(conn, operation.environment, operation.collection,
+                                operation.data, origin=operation.origin,
+                                external_id=operation.external_id, outbox=operation.outbox,
+                                dedup=operation.dedup)
+        if isinstance(operation, UpsertRecord):
+            return self._upsert_external(conn, operation.environment, operation.collection,
+                                         operation.external_id, operation.data,
+                                         origin=operation.origin, outbox=operation.outbox,
+                                         dedup=operation.dedup)
+        return self._log_inbound(
+            conn, operation.environment, operation.webhook_id,
+            status_code=operation.status_code, reason=operation.reason,
+            webhook_name=operation.webhook_name, client_ip=operation.client_ip,
+            detail=operation.detail, latency_ms=operation.latency_ms,
+            record_id=operation.record_id, provider_delivery_id=operation.provider_delivery_id,
+            job_id=operation.job_id)
 
     def get(self, environment: str, collection: str, record_id: str, *,
             include_deleted: bool = False) -> Record | None:
@@ -441,40 +548,47 @@ class RuntimeStore:
         event ``create``). ``data`` may be a function of the live record (None when
         creating or reviving), called under the row lock, e.g. for a merge.
         """
+        with self._write() as conn:
+            return self._upsert_external(conn, environment, collection, external_id, data,
+                                         origin=origin, outbox=outbox, dedup=dedup)
+
+    def _upsert_external(self, conn: Connection, environment: str, collection: str,
+                         external_id: str, data: UpsertData, *, origin: str,
+                         outbox: OutboxCallback | None,
+                         dedup: Dedup | None) -> tuple[Record, Record | None]:
         _check_origin(origin)
         _check_names(collection, external_id)
         r = t.records
         now = _now()
-        with self._write() as conn:
-            self._dedup(conn, environment, dedup, now)
-            for _round in range(_UPSERT_ROUNDS):
-                row = self._locked(conn, *_external(environment, collection, external_id))
-                if row is not None:
-                    break
-                body = _object(data(None) if callable(data) else data)
-                record = Record(id=_new_id("rec"), collection=collection,
-                                external_id=external_id, data=body, origin=origin,
-                                version=1, created_at=_iso(now), updated_at=_iso(now),
-                                deleted_at=None)
-                if self._insert_record(conn, environment, record, now):
-                    self._fire(conn, RecordEvent(environment, collection, "create", record,
-                                                 None, origin), outbox, now)
-                    return record, None
-                # a concurrent upsert inserted it and committed: lock and update that row
-            else:
-                raise StateError(f"could not upsert external id '{external_id}' in "
-                                 f"'{collection}' of '{environment}': it kept changing")
-            stored = _record(row)
-            previous = stored if stored.deleted_at is None else None
-            body = _object(data(previous) if callable(data) else data)
-            record = replace(stored, data=body, origin=origin, version=stored.version + 1,
-                             updated_at=_iso(now), deleted_at=None)
-            conn.execute(sql_update(r).where(r.c.id == row.id).values(
-                data=body, origin=origin, version=record.version, updated_at=now,
-                deleted_at=None))
-            event: RecordEventKind = "update" if previous is not None else "create"
-            self._fire(conn, RecordEvent(environment, collection, event, record, previous,
-                                         origin), outbox, now)
+        self._dedup(conn, environment, dedup, now)
+        for _round in range(_UPSERT_ROUNDS):
+            row = self._locked(conn, *_external(environment, collection, external_id))
+            if row is not None:
+                break
+            body = _object(data(None) if callable(data) else data)
+            record = Record(id=_new_id("rec"), collection=collection,
+                            external_id=external_id, data=body, origin=origin,
+                            version=1, created_at=_iso(now), updated_at=_iso(now),
+                            deleted_at=None)
+            if self._insert_record(conn, environment, record, now):
+                self._fire(conn, RecordEvent(environment, collection, "create", record,
+                                             None, origin), outbox, now)
+                return record, None
+            # a concurrent upsert inserted it and committed: lock and update that row
+        else:
+            raise StateError(f"could not upsert external id '{external_id}' in "
+                             f"'{collection}' of '{environment}': it kept changing")
+        stored = _record(row)
+        previous = stored if stored.deleted_at is None else None
+        body = _object(data(previous) if callable(data) else data)
+        record = replace(stored, data=body, origin=origin, version=stored.version + 1,
+                         updated_at=_iso(now), deleted_at=None)
+        conn.execute(sql_update(r).where(r.c.id == row.id).values(
+            data=body, origin=origin, version=record.version, updated_at=now,
+            deleted_at=None))
+        event: RecordEventKind = "update" if previous is not None else "create"
+        self._fire(conn, RecordEvent(environment, collection, event, record, previous,
+                                     origin), outbox, now)
         return record, previous
 
     def delete_external(self, environment: str, collection: str, external_id: str, *,
@@ -642,18 +756,31 @@ class RuntimeStore:
         """Append one inbound attempt to the log; returns its id. Path-derived values are
         clipped to their columns, ``detail`` to 1 KiB (never pass secrets)."""
         with self._write() as conn:
-            result = conn.execute(insert(t.inbound_deliveries).values(
-                environment=_clip(_storable(environment), 100),
-                webhook_id=_clip(_storable(webhook_id), 100),
-                webhook_name=_clip(webhook_name) if webhook_name is not None else None,
-                received_at=_utc(received_at), client_ip=_clip(client_ip, 64)
-                if client_ip is not None else None,
-                status_code=status_code, reason=_clip(reason, 40),
-                detail=_cap(detail, _DETAIL_BYTES), latency_ms=_millis(latency_ms),
-                record_id=record_id, job_id=job_id,
-                provider_delivery_id=_clip(provider_delivery_id, _MAX_PROVIDER_ID)
-                if provider_delivery_id is not None else None))
-            (entry_id,) = result.inserted_primary_key or (None,)
+            return self._log_inbound(
+                conn, environment, webhook_id, status_code=status_code, reason=reason,
+                webhook_name=webhook_name, client_ip=client_ip, detail=detail,
+                latency_ms=latency_ms, record_id=record_id,
+                provider_delivery_id=provider_delivery_id, job_id=job_id,
+                received_at=received_at)
+
+    def _log_inbound(self, conn: Connection, environment: str, webhook_id: str, *,
+                     status_code: int, reason: str, webhook_name: str | None = None,
+                     client_ip: str | None = None, detail: str | None = None,
+                     latency_ms: float | None = None, record_id: str | None = None,
+                     provider_delivery_id: str | None = None, job_id: str | None = None,
+                     received_at: datetime | None = None) -> int:
+        result = conn.execute(insert(t.inbound_deliveries).values(
+            environment=_clip(_storable(environment), 100),
+            webhook_id=_clip(_storable(webhook_id), 100),
+            webhook_name=_clip(webhook_name) if webhook_name is not None else None,
+            received_at=_utc(received_at), client_ip=_clip(client_ip, 64)
+            if client_ip is not None else None,
+            status_code=status_code, reason=_clip(reason, 40),
+            detail=_cap(detail, _DETAIL_BYTES), latency_ms=_millis(latency_ms),
+            record_id=record_id, job_id=job_id,
+            provider_delivery_id=_clip(provider_delivery_id, _MAX_PROVIDER_ID)
+            if provider_delivery_id is not None else None))
+        (entry_id,) = result.inserted_primary_key or (None,)
         return int(entry_id or 0)
 
     def inbound_log(self, environment: str, webhook_id: str, *,
