@@ -248,7 +248,7 @@ def signed_in(page: Any, console: Console) -> Any:
     return page
 
 
-def screenshot(page: Any, name: str) -> None:
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
     """Keep a screenshot as a test artifact (``HOOKPLANE_TEST_ARTIFACTS``) and, with
     ``HOOKPLANE_CONSOLE_SCREENSHOTS=1``, as the documentation's image."""
     targets = []
@@ -258,15 +258,17 @@ def screenshot(page: Any, name: str) -> None:
         targets.append(DOCS_IMAGES / f"{name}.png")
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target), full_page=True)
+        page.screenshot(path=str(target), full_page=full_page)
 
 
 def wait_deliveries(console: Console, trigger: str, count: int,
                     status: str | None = None) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = wait_for(
-        lambda: (lambda r: r if len(r) >= count else None)(console.deliveries(trigger, status)),
-        timeout=20)
-    return rows
+    def enough() -> list[dict[str, Any]] | None:
+        rows = console.deliveries(trigger, status)
+        return rows if len(rows) >= count else None
+
+    found: list[dict[str, Any]] = wait_for(enough, timeout=20)
+    return found
 
 
 def dumps(value: Any) -> bytes:

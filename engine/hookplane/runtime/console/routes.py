@@ -406,7 +406,7 @@ async def rotate_trigger(request: Request[Any, Any, Any], environment: FromPath[
     here = f"{COOKIE_PATH}/{environment}/triggers/{name}"
     if outcome is None:
         return _confirm_page(request, environment, action=here + "/rotate",
-                             what=f"the signing secret of trigger '{name}'", back=here,
+                             what=f"the signing secret of {name}", back=here,
                              section="triggers")
     body, status = outcome
     if status != 200:
@@ -482,7 +482,7 @@ async def rotate_inbound(request: Request[Any, Any, Any], environment: FromPath[
     here = f"{COOKIE_PATH}/{environment}/inbound/{name}"
     if outcome is None:
         return _confirm_page(request, environment, action=here + "/rotate",
-                             what=f"the secret of inbound webhook '{name}'", back=here,
+                             what=f"the secret of {name}", back=here,
                              section="inbound")
     body, status = outcome
     if status != 200:
