@@ -12,8 +12,6 @@ from hookplane.runtime.fanout import outbox_for
 from hookplane.runtime.registry import Registry
 from hookplane.state.runtime import OutboxItem, RecordEvent
 
-OutboxCallback = Callable[[RecordEvent], list[OutboxItem]]
-
 
 class WriteEvents:
     def __init__(self, registry: Registry) -> None:
@@ -24,17 +22,33 @@ class WriteEvents:
         """``listener`` runs on the event loop after each committed write."""
         self._listeners.append(listener)
 
-    def outbox(self, environment: str) -> OutboxCallback:
-        registry = self._registry
+    def outbox(self, environment: str) -> Fanout:
+        """The outbox callback of one write to ``environment`` (pass it to the store, then
+        to :meth:`written`)."""
+        return Fanout(self._registry, environment)
 
-        def callback(event: RecordEvent) -> list[OutboxItem]:
-            view = registry.get(environment)
-            if view is None:
-                return []
-            return outbox_for(view, event, now=datetime.now(UTC))
-
-        return callback
-
-    def written(self) -> None:
+    def written(self, fanout: Fanout | None = None) -> None:
+        """After a committed write: wake the listeners (the dispatcher) if the write queued
+        a delivery (always when ``fanout`` is not given)."""
+        if fanout is not None and not fanout.queued:
+            return  # nothing to send: a busy ingest must not keep the dispatcher polling
         for listener in self._listeners:
             listener()
+
+
+class Fanout:
+    """Outbox callback that remembers whether it queued anything."""
+
+    def __init__(self, registry: Registry, environment: str) -> None:
+        self._registry = registry
+        self._environment = environment
+        self.queued = False
+
+    def __call__(self, event: RecordEvent) -> list[OutboxItem]:
+        view = self._registry.get(self._environment)
+        if view is None:
+            return []
+        items = outbox_for(view, event, now=datetime.now(UTC))
+        if items:
+            self.queued = True
+        return items

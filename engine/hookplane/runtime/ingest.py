@@ -336,7 +336,7 @@ class IngestService:
             assert isinstance(upserted, tuple), upserted
             stored, previous = upserted
             created = previous is None
-        self.events.written()
+        self.events.written(outbox)
         return Outcome(201 if created else 200,
                        {"status": "created" if created else "updated", "record_id": stored.id,
                         "collection": collection},
