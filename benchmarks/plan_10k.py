@@ -98,34 +98,31 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--resources", type=int, default=10_000)
-    parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def run(*, resources: int = 10_000, files: int = 20, repeat: int = 3
+        ) -> tuple[str, list[tuple[str, float]]]:
+    """Time every step; (a one-line description, [(step, seconds)]), the baseline first."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        generate(root, args.resources, args.files)
-        files = sorted((root / "environments" / "bench").glob("*.yaml"))
-        size = sum(p.stat().st_size for p in files)
+        generate(root, resources, files)
+        paths = sorted((root / "environments" / "bench").glob("*.yaml"))
+        size = sum(p.stat().st_size for p in paths)
 
         def baseline() -> None:
-            for path in files:
+            for path in paths:
                 yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
         config = load_environment(root, "bench")
         count = sum(1 for _ in config.all_resources())
         empty = Snapshot("bench", "", 0)
         first = diff(config, empty, environ=ENVIRON, fingerprint=_fingerprint)
-        resources = {
+        applied_resources = {
             c.address: AppliedResource(id=f"x{i}", kind=c.kind, name=c.name, spec=c.after or {},
                                        fingerprints=c.fingerprints, generated=c.generate,
                                        applied_hash=canonical_hash(c.after))
             for i, c in enumerate(first.changes)
         }
-        applied = Snapshot("bench", "lineage", 1, resources)
-        changed = dict(resources)
+        applied = Snapshot("bench", "lineage", 1, applied_resources)
+        changed = dict(applied_resources)
         for i, address in enumerate(list(changed)):
             if i % 100 == 0:
                 old = changed[address]
@@ -134,10 +131,10 @@ def main() -> int:
         one_percent = Snapshot("bench", "lineage", 1, changed)
 
         def plan_with(snapshot: Snapshot) -> Callable[[], object]:
-            def run() -> None:
+            def go() -> None:
                 diff(load_environment(root, "bench"), snapshot, environ=ENVIRON,
                      fingerprint=_fingerprint)
-            return run
+            return go
 
         def apply_all() -> None:
             from hookplane.apply import apply
@@ -149,19 +146,31 @@ def main() -> int:
                             environ=ENVIRON, fingerprint=store.fingerprint)
                 apply(plan, store, environ=ENVIRON, actor="benchmark")
 
-        base = timed(baseline, args.repeat)
         rows = [
-            ("baseline: yaml.load CSafeLoader", base),
+            ("baseline: yaml.load CSafeLoader", timed(baseline, repeat)),
             ("load + validate (hookplane.config)", timed(lambda: load_environment(root, "bench"),
-                                                         args.repeat)),
-            ("plan, no changes", timed(plan_with(applied), args.repeat)),
-            ("plan, 1% changed", timed(plan_with(one_percent), args.repeat)),
-            ("load + plan + apply 10k creates (SQLite)", timed(apply_all, 1)),
+                                                         repeat)),
+            ("plan, no changes", timed(plan_with(applied), repeat)),
+            ("plan, 1% changed", timed(plan_with(one_percent), repeat)),
+            (f"load + plan + apply {count // 1000 or count}{'k' if count >= 1000 else ''} "
+             "creates (SQLite)", timed(apply_all, 1)),
         ]
-        print(f"{count:,} resources in {len(files)} files, {size / 1e6:.1f} MB; median of "
-              f"{args.repeat}; Python {sys.version.split()[0]}")
-        for label, seconds in rows:
-            print(f"  {label:<40} {seconds:7.3f} s   {seconds / base:5.2f}x baseline")
+        title = (f"{count:,} resources in {len(paths)} files, {size / 1e6:.1f} MB; median of "
+                 f"{repeat}; Python {sys.version.split()[0]}")
+        return title, rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    title, rows = run(resources=args.resources, files=args.files, repeat=args.repeat)
+    base = rows[0][1]
+    print(title)
+    for label, seconds in rows:
+        print(f"  {label:<40} {seconds:7.3f} s   {seconds / base:5.2f}x baseline")
     return 0
 
 
