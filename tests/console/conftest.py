@@ -158,7 +158,7 @@ def _write_project(root: Path, receiver: str) -> None:
         """))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     monkeypatch = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("console")
@@ -206,7 +206,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 # --------------------------------------------------------------------------- the browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
