@@ -258,7 +258,9 @@ def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
         targets.append(DOCS_IMAGES / f"{name}.png")
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target), full_page=full_page)
+        # a revealed secret is painted over: no secret in an artifact or a committed image
+        page.screenshot(path=str(target), full_page=full_page,
+                        mask=[page.locator("#revealed-secret")], mask_color="#5b6470")
 
 
 def wait_deliveries(console: Console, trigger: str, count: int,
