@@ -171,6 +171,8 @@ def test_rotate_reveals_the_new_secret_once_and_the_old_one_still_verifies(
     with console.store() as store:
         assert store.read_secret("preview", "triggers", "notify-oncall",
                                  "signing_secret") == new
+        latest = store.history("preview", limit=1)[0]
+        assert (latest.action, latest.actor) == ("rotate-secret", "console")
     screenshot(page, "rotate-banner", full_page=False)
 
     # shown once: the page without the POST has no banner and no secret

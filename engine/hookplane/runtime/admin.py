@@ -42,8 +42,9 @@ def inbound_deliveries(services: Services, environment: str, name: str,
             for entry in services.runtime.inbound_log(environment, hook.id, limit=limit)]
 
 
-def rotate(services: Services, environment: str, kind: str,
-           name: str) -> tuple[dict[str, Any], int]:
+def rotate(services: Services, environment: str, kind: str, name: str, *,
+           actor: str = "admin api") -> tuple[dict[str, Any], int]:
+    """Rotate a generated secret (24 h grace); ``actor`` is what the audit log records."""
     view = services.registry.get(environment)
     if view is None:
         return {"error": f"no environment '{environment}'"}, 404
@@ -59,7 +60,7 @@ def rotate(services: Services, environment: str, kind: str,
             return {"error": f"{kind}.{name} has no generated secret to rotate (it comes from "
                              "${env:…}; change the variable and apply)"}, 409
         secret = services.store.rotate_secret(environment, kind, name, generated[0],
-                                              grace_hours=24, actor="admin api")
+                                              grace_hours=24, actor=actor)
     except SecretError as exc:
         return {"error": str(exc)}, 409
     services.registry.refresh()

@@ -388,7 +388,7 @@ async def _rotate(request: Request[Any, Any, Any], environment: str, kind: str,
         return None
     services = _services(request)
     _view(request, environment)
-    return await _thread(lambda: rotate(services, environment, kind, name))
+    return await _thread(lambda: rotate(services, environment, kind, name, actor="console"))
 
 
 def _confirm_page(request: Request[Any, Any, Any], environment: str, *, action: str, what: str,
