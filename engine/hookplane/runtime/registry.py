@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from hookplane.config.models import (
@@ -32,14 +33,23 @@ log = logging.getLogger("hookplane.runtime")
 class CollectionView:
     name: str
     spec: Collection
-    validator: RecordValidator
+
+    @cached_property
+    def validator(self) -> RecordValidator:
+        """Compiled on first use: of 10,000 applied resources few receive writes at once,
+        and compiled validators are most of a large configuration's memory."""
+        return compile_schema(self.spec.schema_)
 
 
 @dataclass(frozen=True)
 class SourceView:
     name: str
     spec: Source
-    mapping: CompiledMapping
+
+    @cached_property
+    def mapping(self) -> CompiledMapping:
+        """Compiled on first use (see :attr:`CollectionView.validator`)."""
+        return compile_mapping(self.spec.mapping)
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,14 @@ class InboundView:
     spec: InboundWebhook
     secrets: tuple[str, ...]
     token_hashes: tuple[str, ...]
-    mapping: CompiledMapping | None
     source: SourceView | None
+
+    @cached_property
+    def mapping(self) -> CompiledMapping | None:
+        """The inline mapping or the bound source's, compiled on first use."""
+        if self.spec.mapping is not None:
+            return compile_mapping(self.spec.mapping)
+        return self.source.mapping if self.source is not None else None
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,21 @@ class EnvironmentView:
     """When a rotated secret's grace period ends: the view must be rebuilt then."""
 
     def triggers_for(self, collection: str) -> list[TriggerView]:
-        return [t for t in self.triggers.values() if t.spec.collection == collection]
+        return self._triggers_by_collection.get(collection, [])
+
+    @cached_property
+    def longest_timeout(self) -> float:
+        """The longest delivery timeout of any trigger (0 without triggers), computed once
+        per applied serial instead of on every claim."""
+        return max((t.spec.timeout for t in self.triggers.values()), default=0.0)
+
+    @cached_property
+    def _triggers_by_collection(self) -> dict[str | None, list[TriggerView]]:
+        """Every write looks its collection's triggers up: an index, not a scan of all."""
+        index: dict[str | None, list[TriggerView]] = {}
+        for trigger in self.triggers.values():
+            index.setdefault(trigger.spec.collection, []).append(trigger)
+        return index
 
 
 def _with_values(spec: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -113,12 +143,10 @@ def build_view(store: Store, environment: str) -> EnvironmentView:
         spec = _with_values(resource.spec, resource.values)
         if resource.kind == "collections":
             collection = Collection.model_validate(spec)
-            collections[resource.name] = CollectionView(
-                resource.name, collection, compile_schema(collection.schema_))
+            collections[resource.name] = CollectionView(resource.name, collection)
         elif resource.kind == "sources":
             source = Source.model_validate(spec)
-            sources[resource.name] = SourceView(resource.name, source,
-                                                compile_mapping(source.mapping))
+            sources[resource.name] = SourceView(resource.name, source)
         elif resource.kind == "triggers":
             triggers[resource.name] = TriggerView(
                 resource.id, resource.name, Trigger.model_validate(spec),
@@ -132,14 +160,12 @@ def build_view(store: Store, environment: str) -> EnvironmentView:
                 hook = InboundWebhook.model_validate(spec)
                 source = (sources.get(hook.source_binding.source)
                           if hook.source_binding else None)
-                mapping = (compile_mapping(hook.mapping) if hook.mapping is not None
-                           else source.mapping if source is not None else None)
                 secrets = tuple(resource.secrets.get("hmac_secret", ()))
                 if hook.auth.secret is not None:  # ${env:…} secret, resolved at apply
                     secrets = (hook.auth.secret,)
                 inbound[resource.id] = InboundView(
                     resource.id, resource.name, environment, hook, secrets,
-                    tuple(resource.token_hashes), mapping, source)
+                    tuple(resource.token_hashes), source)
             pending.append(later)
     for step in pending:
         step()

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from hookplane.config.models import Mapping, Source, Trigger
-from hookplane.mapping import compile_mapping
 from hookplane.runtime.fanout import outbox_for, system_event_items
 from hookplane.runtime.registry import EnvironmentView, SourceView, TriggerView
 from hookplane.state.runtime import OutboxItem, Record, RecordEvent
@@ -35,7 +34,7 @@ def shop() -> SourceView:
         "mapping": {"to_external": {"status": "state", "total": "amount",
                                     "customer": "buyer.name"},
                     "value_maps": {"status": {"open": "OPEN", "paid": "PAID"}}}})
-    return SourceView("shop", source, compile_mapping(source.mapping))
+    return SourceView("shop", source)
 
 
 def view(*triggers: TriggerView, sources: dict[str, SourceView] | None = None
@@ -276,7 +275,7 @@ def test_a_mapping_error_queues_nothing_and_does_not_raise(
         "write": {"method": "PUT", "path": "/orders/{id}"},
         "mapping": Mapping.model_validate({"to_external": {"placed_at": "placed"},
                                            "dates": {"placed_at": {"external": "epoch_s"}}})})
-    sources = {"shop": SourceView("shop", source, compile_mapping(source.mapping))}
+    sources = {"shop": SourceView("shop", source)}
     t = trigger("sync", collection="orders", events=["create"],
                 external_write={"source": "shop"})
     with caplog.at_level(logging.WARNING, "hookplane.runtime.fanout"):
