@@ -250,8 +250,10 @@ def system_event_items(view: EnvironmentView, name: str, data: dict[str, Any], *
     items: list[OutboxItem] = []
     occurred_at = _iso(now)
     for trigger in view.triggers.values():
+        if name not in trigger.events:  # checked unpacked: most triggers want record events
+            continue
         spec = trigger.spec
-        if not spec.active or name not in spec.events or spec.external_write is not None:
+        if not spec.active or spec.external_write is not None:
             continue
         derived = hashlib.sha256(f"{key}/{trigger.id}".encode()).hexdigest()[:27]
         delivery_id = new_outbox_id() if key is None else f"msg_{derived}"

@@ -23,7 +23,7 @@ def trigger(name: str, **spec: Any) -> TriggerView:
     spec.setdefault("events", ["create", "update", "delete"])
     if "external_write" not in spec:
         spec.setdefault("url", f"https://hooks.example.com/{name}")
-    return TriggerView(f"trg_{name}", name, Trigger.model_validate(spec), ("whsec_x",))
+    return TriggerView.of(f"trg_{name}", name, Trigger.model_validate(spec), ("whsec_x",))
 
 
 def shop() -> SourceView:
@@ -34,7 +34,7 @@ def shop() -> SourceView:
         "mapping": {"to_external": {"status": "state", "total": "amount",
                                     "customer": "buyer.name"},
                     "value_maps": {"status": {"open": "OPEN", "paid": "PAID"}}}})
-    return SourceView("shop", source)
+    return SourceView.of("shop", source)
 
 
 def view(*triggers: TriggerView, sources: dict[str, SourceView] | None = None
@@ -275,7 +275,7 @@ def test_a_mapping_error_queues_nothing_and_does_not_raise(
         "write": {"method": "PUT", "path": "/orders/{id}"},
         "mapping": Mapping.model_validate({"to_external": {"placed_at": "placed"},
                                            "dates": {"placed_at": {"external": "epoch_s"}}})})
-    sources = {"shop": SourceView("shop", source)}
+    sources = {"shop": SourceView.of("shop", source)}
     t = trigger("sync", collection="orders", events=["create"],
                 external_write={"source": "shop"})
     with caplog.at_level(logging.WARNING, "hookplane.runtime.fanout"):

@@ -58,3 +58,42 @@ def test_triggers_are_found_by_collection_and_the_longest_timeout_once(store: St
     assert sorted(t.name for t in view.triggers_for("orders")) == ["t0", "t3", "t6"]
     assert view.triggers_for("nothing") == []
     assert view.longest_timeout == 7
+    # looking triggers up and reading their timeouts left every spec packed
+    assert not [t.name for t in view.triggers.values() if "spec" in vars(t)]
+    assert view.triggers["t3"].spec.timeout == 4 and "spec" in vars(view.triggers["t3"])
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+@pytest.mark.parametrize("directory", sorted(p for p in EXAMPLES.glob("*/environments/*")
+                                            if len(list(p.glob("*.yaml"))) > 1),
+                         ids=lambda p: f"{p.parents[1].name}/{p.name}")
+def test_packed_specs_come_back_equal(directory: Path) -> None:
+    """Every collection, source and trigger of every example survives the compact form the
+    view keeps them in until first use."""
+    from hookplane.config.loader import load
+    from hookplane.config.models import Collection, Source, Trigger
+    from hookplane.runtime.registry import CollectionView, SourceView, TriggerView
+
+    config = load(directory, root=directory.parents[1])
+    seen = 0
+    for name, resource in config.section("collections").items():
+        spec = resource.spec
+        assert isinstance(spec, Collection)
+        assert CollectionView.of(name, spec).spec == spec
+        seen += 1
+    for name, resource in config.section("sources").items():
+        spec = resource.spec
+        assert isinstance(spec, Source)
+        assert SourceView.of(name, spec).spec == spec
+        seen += 1
+    for name, resource in config.section("triggers").items():
+        spec = resource.spec
+        assert isinstance(spec, Trigger)
+        packed = TriggerView.of("trg_x", name, spec, ())
+        assert packed.spec == spec
+        assert (packed.collection, packed.events, packed.timeout) == (
+            spec.collection, tuple(spec.events), spec.timeout)
+        seen += 1
+    assert seen
