@@ -19,7 +19,10 @@ Each attempt:
   period): ``X-Hookplane-Signature`` and the Standard Webhooks headers, ``webhook-id`` = the
   row id; configured headers cannot override them;
 - sends with the shared client (no redirects; the response body read is capped);
-- is recorded (status, latency, error, response excerpt) with ``record_attempt``.
+- is recorded (status, latency, error, response excerpt) with ``record_attempt``; under
+  :meth:`Dispatcher.run_forever` attempts that finish while the previous ones are being
+  written share one transaction (``record_attempts``, a group commit), and a slot is free
+  again only once its attempt is committed.
 
 Outcomes: 2xx delivered. 429, 408, 5xx, timeouts and connection errors are retried when the
 trigger has a ``retry`` policy and attempts are left — exponential (or fixed) backoff with
@@ -33,12 +36,14 @@ except for failed ``delivery.failed`` deliveries themselves (no cascades).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +69,14 @@ from hookplane.runtime.jobs import PermanentFailure, backoff_seconds, read_limit
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import EnvironmentView, Registry, TriggerView
 from hookplane.runtime.signing import sign
-from hookplane.state.runtime import OutboxItem, OutboxRow, Record, RuntimeStore, new_outbox_id
+from hookplane.state.runtime import (
+    AttemptOutcome,
+    OutboxItem,
+    OutboxRow,
+    Record,
+    RuntimeStore,
+    new_outbox_id,
+)
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -165,6 +177,59 @@ class _Wake:
         await self._event.wait()
 
 
+class _Waiting:
+    """An attempt waiting for the recorder's next commit."""
+
+    def __init__(self, outcome: AttemptOutcome) -> None:
+        self.outcome = outcome
+        self.done = anyio.Event()
+        self.held = False
+        self.error: HookplaneError | None = None
+
+
+class _Recorder:
+    """Group commit of attempts: one task writes, in one transaction, every attempt that
+    finished while it was writing the previous ones."""
+
+    def __init__(self, store: RuntimeStore, worker: str, limiter: anyio.CapacityLimiter
+                 ) -> None:
+        self.store = store
+        self.worker = worker
+        self.limiter = limiter
+        self._queue: list[_Waiting] = []
+        self._wake = _Wake()
+
+    async def record(self, outcome: AttemptOutcome) -> bool:
+        waiting = _Waiting(outcome)
+        self._queue.append(waiting)
+        self._wake.set()
+        await waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.held
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = _Wake()
+            batch, self._queue = self._queue, []
+            if not batch:
+                continue
+            outcomes = [w.outcome for w in batch]
+            try:
+                held = await anyio.to_thread.run_sync(functools.partial(
+                    self.store.record_attempts, outcomes, worker=self.worker),
+                    limiter=self.limiter)
+            except HookplaneError as exc:
+                for waiting in batch:
+                    waiting.error = exc
+                    waiting.done.set()
+                continue
+            for waiting, flag in zip(batch, held, strict=True):
+                waiting.held = flag
+                waiting.done.set()
+
+
 class _NotSent(Exception):
     """The delivery cannot be sent (configuration changed, unreadable row): final."""
 
@@ -258,6 +323,8 @@ class Dispatcher:
         self.retention_days = retention_days
         self._busy = 0
         self._wake = _Wake()
+        self._recorder: _Recorder | None = None
+        self._writes: anyio.CapacityLimiter | None = None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -269,24 +336,46 @@ class Dispatcher:
     async def run_forever(self) -> None:
         """Claim and send until cancelled; at most ``concurrency`` deliveries at a time."""
         next_purge = time.monotonic()
-        async with anyio.create_task_group() as group:
-            while True:
-                if self.retention_days is not None and time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + PURGE_EVERY
-                    group.start_soon(self._purge_quietly)
-                free = self.concurrency - self._busy
-                if free > 0:
-                    claimed = await self._claim(free)
-                    for row in claimed:
+        # claims and attempt records take turns in one thread: on SQLite, two write
+        # transactions of this process would otherwise wait for each other in the busy
+        # handler's sleeps
+        writes = anyio.CapacityLimiter(1)
+        self._writes = writes
+        recorder = _Recorder(self.store, self.worker, writes)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(recorder.run)
+                self._recorder = recorder
+                ready: deque[OutboxRow] = deque()
+                backlog = False
+                while True:
+                    if self.retention_days is not None and time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_EVERY
+                        group.start_soon(self._purge_quietly)
+                    while ready and self._busy < self.concurrency:
                         self._busy += 1
-                        group.start_soon(self._slot, row)
-                    if claimed and len(claimed) == free:
-                        continue  # more may be due: claim again when a slot frees up
-                # the queue is drained or every slot is busy: wait for a slot, a notify()
-                # or the next poll
-                with anyio.move_on_after(self.poll_interval):
-                    await self._wake.wait()
-                self._wake = _Wake()
+                        group.start_soon(self._slot, ready.popleft())
+                    free = self.concurrency - self._busy
+                    # with a backlog, keep up to ``concurrency`` rows claimed ahead (topped
+                    # up when half are gone, so claims come in batches): a slot that frees
+                    # up starts its next delivery without waiting for a claim. Their lease
+                    # is doubled to cover the wait for a slot (at most one attempt's timeout)
+                    ahead = (self.concurrency - len(ready)
+                             if backlog and len(ready) <= self.concurrency // 2 else 0)
+                    if free > 0 or ahead > 0:
+                        claimed = await self._claim(free + ahead, wait_for_slot=ahead > 0)
+                        backlog = len(claimed) == free + ahead
+                        ready.extend(claimed)
+                        if ready and self._busy < self.concurrency:
+                            continue  # start them now
+                    # the queue is drained or every slot is busy: wait for a slot, a notify()
+                    # or the next poll
+                    with anyio.move_on_after(self.poll_interval):
+                        await self._wake.wait()
+                    self._wake = _Wake()
+        finally:  # deliver() outside run_forever records on its own again
+            self._recorder = None
+            self._writes = None
 
     async def run_once(self) -> int:
         """Claim up to ``concurrency`` due rows, send them concurrently, wait for all;
@@ -305,11 +394,13 @@ class Dispatcher:
             self._busy -= 1
             self._wake.set()
 
-    async def _claim(self, limit: int) -> list[OutboxRow]:
+    async def _claim(self, limit: int, *, wait_for_slot: bool = False) -> list[OutboxRow]:
         lease = self._lease()
+        if wait_for_slot:
+            lease *= 2
         try:
             return await anyio.to_thread.run_sync(lambda: self.store.claim_outbox(
-                worker=self.worker, limit=limit, lease_seconds=lease))
+                worker=self.worker, limit=limit, lease_seconds=lease), limiter=self._writes)
         except HookplaneError:
             log.exception("could not claim deliveries; trying again shortly")
             return []
@@ -319,8 +410,7 @@ class Dispatcher:
         for name in self.registry.environments():
             view = self.registry.get(name)
             if view is not None:
-                for trigger in view.triggers.values():
-                    longest = max(longest, trigger.spec.timeout)
+                longest = max(longest, view.longest_timeout)
         return max(self.lease_seconds, longest + LEASE_MARGIN)
 
     async def _purge_quietly(self) -> None:
@@ -365,12 +455,16 @@ class Dispatcher:
             log.info("delivery %s (trigger '%s', attempt %d/%d): %s%s", row.id,
                      row.trigger_name, row.attempt, row.max_attempts, result.error,
                      f"; retry at {retry_at:%H:%M:%S}" if retry_at else "")
+        attempt = AttemptOutcome(row.id, status_code=result.status_code,
+                                 success=result.success, latency_ms=result.latency_ms,
+                                 error=result.error, response_excerpt=result.response_excerpt,
+                                 retry_at=retry_at, on_failed=on_failed)
         try:
-            held = await anyio.to_thread.run_sync(lambda: self.store.record_attempt(
-                row.id, worker=self.worker, status_code=result.status_code,
-                success=result.success, latency_ms=result.latency_ms, error=result.error,
-                response_excerpt=result.response_excerpt, retry_at=retry_at,
-                on_failed=on_failed))
+            if self._recorder is not None:
+                held = await self._recorder.record(attempt)
+            else:
+                held = await anyio.to_thread.run_sync(lambda: self.store.record_attempts(
+                    [attempt], worker=self.worker)[0])
         except HookplaneError:  # the lease runs out and the row is sent again
             log.exception("could not record attempt %d of delivery %s", row.attempt, row.id)
             return result

@@ -34,7 +34,19 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, get_args
 
-from sqlalchemy import Numeric, Table, and_, case, delete, false, func, insert, or_, select
+from sqlalchemy import (
+    Numeric,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,12 +56,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hookplane.errors import StateError
 from hookplane.state import tables as t
-from hookplane.state.store import _aware, _clip, _iso, _new_id, _now, _Row
+from hookplane.state.store import DatabaseUnavailable, _aware, _clip, _iso, _new_id, _now, _Row
 
 if TYPE_CHECKING:
     from hookplane.state.store import Store
 
 __all__ = [
+    "AttemptOutcome",
     "CreateRecord",
     "Dedup",
     "Delivery",
@@ -111,6 +124,10 @@ class RecordConflict(StateError):
 
 class InvalidQuery(StateError):
     """A list filter, cursor or limit the store cannot use: the runtime answers 400."""
+
+
+class _GroupFailed(Exception):
+    """An operation of a group failed on the fast path: retry each in a savepoint."""
 
 
 class DuplicateDelivery(StateError):
@@ -236,6 +253,21 @@ WriteResult: TypeAlias = Record | tuple[Record, Record | None] | int | StateErro
 
 
 # -- outbox and delivery log ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """One attempt to record with :meth:`RuntimeStore.record_attempts` (the arguments of
+    :meth:`RuntimeStore.record_attempt`)."""
+
+    outbox_id: str
+    status_code: int | None
+    success: bool
+    latency_ms: float | None
+    error: str | None
+    response_excerpt: str | None
+    retry_at: datetime | None
+    on_failed: Sequence[OutboxItem] = ()
 
 
 @dataclass(frozen=True)
@@ -396,6 +428,11 @@ class RuntimeStore:
         itself fails (unavailable, locked for too long), nothing is committed and
         :class:`DatabaseUnavailable` is raised for the whole group.
         """
+        if len(operations) > 1:
+            try:
+                return self._write_all_or_nothing(operations)
+            except _GroupFailed:
+                pass  # one of them fails: run each in its own savepoint, below
         results: builtins.list[WriteResult] = []
         with self._write() as conn:
             for operation in operations:
@@ -409,6 +446,49 @@ class RuntimeStore:
                         raise  # the database, not this operation: the whole group fails
                     results.append(self._store._error(exc))
         return results
+
+    def _write_all_or_nothing(
+            self, operations: Sequence[WriteOperation]) -> builtins.list[WriteResult]:
+        """The fast path of :meth:`write_many`: no savepoints, the log entries inserted in
+        one statement. Any operation failing rolls everything back (:class:`_GroupFailed`),
+        except the database failing, which is raised as is."""
+        results: builtins.list[WriteResult] = []
+        logs: builtins.list[tuple[int, LogInbound]] = []
+        try:
+            with self._write() as conn:
+                for index, operation in enumerate(operations):
+                    if isinstance(operation, LogInbound):
+                        logs.append((index, operation))
+                        results.append(0)
+                    else:
+                        results.append(self._perform(conn, operation))
+                if logs:
+                    ids = self._log_many(conn, [operation for _, operation in logs])
+                    for (index, _), entry_id in zip(logs, ids, strict=True):
+                        results[index] = entry_id
+        except DatabaseUnavailable:
+            raise
+        except StateError as exc:
+            raise _GroupFailed from exc
+        return results
+
+    def _log_many(self, conn: Connection,
+                  entries: Sequence[LogInbound]) -> builtins.list[int]:
+        now = _utc(None)
+        rows = [{
+            "environment": _clip(_storable(e.environment), 100),
+            "webhook_id": _clip(_storable(e.webhook_id), 100),
+            "webhook_name": _clip(e.webhook_name) if e.webhook_name is not None else None,
+            "received_at": now,
+            "client_ip": _clip(e.client_ip, 64) if e.client_ip is not None else None,
+            "status_code": e.status_code, "reason": _clip(e.reason, 40),
+            "detail": _cap(e.detail, _DETAIL_BYTES), "latency_ms": _millis(e.latency_ms),
+            "record_id": e.record_id, "job_id": e.job_id,
+            "provider_delivery_id": _clip(e.provider_delivery_id, _MAX_PROVIDER_ID)
+            if e.provider_delivery_id is not None else None} for e in entries]
+        statement = insert(t.inbound_deliveries).returning(t.inbound_deliveries.c.id,
+                                                           sort_by_parameter_order=True)
+        return [int(entry_id) for entry_id in conn.execute(statement, rows).scalars()]
 
     def _perform(self, conn: Connection, operation: WriteOperation) -> WriteResult:
         if isinstance(operation, CreateRecord):
@@ -664,6 +744,60 @@ class RuntimeStore:
             if status == "failed" and on_failed:
                 self._insert_outbox(conn, row.environment, on_failed, at)
         return True
+
+    def record_attempts(self, outcomes: Sequence[AttemptOutcome], *, worker: str,
+                        now: datetime | None = None) -> builtins.list[bool]:
+        """:meth:`record_attempt` for many deliveries in one transaction (the dispatcher's
+        group commit): one flag per outcome, in order, False where ``worker`` does not hold
+        the row any more (nothing is recorded for it). A delivery appears at most once."""
+        if not outcomes:
+            return []
+        ids = [outcome.outbox_id for outcome in outcomes]
+        if len(set(ids)) != len(ids):
+            raise StateError("record_attempts: a delivery appears more than once")
+        o = t.outbox
+        at = _utc(now)
+        with self._write() as conn:
+            held = {row.id: row for row in conn.execute(
+                select(o.c.id, o.c.environment, o.c.attempts)
+                .where(o.c.id.in_(ids), o.c.status == "in_flight", o.c.claimed_by == worker)
+                .order_by(o.c.id).with_for_update())}
+            moved: dict[bool, builtins.list[dict[str, Any]]] = {False: [], True: []}
+            logged: builtins.list[dict[str, Any]] = []
+            for outcome in outcomes:
+                row = held.get(outcome.outbox_id)
+                if row is None:
+                    continue
+                status = ("delivered" if outcome.success else
+                          "pending" if outcome.retry_at is not None else "failed")
+                last_error = _cap(outcome.error, _ERROR_BYTES) if not outcome.success else None
+                values: dict[str, Any] = {
+                    "b_id": outcome.outbox_id, "status": status, "attempts": row.attempts + 1,
+                    "last_error": last_error, "last_status_code": outcome.status_code}
+                retry = status == "pending" and outcome.retry_at is not None
+                if retry:
+                    values["next_attempt_at"] = _utc(outcome.retry_at)
+                moved[retry].append(values)
+                logged.append({"outbox_id": outcome.outbox_id, "at": at,
+                               "status_code": outcome.status_code, "success": outcome.success,
+                               "latency_ms": _millis(outcome.latency_ms), "error": last_error,
+                               "response_excerpt": _cap(outcome.response_excerpt,
+                                                        _EXCERPT_BYTES)})
+                if status == "failed" and outcome.on_failed:
+                    self._insert_outbox(conn, row.environment, outcome.on_failed, at)
+            for retry, rows in moved.items():
+                if not rows:
+                    continue
+                columns: dict[str, Any] = {
+                    name: bindparam(name) for name in
+                    ("status", "attempts", "last_error", "last_status_code")}
+                if retry:
+                    columns["next_attempt_at"] = bindparam("next_attempt_at")
+                conn.execute(sql_update(o).where(o.c.id == bindparam("b_id")).values(
+                    claimed_by=None, claimed_until=None, updated_at=at, **columns), rows)
+            if logged:
+                conn.execute(insert(t.delivery_attempts), logged)
+        return [outcome.outbox_id in held for outcome in outcomes]
 
     def outbox_depth(self, environment: str | None = None) -> int:
         """Deliveries not finished yet (pending or in flight)."""
@@ -970,13 +1104,13 @@ class RuntimeStore:
                   "data": record.data, "origin": record.origin, "version": record.version,
                   "created_at": now, "updated_at": now, "deleted_at": None}
         if record.external_id is None:
-            conn.execute(insert(r).values(**values))
+            conn.execute(insert(r), values)
             return True
-        statement = (self._upsert(r).values(**values)
+        statement = (self._upsert(r)
                      .on_conflict_do_nothing(index_elements=["environment", "collection",
                                                              "external_id"])
                      .returning(r.c.id))
-        return conn.execute(statement).first() is not None
+        return conn.execute(statement, values).first() is not None
 
     def _soft_delete(self, conn: Connection, environment: str, row: _Row, *, origin: str,
                      outbox: OutboxCallback | None, now: datetime) -> tuple[Record, Record]:
@@ -1022,16 +1156,21 @@ class RuntimeStore:
         at = _utc(now)
         until = at + timedelta(seconds=lease_seconds)
         c = table.c
-        due = (select(c.id)
-               .where(or_(and_(c.status == "pending", c.next_attempt_at <= at),
-                          and_(c.status == claimed, c.claimed_until <= at)))
-               .order_by(c.next_attempt_at, c.id).limit(limit))
+        # due rows are pending ones or claimed ones whose lease ran out: one query each, so
+        # both walk the (status, next_attempt_at) index and stop at ``limit`` instead of
+        # sorting the whole backlog; the oldest ``limit`` of the two are claimed
+        parts = [select(c.id, c.next_attempt_at).where(*where)
+                 .order_by(c.next_attempt_at, c.id).limit(limit)
+                 for where in ((c.status == "pending", c.next_attempt_at <= at),
+                               (c.status == claimed, c.claimed_until <= at))]
         if self._postgres:
             # rows another transaction is claiming are skipped, not waited for; a row it
             # claimed and committed meanwhile no longer matches when re-checked under lock
-            due = due.with_for_update(skip_locked=True)
+            parts = [part.with_for_update(skip_locked=True) for part in parts]
         with self._write() as conn:
-            ids = [row.id for row in conn.execute(due)]
+            found = [row for part in parts for row in conn.execute(part)]
+            found.sort(key=lambda row: (_aware(row.next_attempt_at), row.id))
+            ids = [row.id for row in found[:limit]]
             if not ids:
                 return []
             rows = conn.execute(sql_update(table).where(c.id.in_(ids)).values(

@@ -40,9 +40,19 @@ def _commits(store: Store) -> list[int]:
     return seen
 
 
+def _statements(store: Store) -> list[str]:
+    """Every SQL statement the store's engine sends from now on."""
+    sent: list[str] = []
+    event.listen(store._engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: sent.append(statement))
+    event.listen(store._engine, "savepoint", lambda _c, name: sent.append(f"SAVEPOINT {name}"))
+    return sent
+
+
 def test_many_writes_share_one_commit_and_each_gets_its_own_result(
         store: Store, rt: RuntimeStore, database_url: str) -> None:
     commits = _commits(store)
+    sent = _statements(store)
     dedup = Dedup("iw_1", "delivery-1", 3600)
     results = rt.write_many([
         CreateRecord(ENV, "incidents", {"title": "a"}, origin="inbound_webhook",
@@ -52,18 +62,22 @@ def test_many_writes_share_one_commit_and_each_gets_its_own_result(
         UpsertRecord(ENV, "incidents", "ext-1", {"title": "b2"}, origin="inbound_webhook",
                      outbox=_outbox),
         LogInbound(ENV, "iw_1", status_code=201, reason="ok", webhook_name="hook"),
+        LogInbound(ENV, "iw_1", status_code=200, reason="ok", webhook_name="hook"),
     ])
     assert len(commits) == 1
-    created, first, second, log_id = results
+    # the fast path: no savepoint when nothing fails
+    assert sent and not [q for q in sent if "SAVEPOINT" in q.upper()]
+    created, first, second, log_id, second_log = results
     assert isinstance(created, Record) and created.data == {"title": "a"}
     assert isinstance(first, tuple) and first[1] is None
     assert isinstance(second, tuple) and second[1] is not None
     assert second[0].id == first[0].id and second[0].version == 2
-    assert isinstance(log_id, int) and log_id > 0
+    assert isinstance(log_id, int) and isinstance(second_log, int) and 0 < log_id < second_log
+    assert [e.status_code for e in rt.inbound_log(ENV, "iw_1")] == [200, 201]
     assert rt.get_external(ENV, "incidents", "ext-1").data == {"title": "b2"}  # type: ignore[union-attr]
     counts = row_counts(database_url)
     assert counts["records"] == 2 and counts["outbox"] == 3
-    assert counts["inbound_deliveries"] == 1 and counts["seen_deliveries"] == 1
+    assert counts["inbound_deliveries"] == 2 and counts["seen_deliveries"] == 1
 
 
 def test_a_failing_write_is_rolled_back_alone(rt: RuntimeStore, database_url: str) -> None:
@@ -81,15 +95,17 @@ def test_a_failing_write_is_rolled_back_alone(rt: RuntimeStore, database_url: st
                      outbox=_outbox, dedup=Dedup("iw_1", "seen-before", 3600)),
         CreateRecord(ENV, "incidents", {"title": "ok 2"}, origin="inbound_webhook",
                      outbox=_outbox),
+        LogInbound(ENV, "iw_1", status_code=201, reason="ok"),
     ])
-    ok1, conflict, duplicate, ok2 = results
-    assert isinstance(ok1, Record) and isinstance(ok2, Record)
+    ok1, conflict, duplicate, ok2, logged = results
+    assert isinstance(ok1, Record) and isinstance(ok2, Record) and isinstance(logged, int)
     assert isinstance(conflict, RecordConflict)
     assert isinstance(duplicate, DuplicateDelivery)
     after = row_counts(database_url)
     assert after["records"] == before["records"] + 2
     assert after["outbox"] == before["outbox"] + 2
     assert after["seen_deliveries"] == before["seen_deliveries"]  # new-1 was rolled back
+    assert after["inbound_deliveries"] == before["inbound_deliveries"] + 1
     # the rolled-back delivery id can be written later (the sender's retry is not a duplicate)
     retry = rt.write_many([CreateRecord(ENV, "incidents", {"title": "retry"},
                                         origin="inbound_webhook",
