@@ -98,6 +98,8 @@ RETENTION_VAR: Final = "HOOKPLANE_DELIVERY_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS: Final = 30.0
 RESPONSE_CAP: Final = 64 * 1024
 LEASE_MARGIN: Final = 5.0
+UNRECORDED_PER_SLOT: Final = 4
+"""Sent attempts per delivery slot that may wait for the recorder's next commit."""
 """Seconds a lease outlives the longest trigger timeout (recording the attempt included)."""
 PURGE_EVERY: Final = 3600.0
 _EXCERPT_CHARS: Final = 2048
@@ -322,6 +324,7 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.retention_days = retention_days
         self._busy = 0
+        self._unrecorded = anyio.Semaphore(UNRECORDED_PER_SLOT * concurrency)
         self._wake = _Wake()
         self._recorder: _Recorder | None = None
         self._writes: anyio.CapacityLimiter | None = None
@@ -388,11 +391,26 @@ class Dispatcher:
         return len(rows)
 
     async def _slot(self, row: OutboxRow) -> None:
+        """Send ``row``, then free the slot as soon as its attempt is queued for the next
+        group commit: the next delivery does not wait for this one's bookkeeping. At most
+        ``UNRECORDED_PER_SLOT`` × ``concurrency`` sent attempts wait to be recorded (a
+        crash re-sends those rows when their lease ends, with the same webhook-id)."""
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._busy -= 1
+                self._wake.set()
+
         try:
-            await self.deliver(row)
+            _, attempt = await self._attempt(row)
+            async with self._unrecorded:
+                release()
+                await self._record(row, attempt)
         finally:
-            self._busy -= 1
-            self._wake.set()
+            release()
 
     async def _claim(self, limit: int, *, wait_for_slot: bool = False) -> list[OutboxRow]:
         lease = self._lease()
@@ -434,6 +452,12 @@ class Dispatcher:
 
     async def deliver(self, row: OutboxRow) -> AttemptResult:
         """Make the attempt ``row`` is due for (the caller holds its claim) and record it."""
+        result, attempt = await self._attempt(row)
+        await self._record(row, attempt)
+        return result
+
+    async def _attempt(self, row: OutboxRow) -> tuple[AttemptResult, AttemptOutcome]:
+        """Send ``row``'s attempt; what happened, and what to record."""
         view = self.registry.get(row.environment)
         try:
             result = await self._send(self._prepare(view, row))
@@ -459,6 +483,9 @@ class Dispatcher:
                                  success=result.success, latency_ms=result.latency_ms,
                                  error=result.error, response_excerpt=result.response_excerpt,
                                  retry_at=retry_at, on_failed=on_failed)
+        return result, attempt
+
+    async def _record(self, row: OutboxRow, attempt: AttemptOutcome) -> None:
         try:
             if self._recorder is not None:
                 held = await self._recorder.record(attempt)
@@ -467,11 +494,10 @@ class Dispatcher:
                     [attempt], worker=self.worker)[0])
         except HookplaneError:  # the lease runs out and the row is sent again
             log.exception("could not record attempt %d of delivery %s", row.attempt, row.id)
-            return result
+            return
         if not held:
             log.warning("delivery %s: the claim of worker %s ran out before the attempt was "
                         "recorded; another worker owns it now", row.id, self.worker)
-        return result
 
     def _prepare(self, view: EnvironmentView | None, row: OutboxRow) -> _Request:
         if view is None:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -25,6 +26,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from hookplane.errors import DeliveryError
 from hookplane.runtime.dispatch import (
+    UNRECORDED_PER_SLOT,
     Dispatcher,
     TriggerNotFound,
     parse_retry_after,
@@ -37,6 +39,7 @@ from hookplane.runtime.egress import (
     refusal_reason,
 )
 from hookplane.runtime.registry import Registry
+from hookplane.state.runtime import RuntimeStore
 from hookplane.state.store import Store
 from tests.integration.runtime.dispatch_support import (
     ENV,
@@ -405,6 +408,47 @@ def test_a_slow_receiver_does_not_delay_the_others(project: Project) -> None:
     assert fast_done < 2.0, fast_done  # not behind the 3 s receiver
     assert slow_done >= 3.0
     assert slow_done < 5.5, slow_done  # the three slow ones ran side by side
+
+
+class _GatedRuntime(RuntimeStore):
+    """The real store; its first recording of attempts waits until ``gate`` opens."""
+
+    def __init__(self, store: Store, gate: threading.Event) -> None:
+        super().__init__(store)
+        self.gate = gate
+
+    def record_attempts(self, *args: Any, **kwargs: Any) -> Any:
+        self.gate.wait(timeout=30)
+        return super().record_attempts(*args, **kwargs)
+
+
+def test_a_slot_is_free_once_its_attempt_is_queued_for_recording(project: Project) -> None:
+    """Sending does not wait for the bookkeeping of earlier attempts: while the first
+    recording is held, 2 slots go on to send the rows claimed ahead (more deliveries than
+    slots); once recording resumes every attempt is recorded, each row delivered once."""
+    receiver = Receiver().start()
+    gate = threading.Event()
+    try:
+        project.apply(f"""
+            triggers:
+              fast: {{collection: incidents, events: [create], url: "{receiver.url}/f"}}
+            """)
+        assert project.store is not None
+        gated = _GatedRuntime(project.store, gate)
+        total = 10
+        for n in range(total):
+            project.create("incidents", {"title": f"n{n}"})
+        with running(project.dispatcher(concurrency=2, runtime=gated)):
+            wait_until(lambda: len(receiver.hits) > 2, timeout=15)
+            assert not [d for d in project.deliveries("fast") if d.status == "delivered"]
+            assert len(receiver.hits) <= UNRECORDED_PER_SLOT * 2 + 2
+            gate.set()
+            rows = finished(project, "fast", total)
+    finally:
+        gate.set()
+        receiver.stop()
+    assert len(rows) == total and all(d.status == "delivered" for d in rows)
+    assert len({h.headers.get("webhook-id") for h in receiver.hits}) == total
 
 
 def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
