@@ -10,9 +10,11 @@ this module: they become :class:`~hookplane.errors.StateError` and its subclasse
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets as _random
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -158,6 +160,12 @@ class Store:
         self._box = box
         self._url = url
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time: this process's write transactions queue on a
+        # lock here instead of meeting in SQLite's busy handler, whose back-off sleeps gave
+        # writes multi-second tails when the dispatcher and ingest wrote at once (other
+        # processes still wait in the busy handler)
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if self._postgres else threading.RLock())
 
     # -- opening -------------------------------------------------------------------------
 
@@ -626,7 +634,8 @@ class Store:
         consistent snapshot (WAL on SQLite, REPEATABLE READ on PostgreSQL).
         """
         try:
-            with self._engine.connect() as conn:
+            with self._write_lock if write else contextlib.nullcontext(), \
+                    self._engine.connect() as conn:
                 if write:
                     conn.execution_options(**{WRITE_OPTION: True})
                 elif self._postgres:
