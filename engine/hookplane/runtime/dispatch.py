@@ -21,8 +21,9 @@ Each attempt:
 - sends with the shared client (no redirects; the response body read is capped);
 - is recorded (status, latency, error, response excerpt) with ``record_attempt``; under
   :meth:`Dispatcher.run_forever` attempts that finish while the previous ones are being
-  written share one transaction (``record_attempts``, a group commit), and a slot is free
-  again only once its attempt is committed.
+  written share one transaction (``record_attempts``, a group commit); a slot is free
+  again once its attempt is queued for that commit (at most ``UNRECORDED_PER_SLOT`` per slot
+  wait; a crash re-sends them, with the same webhook-id, when their lease ends).
 
 Outcomes: 2xx delivered. 429, 408, 5xx, timeouts and connection errors are retried when the
 trigger has a ``retry`` policy and attempts are left — exponential (or fixed) backoff with

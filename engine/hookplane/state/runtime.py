@@ -246,6 +246,8 @@ class LogInbound:
     record_id: str | None = None
     provider_delivery_id: str | None = None
     job_id: str | None = None
+    received_at: datetime | None = None
+    """Now when None."""
 
 
 WriteOperation: TypeAlias = CreateRecord | UpsertRecord | LogInbound
@@ -474,12 +476,14 @@ class RuntimeStore:
 
     def _log_many(self, conn: Connection,
                   entries: Sequence[LogInbound]) -> builtins.list[int]:
+        """Append inbound attempts to the log; their ids, in order. Path-derived values are
+        clipped to their columns, ``detail`` to 1 KiB."""
         now = _utc(None)
         rows = [{
             "environment": _clip(_storable(e.environment), 100),
             "webhook_id": _clip(_storable(e.webhook_id), 100),
             "webhook_name": _clip(e.webhook_name) if e.webhook_name is not None else None,
-            "received_at": now,
+            "received_at": now if e.received_at is None else _utc(e.received_at),
             "client_ip": _clip(e.client_ip, 64) if e.client_ip is not None else None,
             "status_code": e.status_code, "reason": _clip(e.reason, 40),
             "detail": _cap(e.detail, _DETAIL_BYTES), "latency_ms": _millis(e.latency_ms),
@@ -501,13 +505,7 @@ class RuntimeStore:
                                          operation.external_id, operation.data,
                                          origin=operation.origin, outbox=operation.outbox,
                                          dedup=operation.dedup)
-        return self._log_inbound(
-            conn, operation.environment, operation.webhook_id,
-            status_code=operation.status_code, reason=operation.reason,
-            webhook_name=operation.webhook_name, client_ip=operation.client_ip,
-            detail=operation.detail, latency_ms=operation.latency_ms,
-            record_id=operation.record_id, provider_delivery_id=operation.provider_delivery_id,
-            job_id=operation.job_id)
+        return self._log_many(conn, [operation])[0]
 
     def get(self, environment: str, collection: str, record_id: str, *,
             include_deleted: bool = False) -> Record | None:
@@ -889,33 +887,13 @@ class RuntimeStore:
                     job_id: str | None = None, received_at: datetime | None = None) -> int:
         """Append one inbound attempt to the log; returns its id. Path-derived values are
         clipped to their columns, ``detail`` to 1 KiB (never pass secrets)."""
+        entry = LogInbound(environment, webhook_id, status_code=status_code, reason=reason,
+                           webhook_name=webhook_name, client_ip=client_ip, detail=detail,
+                           latency_ms=latency_ms, record_id=record_id,
+                           provider_delivery_id=provider_delivery_id, job_id=job_id,
+                           received_at=received_at)
         with self._write() as conn:
-            return self._log_inbound(
-                conn, environment, webhook_id, status_code=status_code, reason=reason,
-                webhook_name=webhook_name, client_ip=client_ip, detail=detail,
-                latency_ms=latency_ms, record_id=record_id,
-                provider_delivery_id=provider_delivery_id, job_id=job_id,
-                received_at=received_at)
-
-    def _log_inbound(self, conn: Connection, environment: str, webhook_id: str, *,
-                     status_code: int, reason: str, webhook_name: str | None = None,
-                     client_ip: str | None = None, detail: str | None = None,
-                     latency_ms: float | None = None, record_id: str | None = None,
-                     provider_delivery_id: str | None = None, job_id: str | None = None,
-                     received_at: datetime | None = None) -> int:
-        result = conn.execute(insert(t.inbound_deliveries).values(
-            environment=_clip(_storable(environment), 100),
-            webhook_id=_clip(_storable(webhook_id), 100),
-            webhook_name=_clip(webhook_name) if webhook_name is not None else None,
-            received_at=_utc(received_at), client_ip=_clip(client_ip, 64)
-            if client_ip is not None else None,
-            status_code=status_code, reason=_clip(reason, 40),
-            detail=_cap(detail, _DETAIL_BYTES), latency_ms=_millis(latency_ms),
-            record_id=record_id, job_id=job_id,
-            provider_delivery_id=_clip(provider_delivery_id, _MAX_PROVIDER_ID)
-            if provider_delivery_id is not None else None))
-        (entry_id,) = result.inserted_primary_key or (None,)
-        return int(entry_id or 0)
+            return self._log_many(conn, [entry])[0]
 
     def inbound_log(self, environment: str, webhook_id: str, *,
                     limit: int = 50) -> builtins.list[InboundDelivery]:
