@@ -7,7 +7,7 @@ from pathlib import Path
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.logs import new_request_id
 from hookplane.runtime.registry import Registry
-from hookplane.state import Store
+from hookplane.state import AuditRecord, Create, Store
 from hookplane.state.runtime import Record, RecordEvent
 
 
@@ -18,19 +18,34 @@ def _event(collection: str) -> RecordEvent:
     return RecordEvent("preview", collection, "create", record, None, "api")
 
 
-def test_a_write_that_queues_nothing_does_not_wake_the_dispatcher(tmp_path: Path) -> None:
+def test_the_dispatcher_is_woken_only_by_writes_that_queued_a_delivery(
+        tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'state.db'}", root=tmp_path) as store:
+        snap = store.snapshot("preview")
+        store.commit("preview", environment_kind="preview", expected_lineage=snap.lineage,
+                     expected_serial=snap.serial, audit=AuditRecord(action="apply", actor="t"),
+                     operations=[
+                         Create(kind="collections", name=name,
+                                spec={"schema": {"type": "object"}})
+                         for name in ("incidents", "notes")] + [
+                         Create(kind="triggers", name="notify",
+                                spec={"collection": "incidents", "events": ["create"],
+                                      "url": "https://hooks.example.com/x"},
+                                generate=("signing_secret",))])
         registry = Registry(store)
         registry.refresh()
         events = WriteEvents(registry)
         woken: list[int] = []
         events.subscribe(lambda: woken.append(1))
-        fanout = events.outbox("preview")
-        assert fanout(_event("incidents")) == []  # nothing applied: no trigger fires
-        events.written(fanout)
+
+        quiet = events.outbox("preview")
+        assert quiet(_event("notes")) == []  # no trigger on this collection
+        events.written(quiet)
         assert woken == []
-        fanout.queued = True  # what a firing trigger sets (tests/integration: real triggers)
-        events.written(fanout)
+
+        firing = events.outbox("preview")
+        assert [item.trigger_name for item in firing(_event("incidents"))] == ["notify"]
+        events.written(firing)
         events.written()  # callers without a fanout always wake it
         assert woken == [1, 1]
 
