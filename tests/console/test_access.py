@@ -84,6 +84,11 @@ def test_a_forged_session_cookie_is_refused(console: Console) -> None:
     response = console.http.get("/console/preview", headers={"Cookie":
                                                              f"hookplane_console={forged}"})
     assert response.status_code == 303
+    # bytes beyond ASCII in the cookie (latin-1 on the wire): refused, not a 500
+    non_ascii = f"abc.{int(time.time()) + 3600}.{'é' * 64}".encode("latin-1")
+    response = console.http.get("/console/preview",
+                                headers=[(b"Cookie", b"hookplane_console=" + non_ascii)])
+    assert response.status_code == 303
 
 
 def _session_cookie(page: Any) -> str:
@@ -112,6 +117,8 @@ def test_a_post_without_the_csrf_token_is_refused(signed_in: Any, console: Conso
     assert "CSRF token is missing or wrong" in missing.text()
     wrong = page.request.post(action, form={"confirm": "yes", "csrf_token": "0" * 64})
     assert wrong.status == 403
+    unicode = page.request.post(action, form={"confirm": "yes", "csrf_token": "é" * 64})
+    assert unicode.status == 403  # refused, not a 500
     foreign = page.request.post(action, form={"confirm": "yes", "csrf_token": token},
                                 headers={"Origin": "https://evil.example"})
     assert foreign.status == 403

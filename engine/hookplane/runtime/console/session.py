@@ -38,6 +38,12 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of a client's value (any characters: compared as UTF-8 bytes;
+    ``hmac.compare_digest`` raises on non-ASCII strings) and an expected hex MAC."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 class Sessions:
     """Issues and checks console sessions and CSRF tokens for one admin token."""
 
@@ -70,7 +76,7 @@ class Sessions:
         expires_text, _, mac = rest.partition(".")
         if not session_id or not expires_text.isdigit() or not mac:
             return None
-        if not hmac.compare_digest(mac, self._mac("session", f"{session_id}.{expires_text}")):
+        if not _same(mac, self._mac("session", f"{session_id}.{expires_text}")):
             return None
         expires = int(expires_text)
         current = int(now or time.time())
@@ -97,7 +103,7 @@ class Sessions:
         return self._mac("csrf", session.id)
 
     def csrf_valid(self, session: Session, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(str(given), self.csrf_token(session))
+        return bool(given) and _same(str(given), self.csrf_token(session))
 
     def signin_nonce(self) -> str:
         return secrets.token_urlsafe(18)
@@ -108,7 +114,7 @@ class Sessions:
     def signin_valid(self, nonce: str | None, given: str | None) -> bool:
         if not nonce or not given or len(nonce) > 100:
             return False
-        return hmac.compare_digest(str(given), self.signin_token(nonce))
+        return _same(str(given), self.signin_token(nonce))
 
     def _mac(self, label: str, value: str) -> str:
         return hmac.new(self._key, f"{label}:{value}".encode(), hashlib.sha256).hexdigest()
