@@ -14,9 +14,9 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import anyio
 import anyio.to_thread
@@ -35,6 +35,7 @@ from hookplane.state.runtime import (
     Dedup,
     DuplicateDelivery,
     LogInbound,
+    Record,
     RuntimeStore,
     UpsertRecord,
 )
@@ -59,6 +60,12 @@ class Outcome:
     record_id: str | None = None
     job_id: str | None = None
     detail: str = ""
+    logged: bool = False
+    """The delivery log entry was written with the record, in the same transaction."""
+
+
+LogEntry: TypeAlias = Callable[[Outcome], LogInbound]
+"""Makes a request's delivery log entry from its outcome."""
 
 
 class BodyTooLarge(Exception):
@@ -155,9 +162,16 @@ class IngestService:
         if hook is not None:
             client = client_address(peer, headers.get("x-forwarded-for"),
                                     tuple(hook.spec.trusted_proxies))
+
+        def entry(outcome: Outcome) -> LogInbound:
+            return self._log_entry(environment, webhook_id, hook=hook, client=client,
+                                   outcome=outcome,
+                                   latency=(time.perf_counter() - started) * 1000)
+
         try:
             outcome = await self._checks(view, hook, client=client, headers=headers,
-                                         content_length=content_length, chunks=chunks)
+                                         content_length=content_length, chunks=chunks,
+                                         log=entry)
         except DatabaseUnavailable as exc:  # nothing was written: the sender retries later
             outcome = Outcome(503, {"error": "state database unavailable; the delivery was "
                                     "not stored, try again"}, "unavailable",
@@ -167,12 +181,11 @@ class IngestService:
                           webhook_id[:MAX_ID_LENGTH])
             outcome = Outcome(500, {"error": "internal error; the delivery was not stored"},
                               "error", detail=type(exc).__name__)
-        latency = (time.perf_counter() - started) * 1000
         self.metrics.inbound(outcome.reason)
+        if outcome.logged:
+            return outcome
         try:
-            await self.committer.write(self._log_entry(
-                environment, webhook_id, hook=hook, client=client, outcome=outcome,
-                latency=latency))
+            await self.committer.write(entry(outcome))
         except DatabaseUnavailable:  # the answer stands: a stored delivery is not a 503
             log.warning("could not write the inbound delivery log (%s %s): the state database "
                         "is unavailable", outcome.status, outcome.reason)
@@ -191,7 +204,7 @@ class IngestService:
 
     async def _checks(self, view: EnvironmentView | None, hook: InboundView | None, *,
                       client: Any, headers: Mapping[str, str], content_length: int | None,
-                      chunks: AsyncIterator[bytes]) -> Outcome:
+                      chunks: AsyncIterator[bytes], log: LogEntry) -> Outcome:
         if view is None or hook is None:
             return Outcome(404, {"error": "unknown inbound webhook"}, "unknown_webhook")
         spec = hook.spec
@@ -243,7 +256,7 @@ class IngestService:
             # processed again when the sender retries, a repeat of a stored one is not
             dedup = Dedup(hook.id, delivery_id, DEDUP_WINDOW_SECONDS)
         try:
-            outcome = await self._act(view, hook, payload, dedup=dedup)
+            outcome = await self._act(view, hook, payload, dedup=dedup, log=log)
         except DuplicateDelivery:
             return Outcome(200, {"status": "duplicate", "delivery_id": delivery_id},
                            "duplicate")
@@ -252,7 +265,7 @@ class IngestService:
         return outcome
 
     async def _act(self, view: EnvironmentView, hook: InboundView,
-                   payload: dict[str, Any], *, dedup: Dedup | None) -> Outcome:
+                   payload: dict[str, Any], *, dedup: Dedup | None, log: LogEntry) -> Outcome:
         spec = hook.spec
         action = spec.action
         written = {"X-Hookplane-Source": "inbound_webhook"}
@@ -292,7 +305,7 @@ class IngestService:
             except TemplateError as exc:
                 return Outcome(422, {"error": str(exc)}, "invalid_payload")
             return await self._write(view, hook, create.collection, record=fields,
-                                     external_id=None, headers=written, dedup=dedup)
+                                     external_id=None, headers=written, dedup=dedup, log=log)
         assert spec.collection is not None
         try:
             record = hook.mapping.to_native(payload) if hook.mapping is not None else payload
@@ -306,11 +319,11 @@ class IngestService:
             external_id = None
         return await self._write(view, hook, spec.collection, record=record,
                                  external_id=None if external_id is None else str(external_id),
-                                 headers=written, dedup=dedup)
+                                 headers=written, dedup=dedup, log=log)
 
     async def _write(self, view: EnvironmentView, hook: InboundView, collection: str, *,
                      record: dict[str, Any], external_id: str | None,
-                     headers: dict[str, str], dedup: Dedup | None) -> Outcome:
+                     headers: dict[str, str], dedup: Dedup | None, log: LogEntry) -> Outcome:
         target = view.collections.get(collection)
         if target is None:
             return Outcome(500, {"error": f"collection '{collection}' is not applied"},
@@ -323,24 +336,33 @@ class IngestService:
                            "invalid_payload",
                            detail="; ".join(f"{e.path or '(root)'}: {e.message}"
                                             for e in errors[:5]))
+
+        def stored(record: Record, previous: Record | None) -> Outcome:
+            created = previous is None
+            body = {"status": "created" if created else "updated", "record_id": record.id,
+                    "collection": collection}
+            if dedup is not None:
+                body["delivery_id"] = dedup.provider_delivery_id
+            return Outcome(201 if created else 200, body, "ok", headers=headers,
+                           record_id=record.id, logged=True)
+
+        def logged(record: Record, previous: Record | None) -> LogInbound:
+            return log(stored(record, previous))
+
         outbox = self.events.outbox(hook.environment)
         if external_id is None:
-            stored = await self.committer.record(CreateRecord(
+            record_ = await self.committer.record(CreateRecord(
                 hook.environment, collection, record, origin="inbound_webhook", dedup=dedup,
-                outbox=outbox))
-            created = True
+                outbox=outbox, log=logged))
+            outcome = stored(record_, None)
         else:
             upserted = await self.committer.write(UpsertRecord(
                 hook.environment, collection, external_id, record, origin="inbound_webhook",
-                dedup=dedup, outbox=outbox))
+                dedup=dedup, outbox=outbox, log=logged))
             assert isinstance(upserted, tuple), upserted
-            stored, previous = upserted
-            created = previous is None
+            outcome = stored(*upserted)
         self.events.written(outbox)
-        return Outcome(201 if created else 200,
-                       {"status": "created" if created else "updated", "record_id": stored.id,
-                        "collection": collection},
-                       "ok", headers=headers, record_id=stored.id)
+        return outcome
 
 
 def retry_after_seconds(value: float) -> str:

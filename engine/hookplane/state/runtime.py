@@ -204,6 +204,8 @@ def new_outbox_id() -> str:
 
 # -- grouped writes (one commit for many requests) -----------------------------------------
 
+LogCallback: TypeAlias = Callable[["Record", "Record | None"], "LogInbound"]
+
 
 @dataclass(frozen=True)
 class CreateRecord:
@@ -216,6 +218,10 @@ class CreateRecord:
     external_id: str | None = None
     outbox: OutboxCallback | None = None
     dedup: Dedup | None = None
+    log: LogCallback | None = None
+    """The inbound log entry of the request that made this write, from the write's result
+    (record, previous): appended in the write's own transaction, only if the write
+    succeeds (a failed write is logged by its caller, with the failure)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,10 @@ class UpsertRecord:
     origin: str
     outbox: OutboxCallback | None = None
     dedup: Dedup | None = None
+    log: LogCallback | None = None
+    """The inbound log entry of the request that made this write, from the write's result
+    (record, previous): appended in the write's own transaction, only if the write
+    succeeds (a failed write is logged by its caller, with the failure)."""
 
 
 @dataclass(frozen=True)
@@ -440,7 +450,10 @@ class RuntimeStore:
             for operation in operations:
                 try:
                     with conn.begin_nested():
-                        results.append(self._perform(conn, operation))
+                        result = self._perform(conn, operation)
+                        if not isinstance(operation, LogInbound) and operation.log:
+                            self._log_many(conn, [operation.log(*_written(result))])
+                        results.append(result)
                 except StateError as exc:
                     results.append(exc)
                 except DBAPIError as exc:
@@ -451,27 +464,111 @@ class RuntimeStore:
 
     def _write_all_or_nothing(
             self, operations: Sequence[WriteOperation]) -> builtins.list[WriteResult]:
-        """The fast path of :meth:`write_many`: no savepoints, the log entries inserted in
-        one statement. Any operation failing rolls everything back (:class:`_GroupFailed`),
-        except the database failing, which is raised as is."""
-        results: builtins.list[WriteResult] = []
+        """The fast path of :meth:`write_many`: no savepoints, the upserts done in bulk (one
+        SELECT per collection, one INSERT and one UPDATE statement for all of them), the log
+        entries inserted in one statement. Any operation failing rolls everything back
+        (:class:`_GroupFailed`), except the database failing, which is raised as is."""
+        results: builtins.list[WriteResult] = [0] * len(operations)
         logs: builtins.list[tuple[int, LogInbound]] = []
+        upserts: builtins.list[tuple[int, UpsertRecord]] = []
         try:
             with self._write() as conn:
                 for index, operation in enumerate(operations):
                     if isinstance(operation, LogInbound):
                         logs.append((index, operation))
-                        results.append(0)
+                    elif isinstance(operation, UpsertRecord):
+                        upserts.append((index, operation))
                     else:
-                        results.append(self._perform(conn, operation))
-                if logs:
-                    ids = self._log_many(conn, [operation for _, operation in logs])
-                    for (index, _), entry_id in zip(logs, ids, strict=True):
+                        results[index] = self._perform(conn, operation)
+                if upserts:
+                    done = self._upsert_group(conn, [operation for _, operation in upserts])
+                    for (index, _), result in zip(upserts, done, strict=True):
+                        results[index] = result
+                # the log entries of successful writes, after those the callers asked for
+                entries = [operation for _, operation in logs] + [
+                    operation.log(*_written(results[index]))
+                    for index, operation in enumerate(operations)
+                    if not isinstance(operation, LogInbound) and operation.log is not None]
+                if entries:
+                    ids = self._log_many(conn, entries)
+                    for (index, _), entry_id in zip(logs, ids, strict=False):
                         results[index] = entry_id
         except DatabaseUnavailable:
             raise
         except StateError as exc:
             raise _GroupFailed from exc
+        return results
+
+    def _upsert_group(self, conn: Connection, operations: Sequence[UpsertRecord],
+                      ) -> builtins.list[tuple[Record, Record | None]]:
+        """:meth:`_upsert_external` for many operations at once, in order (a later upsert of
+        the same external id updates what an earlier one wrote). The rows are read, locked,
+        with one SELECT per collection; new records are inserted with one statement (a
+        concurrent insert of the same id fails it: the caller retries one by one, where
+        ``_upsert_external`` handles that race), existing ones updated with another."""
+        r = t.records
+        now = _now()
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for operation in operations:
+            _check_origin(operation.origin)
+            _check_names(operation.collection, operation.external_id)
+            self._dedup(conn, operation.environment, operation.dedup, now)
+            wanted.setdefault((operation.environment, operation.collection), set()).add(
+                operation.external_id)
+        current: dict[tuple[str, str, str], Record] = {}
+        for (environment, collection), external_ids in wanted.items():
+            query = select(r).where(r.c.environment == environment,
+                                    r.c.collection == collection,
+                                    r.c.external_id.in_(sorted(external_ids)))
+            for row in conn.execute(query.with_for_update()):
+                current[(environment, collection, row.external_id)] = _record(row)
+        inserts: dict[str, dict[str, Any]] = {}
+        updates: dict[str, dict[str, Any]] = {}
+        outbox: dict[str, builtins.list[OutboxItem]] = {}
+        results: builtins.list[tuple[Record, Record | None]] = []
+        for operation in operations:
+            key = (operation.environment, operation.collection, operation.external_id)
+            stored = current.get(key)
+            body = _object(operation.data)
+            if stored is None:
+                record = Record(id=_new_id("rec"), collection=operation.collection,
+                                external_id=operation.external_id, data=body,
+                                origin=operation.origin, version=1, created_at=_iso(now),
+                                updated_at=_iso(now), deleted_at=None)
+                previous = None
+                inserts[record.id] = {
+                    "id": record.id, "environment": operation.environment,
+                    "collection": record.collection, "external_id": record.external_id,
+                    "data": body, "origin": record.origin, "version": 1, "created_at": now,
+                    "updated_at": now, "deleted_at": None}
+            else:
+                previous = stored if stored.deleted_at is None else None
+                record = replace(stored, data=body, origin=operation.origin,
+                                 version=stored.version + 1, updated_at=_iso(now),
+                                 deleted_at=None)
+                if record.id in inserts:  # created earlier in this group: insert the latest
+                    inserts[record.id].update(data=body, origin=record.origin,
+                                              version=record.version)
+                else:
+                    updates[record.id] = {"_id": record.id, "data": body,
+                                          "origin": record.origin, "version": record.version,
+                                          "updated_at": now, "deleted_at": None}
+            current[key] = record
+            results.append((record, previous))
+            if operation.outbox is not None:
+                event = RecordEvent(operation.environment, operation.collection,
+                                    "update" if previous is not None else "create", record,
+                                    previous, operation.origin)
+                outbox.setdefault(operation.environment, []).extend(operation.outbox(event))
+        if inserts:
+            conn.execute(insert(r), builtins.list(inserts.values()))
+        if updates:
+            conn.execute(sql_update(r).where(r.c.id == bindparam("_id")).values(
+                data=bindparam("data"), origin=bindparam("origin"),
+                version=bindparam("version"), updated_at=bindparam("updated_at"),
+                deleted_at=bindparam("deleted_at")), builtins.list(updates.values()))
+        for environment, items in outbox.items():
+            self._insert_outbox(conn, environment, items, now)
         return results
 
     def _log_many(self, conn: Connection,
@@ -1252,6 +1349,14 @@ class RuntimeStore:
 
 
 # -- module helpers ------------------------------------------------------------------------
+
+
+def _written(result: WriteResult) -> tuple[Record, Record | None]:
+    """(record, previous) of a successful create or upsert."""
+    if isinstance(result, Record):
+        return result, None
+    assert isinstance(result, tuple), result
+    return result
 
 
 def _check_origin(origin: str) -> None:

@@ -4,6 +4,7 @@ each in its own savepoint (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event
@@ -140,3 +141,143 @@ def test_a_database_failure_fails_the_whole_group(store: Store, rt: RuntimeStore
         store._engine = working
     records, _ = rt.list(ENV, "incidents", limit=10)
     assert [r.data["title"] for r in records] == ["kept"]
+
+
+def _log_of(status: int) -> Any:
+    def make(record: Record, previous: Record | None) -> LogInbound:
+        return LogInbound(ENV, "iw_1", status_code=status if previous is None else 200,
+                          reason="ok", record_id=record.id)
+    return make
+
+
+def test_a_group_of_upserts_is_written_with_a_few_statements(
+        store: Store, rt: RuntimeStore, database_url: str) -> None:
+    """The fast path reads the group's records with one SELECT and writes them with one
+    INSERT and one UPDATE, whatever the group's size; each write still gets its own result,
+    in order, as ``upsert_external`` would give it."""
+    rt.upsert_external(ENV, "incidents", "old", {"n": 0}, origin="api")
+    gone, _ = rt.upsert_external(ENV, "incidents", "gone", {"n": 0}, origin="api")
+    rt.delete(ENV, "incidents", gone.id, origin="api")
+    events: list[tuple[str, str, int]] = []
+
+    def outbox(event_: RecordEvent) -> list[OutboxItem]:
+        events.append((event_.event, event_.record.external_id or "", event_.record.version))
+        return _outbox(event_)
+
+    sent = _statements(store)
+    operations: list[Any] = [
+        UpsertRecord(ENV, "incidents", f"new-{n}", {"n": n}, origin="inbound_webhook",
+                     outbox=outbox) for n in range(20)]
+    operations += [
+        UpsertRecord(ENV, "incidents", "old", {"n": 1}, origin="inbound_webhook",
+                     outbox=outbox),
+        UpsertRecord(ENV, "incidents", "gone", {"n": 1}, origin="inbound_webhook",
+                     outbox=outbox),
+        # the same new id twice: the second updates what the first created
+        UpsertRecord(ENV, "incidents", "twice", {"n": 1}, origin="inbound_webhook",
+                     outbox=outbox),
+        UpsertRecord(ENV, "incidents", "twice", {"n": 2}, origin="hook", outbox=outbox),
+        UpsertRecord(ENV, "incidents", "old", {"n": 2}, origin="inbound_webhook"),
+    ]
+    results = rt.write_many(operations)
+    record_statements = [q for q in sent if "records" in q.lower()]
+    assert len(record_statements) == 3, record_statements  # SELECT, INSERT, UPDATE
+    assert not [q for q in sent if "SAVEPOINT" in q.upper()]
+    pairs = [r for r in results if isinstance(r, tuple)]
+    assert len(pairs) == len(operations)
+    for n in range(20):
+        record, previous = pairs[n]
+        assert previous is None and record.version == 1 and record.data == {"n": n}
+    old, revived, twice_1, twice_2, old_again = pairs[20:]
+    assert old[1] is not None and old[1].data == {"n": 0} and old[0].version == 2
+    assert revived[1] is None and revived[0].id == gone.id and revived[0].version == 3
+    assert twice_1[1] is None and twice_2[1] == twice_1[0]
+    assert twice_2[0].id == twice_1[0].id and twice_2[0].version == 2
+    assert old_again[1] == old[0] and old_again[0].version == 3
+    assert events[20:] == [("update", "old", 2), ("create", "gone", 3), ("create", "twice", 1),
+                           ("update", "twice", 2)]
+    # what was stored is what was answered
+    for record, _ in (old_again, revived, twice_2, pairs[7]):
+        assert record.external_id is not None
+        stored = rt.get_external(ENV, "incidents", record.external_id)
+        assert stored == record
+    counts = row_counts(database_url)
+    assert counts["records"] == 2 + 20 + 1 and counts["outbox"] == 24
+
+
+def test_a_write_can_bring_its_log_entry_into_its_transaction(
+        store: Store, rt: RuntimeStore) -> None:
+    """``log=`` appends the request's inbound log entry with the write (one commit for
+    both), from the write's result, and only when the write succeeds."""
+    rt.create(ENV, "incidents", {"title": "taken"}, origin="api", external_id="ext-9")
+    commits = _commits(store)
+    results = rt.write_many([
+        UpsertRecord(ENV, "incidents", "ext-1", {"n": 1}, origin="inbound_webhook",
+                     log=_log_of(201)),
+        UpsertRecord(ENV, "incidents", "ext-9", {"n": 1}, origin="inbound_webhook",
+                     log=_log_of(201)),
+        CreateRecord(ENV, "incidents", {"n": 2}, origin="inbound_webhook", log=_log_of(201)),
+        LogInbound(ENV, "iw_1", status_code=401, reason="bad_signature"),
+    ])
+    assert len(commits) == 1
+    first, updated, created, rejected = results
+    assert isinstance(first, tuple) and isinstance(updated, tuple)
+    assert isinstance(created, Record) and isinstance(rejected, int)
+    entries = {(e.status_code, e.record_id) for e in rt.inbound_log(ENV, "iw_1")}
+    assert entries == {(201, first[0].id), (200, updated[0].id), (201, created.id),
+                       (401, None)}
+    # a write that fails (here in the savepoint path) leaves no entry of its own
+    failed = rt.write_many([
+        CreateRecord(ENV, "incidents", {"n": 3}, origin="inbound_webhook",
+                     external_id="ext-9", log=_log_of(201)),
+        CreateRecord(ENV, "incidents", {"n": 4}, origin="inbound_webhook", log=_log_of(201)),
+    ])
+    assert isinstance(failed[0], RecordConflict) and isinstance(failed[1], Record)
+    assert len(rt.inbound_log(ENV, "iw_1")) == 5
+    assert failed[1].id in {e.record_id for e in rt.inbound_log(ENV, "iw_1")}
+
+
+def test_an_id_inserted_concurrently_is_updated_not_duplicated(
+        store: Store, rt: RuntimeStore, database_url: str) -> None:
+    """PostgreSQL: another transaction inserts the same new external id after the group's
+    SELECT saw nothing. The bulk INSERT waits for it, fails on the unique key, and the group
+    is retried one write at a time, which updates the row the other transaction made."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: no concurrent insert can happen")
+    import threading
+
+    from sqlalchemy import insert
+
+    from hookplane.state import tables as t
+    from hookplane.state.store import _now
+
+    other = create_engine(database_url)
+    results: list[Any] = []
+    try:
+        with other.connect() as conn:
+            transaction = conn.begin()
+            now = _now()
+            conn.execute(insert(t.records).values(
+                id="rec_other", environment=ENV, collection="incidents", external_id="race",
+                data={"by": "other"}, origin="api", version=1, created_at=now,
+                updated_at=now, deleted_at=None))
+            writer = threading.Thread(target=lambda: results.extend(rt.write_many([
+                UpsertRecord(ENV, "incidents", "race", {"by": "group"},
+                             origin="inbound_webhook"),
+                UpsertRecord(ENV, "incidents", "calm", {"by": "group"},
+                             origin="inbound_webhook")])))
+            writer.start()
+            writer.join(1.0)
+            assert writer.is_alive()  # the group's INSERT waits on the other's row
+            transaction.commit()
+            writer.join(30)
+    finally:
+        other.dispose()
+    raced, calm = results
+    assert isinstance(raced, tuple) and isinstance(calm, tuple)
+    assert raced[0].id == "rec_other" and raced[0].version == 2
+    assert raced[1] is not None and raced[1].data == {"by": "other"}
+    assert calm[1] is None
+    stored = rt.get_external(ENV, "incidents", "race")
+    assert stored is not None and stored.data == {"by": "group"}
+    assert row_counts(database_url)["records"] == 2
