@@ -264,6 +264,23 @@ class TestCheckOrder:
         assert secret not in dump and hexmac(secret, body) not in dump
 
 
+    def test_a_stored_delivery_has_one_log_entry_committed_with_its_record(
+            self, runtime: Runtime) -> None:
+        """The log entry of a stored delivery is written in the record's own transaction:
+        exactly one per delivery, with the answer's status and the record id."""
+        before = len(_log(runtime, "plain"))
+        body = incident("once")
+        answer = runtime.post("plain", body, {"X-Signature": hexmac(runtime.secret("plain"),
+                                                                    body)})
+        assert answer.status_code in (200, 201)
+        entries = _log(runtime, "plain")
+        assert len(entries) == before + 1
+        newest = max(entries, key=lambda e: e.id)  # type: ignore[attr-defined]
+        assert newest.status_code == answer.status_code  # type: ignore[attr-defined]
+        assert newest.record_id == answer.json()["record_id"]  # type: ignore[attr-defined]
+        assert newest.reason == "ok" and newest.latency_ms is not None  # type: ignore[attr-defined]
+
+
 def rt_ids_absent(runtime: Runtime, text: str) -> bool:
     """Metrics are labelled by route template, never by an id from the URL."""
     return all(hook_id not in text for hook_id in runtime.hooks.values())
