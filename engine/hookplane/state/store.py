@@ -11,10 +11,12 @@ this module: they become :class:`~hookplane.errors.StateError` and its subclasse
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets as _random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +50,7 @@ from hookplane.state.crypto import (
     new_token,
 )
 from hookplane.state.db import (
+    BUSY_TIMEOUT_SECONDS,
     STATE_DIR,
     WRITE_OPTION,
     make_engine,
@@ -160,12 +163,12 @@ class Store:
         self._box = box
         self._url = url
         self._postgres = engine.dialect.name == "postgresql"
-        # SQLite has one writer at a time: this process's write transactions queue on a
-        # lock here instead of meeting in SQLite's busy handler, whose back-off sleeps gave
-        # writes multi-second tails when the dispatcher and ingest wrote at once (other
-        # processes still wait in the busy handler)
+        # SQLite has one writer at a time: write transactions queue on a lock here instead
+        # of meeting in SQLite's busy handler, whose back-off sleeps gave writes
+        # multi-second tails when the dispatcher and ingest wrote at once
         self._write_lock: contextlib.AbstractContextManager[Any] = (
-            contextlib.nullcontext() if self._postgres else threading.RLock())
+            contextlib.nullcontext() if self._postgres else _SQLiteWriteLock(
+                _lock_file(sqlite_path(url)), timeout=BUSY_TIMEOUT_SECONDS))
 
     # -- opening -------------------------------------------------------------------------
 
@@ -878,6 +881,68 @@ class _Batch:
 
 
 # -- module helpers ----------------------------------------------------------------------
+
+
+class _SQLiteWriteLock:
+    """One SQLite writer at a time, queued in front of ``BEGIN IMMEDIATE``: between the
+    threads of this process by a re-entrant lock, and between the processes of this machine
+    (``hookplane serve --processes``, an ``apply`` next to a server) by ``flock`` on a file
+    beside the database. A waiter polls the file lock every 0.2–2 ms, where SQLite's busy
+    handler sleeps up to 100 ms at a time. After ``timeout`` seconds the write raises
+    :class:`DatabaseUnavailable`. Programs that do not take the file lock (the ``sqlite3``
+    shell) still meet ours in SQLite's busy handler, as before."""
+
+    def __init__(self, path: Path | None, *, timeout: float) -> None:
+        self._local = threading.RLock()
+        self._path = path
+        self._timeout = timeout
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        self._local.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                self._lock_file()
+        except BaseException:
+            self._local.release()
+            raise
+        self._depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._local.release()
+
+    def _lock_file(self) -> None:
+        assert self._path is not None
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise DatabaseUnavailable(f"cannot open the write lock {self._path}: "
+                                          f"{exc.strerror}") from exc
+        deadline = time.monotonic() + self._timeout
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnavailable(
+                        f"the state database {self._path} stayed locked by another process "
+                        f"for more than {self._timeout:g}s; try again") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+
+
+def _lock_file(database: Path | None) -> Path | None:
+    """The file SQLite writers of all processes lock: ``DATABASE-writer.lock``."""
+    return database.with_name(database.name + "-writer.lock") if database else None
 
 
 def _key_file(url: str, *, root: Path) -> Path | None:
