@@ -102,11 +102,11 @@ class Server:
 
 
 def hookplane_serve(root: Path, database_url: str, *, port: int, log: Path,
-                    env: Mapping[str, str], workers: int = 8) -> Server:
+                    env: Mapping[str, str], workers: int = 8, processes: int = 1) -> Server:
     """``hookplane serve`` as an operator runs it (access log off: ``--log-level warning``)."""
     argv = [sys.executable, *HOOKPLANE, "-C", str(root), "serve", "--host", "127.0.0.1",
             "--port", str(port), "--database-url", database_url, "--log-level", "warning",
-            "--workers", str(workers)]
+            "--workers", str(workers), "--processes", str(processes)]
     return Server(argv, port=port, log=log, env=env, cwd=root, ready_path="/readyz")
 
 

@@ -16,6 +16,9 @@ from hookplane.cli.main import Context
               help="Seconds between checks for a new apply.")
 @click.option("--workers", "concurrency", default=8, show_default=True,
               type=click.IntRange(1, 512), help="Concurrent outbound deliveries.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port, each a whole runtime (one per core "
+              "uses them all; inbound rate limits and console sign-outs apply per process).")
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1),
               help="How long a claimed delivery or job is held; after a crash it is taken "
               "over when the lease ends.")
@@ -33,24 +36,21 @@ from hookplane.cli.main import Context
 @database_url_option
 @click.pass_obj
 def serve(obj: Context, *, host: str, port: int, reload_interval: float, concurrency: int,
-          lease_seconds: float, head_seconds: float, log_level: str, log_format: str,
-          database_url: str | None) -> int:
+          processes: int, lease_seconds: float, head_seconds: float, log_level: str,
+          log_format: str, database_url: str | None) -> int:
     """Serve the applied configuration: ingest, records API, admin API, metrics."""
-    import uvicorn
+    from hookplane.runtime import processes as running
+    from hookplane.state import Store
 
-    from hookplane.runtime import logs
-    from hookplane.runtime.app import create_app, server_config
-
-    shape: logs.LogFormat = "json" if log_format == "json" else "text"
-    logs.configure(level=log_level, log_format=shape)
-    app = create_app(database_url=database_url, root=obj.root, reload_interval=reload_interval,
-                     dispatch_concurrency=concurrency, lease_seconds=lease_seconds)
-    config = server_config(app, host=host, port=port, log_level=log_level,
-                           head_seconds=head_seconds)
-    # uvicorn set up its own logging when its config was built: route it through ours
-    logs.configure(level=log_level, log_format=shape)
-    uvicorn.Server(config).run()
-    return 0
+    settings = running.ServeSettings(
+        host=host, port=port, root=obj.root, database_url=database_url,
+        reload_interval=reload_interval, concurrency=concurrency,
+        lease_seconds=lease_seconds, head_seconds=head_seconds, log_level=log_level,
+        log_format="json" if log_format == "json" else "text")
+    if processes > 1:
+        # a database that cannot be opened fails here, once, not in every process
+        Store.open(database_url, root=obj.root).close()
+    return running.serve(settings, processes=processes)
 
 
 def register(group: click.Group) -> None:

@@ -130,6 +130,13 @@ def _derive(key: bytes, info: bytes) -> bytes:
 
 def _load_or_create_key_file(path: Path) -> str:
     try:
+        return _create_key_file(path)
+    except OSError as exc:  # e.g. a file where a directory should be, no permission
+        raise SecretError(f"cannot use key file {path}: {exc.strerror or exc}") from None
+
+
+def _create_key_file(path: Path) -> str:
+    try:
         return _read_key_file(path)
     except FileNotFoundError:
         pass

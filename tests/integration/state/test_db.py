@@ -67,6 +67,15 @@ def test_a_key_file_others_can_read_is_refused(root: Path) -> None:
 
 
 @pytest.mark.usefixtures("no_env")
+def test_a_database_under_a_file_is_a_clear_error(root: Path) -> None:
+    """A SQLite path whose parent is a file: an error naming the path, not a traceback."""
+    (root / "a-file").write_text("not a directory")
+    with pytest.raises(SecretError, match="cannot use key file .*a-file/secret.key: Not a "
+                                          "directory"):
+        Store.open(f"sqlite:///{root / 'a-file' / 'state.db'}", root=root)
+
+
+@pytest.mark.usefixtures("no_env")
 def test_the_database_url_variable_is_honoured(root: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     elsewhere = tmp_path / "elsewhere"

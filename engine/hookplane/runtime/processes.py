@@ -1,0 +1,174 @@
+"""Run the runtime: one process, or ``hookplane serve --processes N`` on one socket.
+
+With N processes the parent binds the listening socket, then starts N server processes
+(``spawn``: nothing of the parent's threads, connections or event loop is inherited), each a
+complete runtime — ingest, records and admin APIs, dispatcher, job runner — accepting
+connections from the shared socket. They coordinate through the state database only, as
+replicas on several machines do: deliveries and jobs are claimed under leases, SQLite
+writers queue on the database's file lock. Python runs one thread at a time per process, so
+this is how the runtime uses more than one core.
+
+The parent supervises: a server process that dies once it has built its runtime is replaced;
+one that dies before (the database cannot be opened, the configuration cannot be loaded)
+stops them all: a replacement would only fail again. SIGINT or SIGTERM stops every process
+gracefully (in-flight requests get :data:`GRACEFUL_SECONDS` to finish), then the parent
+exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any
+
+from hookplane.errors import HookplaneError
+from hookplane.runtime import logs
+
+log = logging.getLogger("hookplane.runtime.processes")
+
+GRACEFUL_SECONDS = 10
+"""Time in-flight requests get to finish on shutdown (then the process is killed)."""
+BACKLOG = 2048
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What ``hookplane serve`` was asked for (picklable: a server process gets a copy)."""
+
+    host: str
+    port: int
+    root: Path
+    database_url: str | None = None
+    reload_interval: float = 1.0
+    concurrency: int = 8
+    lease_seconds: float = 60.0
+    head_seconds: float = 10.0
+    log_level: str = "info"
+    log_format: logs.LogFormat = "text"
+
+
+def serve(settings: ServeSettings, *, processes: int = 1) -> int:
+    """Serve until interrupted; the exit status (0, or 1 when server processes failed)."""
+    if processes < 1:
+        raise ValueError("processes must be at least 1")
+    if processes == 1:
+        _run_server(settings, None, None)
+        return 0
+    return _supervise(settings, processes)
+
+
+def _run_server(settings: ServeSettings, sock: socket.socket | None,
+                built: Callable[[], object] | None) -> None:
+    import uvicorn
+
+    from hookplane.runtime.app import create_app, server_config
+
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
+    app = create_app(database_url=settings.database_url, root=settings.root,
+                     reload_interval=settings.reload_interval,
+                     dispatch_concurrency=settings.concurrency,
+                     lease_seconds=settings.lease_seconds)
+    if built is not None:
+        built()
+    config = server_config(app, host=settings.host, port=settings.port,
+                           log_level=settings.log_level, graceful_seconds=GRACEFUL_SECONDS,
+                           head_seconds=settings.head_seconds)
+    # uvicorn set up its own logging when its config was built: route it through ours
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+
+
+def _server_process(settings: ServeSettings, sock: socket.socket, built: EventType) -> None:
+    """A server process's main (module level: ``spawn`` imports it by name); sets ``built``
+    once its runtime is built."""
+    try:
+        _run_server(settings, sock, built.set)
+    except HookplaneError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"Error: {line}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except KeyboardInterrupt:  # the terminal's Ctrl-C reaches the whole process group
+        pass
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    except OSError as exc:
+        raise HookplaneError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _supervise(settings: ServeSettings, processes: int) -> int:
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
+    sock = _bind(settings.host, settings.port)
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    built: dict[int, EventType] = {}
+
+    def start() -> BaseProcess:
+        event = context.Event()
+        process = context.Process(target=_server_process, args=(settings, sock, event),
+                                  name="hookplane-serve", daemon=False)
+        process.start()
+        built[process.pid or 0] = event
+        return process
+
+    status = 0
+    children: list[BaseProcess] = []
+    try:
+        children = [start() for _ in range(processes)]
+        log.info("serving on http://%s:%d with %d processes (pids %s)", settings.host,
+                 settings.port, processes, ", ".join(str(c.pid) for c in children))
+        while not stopping.wait(0.25):
+            for index, child in enumerate(children):
+                if child.is_alive():
+                    continue
+                if not built.pop(child.pid or 0).is_set():
+                    log.error("server process %s exited with status %s before its runtime "
+                              "was built; stopping the others", child.pid, child.exitcode)
+                    status = 1
+                    stopping.set()
+                    break
+                log.warning("server process %s exited with status %s; starting another",
+                            child.pid, child.exitcode)
+                children[index] = start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_all(children)
+        sock.close()
+    return status
+
+
+def _stop_all(children: list[BaseProcess]) -> None:
+    for child in children:
+        if child.is_alive() and child.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACEFUL_SECONDS + 5
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            log.warning("server process %s did not stop in time: killing it", child.pid)
+            child.kill()
+            child.join()
