@@ -33,12 +33,14 @@ ALLOWED: dict[str, frozenset[str]] = {
 """Layer -> the other layers of the package it may import (its own is always fine)."""
 
 PURE = frozenset({"errors", "config", "mapping", "plan"})
-IMPURE_LIBRARIES = frozenset({"sqlalchemy", "httpx", "litestar", "click", "alembic", "uvicorn"})
+IMPURE_LIBRARIES = frozenset({"sqlalchemy", "httpx", "aiohttp", "litestar", "click", "alembic",
+                              "uvicorn"})
 ONLY_IN: dict[str, frozenset[str]] = {
     "sqlalchemy": frozenset({"state"}),
     "alembic": frozenset({"state"}),
     "litestar": frozenset({"runtime"}),
     "httpx": frozenset({"runtime"}),
+    "aiohttp": frozenset({"runtime"}),
 }
 """Library -> the only layers that may import it."""
 
@@ -217,6 +219,7 @@ def test_checker_catches_libraries_in_the_wrong_layer() -> None:
         "hookplane.cli.serve": "import uvicorn\nimport litestar\n",
         "hookplane.apply": "from alembic import command\n",
         "hookplane.state.db": "import sqlalchemy\nimport alembic\n",
+        "hookplane.state.outbox": "import aiohttp\n",
     }) == [
         "hookplane.apply:1: alembic: only state may import alembic",
         "hookplane.cli.serve:2: litestar: only runtime may import litestar",
@@ -224,6 +227,7 @@ def test_checker_catches_libraries_in_the_wrong_layer() -> None:
         "hookplane.mapping.engine:1: click: mapping is pure and may not use click",
         "hookplane.plan.diff:1: httpx: plan is pure and may not use httpx",
         "hookplane.runtime.app:1: sqlalchemy.orm: only state may import sqlalchemy",
+        "hookplane.state.outbox:1: aiohttp: only runtime may import aiohttp",
     ]
 
 

@@ -18,7 +18,9 @@ Each attempt:
 - signs the stored body with every valid secret of the trigger (two during a rotation grace
   period): ``X-Hookplane-Signature`` and the Standard Webhooks headers, ``webhook-id`` = the
   row id; configured headers cannot override them;
-- sends with the shared client (no redirects; the response body read is capped);
+- sends with the shared client (no redirects; the response body read is capped): by
+  default a :class:`~hookplane.runtime.egress.GuardedClient` (``aiohttp``, egress-guarded),
+  or an injected ``httpx.AsyncClient`` (tests give one an ``httpx`` transport);
 - is recorded (status, latency, error, response excerpt) with ``record_attempt``; under
   :meth:`Dispatcher.run_forever` attempts that finish while the previous ones are being
   written share one transaction (``record_attempts``, a group commit); a slot is free
@@ -49,16 +51,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import anyio
 import anyio.to_thread
 import httpx
+from multidict import CIMultiDict
 
 from hookplane import __version__
 from hookplane.errors import DeliveryError, HookplaneError
 from hookplane.mapping import render_value
-from hookplane.runtime.egress import EgressRefused, guarded_transport_from_env
+from hookplane.runtime.egress import Answer, EgressRefused, GuardedClient, guarded_client_from_env
 from hookplane.runtime.fanout import (
     JSON_CONTENT_TYPE,
     PAYLOAD_VERSION,
@@ -125,11 +128,11 @@ class AttemptResult:
     """Seconds the receiver asked us to wait (``Retry-After``), if it did."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Request:
     method: str
     url: str
-    headers: httpx.Headers
+    headers: CIMultiDict[str]
     body: bytes
     timeout: float
 
@@ -282,14 +285,27 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+@overload
+def delivery_client(*, transport: None = None,
+                    environ: Mapping[str, str] | None = None) -> GuardedClient: ...
+
+
+@overload
+def delivery_client(*, transport: httpx.AsyncBaseTransport,
+                    environ: Mapping[str, str] | None = None) -> httpx.AsyncClient: ...
+
+
 def delivery_client(*, transport: httpx.AsyncBaseTransport | None = None,
-                    environ: Mapping[str, str] | None = None) -> httpx.AsyncClient:
-    """The client deliveries go through: egress-guarded (``HOOKPLANE_ALLOW_NETWORKS``)
-    unless another ``transport`` is given, no redirects, no proxies from the environment."""
-    return httpx.AsyncClient(
-        transport=transport or guarded_transport_from_env(environ),
-        follow_redirects=False, trust_env=False, timeout=10.0,
-        headers={"User-Agent": USER_AGENT})
+                    environ: Mapping[str, str] | None = None
+                    ) -> GuardedClient | httpx.AsyncClient:
+    """The client deliveries go through: a :class:`GuardedClient` (egress-guarded, the
+    networks of ``HOOKPLANE_ALLOW_NETWORKS`` allowed), or, given a ``transport``, an
+    ``httpx.AsyncClient`` sending through it; no redirects, no proxies from the
+    environment either way."""
+    if transport is None:
+        return guarded_client_from_env(environ)
+    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
+                             timeout=10.0, headers={"User-Agent": USER_AGENT})
 
 
 def _now() -> datetime:
@@ -305,8 +321,9 @@ def _excerpt(data: bytes) -> str | None:
 class Dispatcher:
     """Sends the outbox. One per process (``worker`` unique per process)."""
 
-    def __init__(self, registry: Registry, store: RuntimeStore, client: httpx.AsyncClient,
-                 metrics: Metrics, *, worker: str, concurrency: int = 8,
+    def __init__(self, registry: Registry, store: RuntimeStore,
+                 client: GuardedClient | httpx.AsyncClient, metrics: Metrics, *, worker: str,
+                 concurrency: int = 8,
                  lease_seconds: float = 60.0, response_cap: int = RESPONSE_CAP,
                  poll_interval: float = 0.2,
                  retention_days: float | None = DEFAULT_RETENTION_DAYS) -> None:
@@ -518,9 +535,9 @@ class Dispatcher:
         if payload.get("v") != PAYLOAD_VERSION or not isinstance(body, str):
             raise _NotSent(f"delivery {row.id} has a payload this version of Hookplane cannot "
                            "read")
-        headers = httpx.Headers({"User-Agent": USER_AGENT,
-                                 "Content-Type": str(payload.get("content_type")
-                                                     or JSON_CONTENT_TYPE)})
+        headers = CIMultiDict({"User-Agent": USER_AGENT,
+                               "Content-Type": str(payload.get("content_type")
+                                                   or JSON_CONTENT_TYPE)})
         target = payload.get("target")
         if isinstance(target, dict):
             method, url = self._external_target(view, trigger, target, headers)
@@ -543,7 +560,8 @@ class Dispatcher:
         return _Request(method, url, headers, content, spec.timeout)
 
     def _external_target(self, view: EnvironmentView, trigger: TriggerView,
-                         target: dict[str, Any], headers: httpx.Headers) -> tuple[str, str]:
+                         target: dict[str, Any], headers: CIMultiDict[str]
+                         ) -> tuple[str, str]:
         name = str(target.get("source"))
         source = view.sources.get(name)
         if source is None or source.spec.write is None:
@@ -562,15 +580,12 @@ class Dispatcher:
 
         try:
             with anyio.fail_after(request.timeout):
-                async with self.client.stream(
-                        request.method, request.url, content=request.body,
-                        headers=request.headers, timeout=request.timeout,
-                        follow_redirects=False) as response:
-                    try:
-                        data = await read_limited(response, self.response_cap)
-                        excerpt = _excerpt(data)
-                    except PermanentFailure:
-                        excerpt = f"(response body larger than {self.response_cap} bytes)"
+                if isinstance(self.client, GuardedClient):
+                    response = await self.client.send(
+                        request.method, request.url, headers=request.headers,
+                        body=request.body, timeout=request.timeout, cap=self.response_cap)
+                else:
+                    response = await _send_httpx(self.client, request, self.response_cap)
         except EgressRefused as exc:
             return AttemptResult(None, False, elapsed(), str(exc), None)
         except (TimeoutError, httpx.TimeoutException):
@@ -589,6 +604,8 @@ class Dispatcher:
                                  None)
         latency = elapsed()
         status = response.status_code
+        excerpt = (_excerpt(response.content) if response.content is not None
+                   else f"(response body larger than {self.response_cap} bytes)")
         if 200 <= status < 300:
             return AttemptResult(status, True, latency, None, excerpt)
         if status in _RETRYABLE_STATUS or status >= 500:
@@ -660,7 +677,7 @@ class Dispatcher:
         text = rendered if isinstance(rendered, str) else dump_json(rendered)
         content_type = ("text/plain; charset=utf-8" if isinstance(rendered, str)
                         else JSON_CONTENT_TYPE)
-        headers = httpx.Headers({"User-Agent": USER_AGENT, "Content-Type": content_type})
+        headers = CIMultiDict({"User-Agent": USER_AGENT, "Content-Type": content_type})
         for name, value in spec.headers.items():
             headers[name] = value
         content = text.encode("utf-8")
@@ -673,6 +690,19 @@ class Dispatcher:
                 "success": result.success, "status_code": result.status_code,
                 "latency_ms": result.latency_ms, "response_excerpt": result.response_excerpt,
                 "error": result.error}
+
+
+async def _send_httpx(client: httpx.AsyncClient, request: _Request, cap: int) -> Answer:
+    """``request`` through an injected ``httpx`` client, read as :class:`GuardedClient`
+    reads it."""
+    async with client.stream(request.method, request.url, content=request.body,
+                             headers=list(request.headers.items()), timeout=request.timeout,
+                             follow_redirects=False) as response:
+        try:
+            data: bytes | None = await read_limited(response, cap)
+        except PermanentFailure:
+            data = None
+    return Answer(response.status_code, response.headers, data)
 
 
 def _find_trigger(view: EnvironmentView, row: OutboxRow) -> TriggerView | None:

@@ -20,7 +20,7 @@ import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from hookplane.runtime.dispatch import Dispatcher, delivery_client
-from hookplane.runtime.egress import GuardedTransport
+from hookplane.runtime.egress import GuardedClient
 from hookplane.runtime.fanout import outbox_for
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import EnvironmentView, Registry
@@ -195,7 +195,9 @@ class Project:
                    registry: Registry | None = None, runtime: RuntimeStore | None = None,
                    **options: Any) -> Dispatcher:
         options.setdefault("poll_interval", 0.05)
-        client = delivery_client(transport=transport or GuardedTransport(allow_networks=allow))
+        client: GuardedClient | httpx.AsyncClient = (
+            GuardedClient(allow_networks=allow) if transport is None
+            else delivery_client(transport=transport))
         return Dispatcher(registry or self.registry, runtime or self.runtime, client, Metrics(),
                           worker=worker, **options)
 

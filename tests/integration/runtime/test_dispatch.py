@@ -29,11 +29,13 @@ from hookplane.runtime.dispatch import (
     UNRECORDED_PER_SLOT,
     Dispatcher,
     TriggerNotFound,
+    delivery_client,
     parse_retry_after,
     retention_days_from_env,
 )
 from hookplane.runtime.egress import (
     EgressRefused,
+    GuardedClient,
     GuardedTransport,
     allowed_networks_from_env,
     refusal_reason,
@@ -623,14 +625,52 @@ def test_internal_destinations_are_refused_and_recorded(project: Project,
                                    "service; webhooks never need it")
 
 
+REBIND_REFUSAL = ("refused to connect to rebind.test (10.0.0.7): a private address; "
+                  "deliveries only go to public addresses unless the operator allows the "
+                  "network in HOOKPLANE_ALLOW_NETWORKS (e.g. HOOKPLANE_ALLOW_NETWORKS=10.0.0.7/32)")
+NAMES = {"receiver.test": ["127.0.0.1"], "rebind.test": ["127.0.0.1", "10.0.0.7"],
+         "meta.test": ["fd00:ec2::254"]}
+
+
 def test_the_vetted_address_is_the_one_connected_to(receiver: Receiver) -> None:
-    answers = {"receiver.test": ["127.0.0.1"], "rebind.test": ["127.0.0.1", "10.0.0.7"],
-               "meta.test": ["fd00:ec2::254"]}
+    """The dispatcher's client: names resolve through the guard, a keep-alive connection is
+    reused (resolved once), any refused address refuses the whole host."""
     asked: list[str] = []
 
     async def resolver(host: str, port: int) -> Sequence[str]:
         asked.append(host)
-        return answers[host]
+        return NAMES[host]
+
+    async def main() -> list[object]:
+        outcomes: list[object] = []
+        async with GuardedClient(allow_networks=["127.0.0.0/8"], resolver=resolver) as client:
+            for _ in range(2):
+                answer = await client.send("POST", f"http://receiver.test:{receiver.port}/pinned",
+                                           headers={}, body=b"{}", timeout=5, cap=1024)
+                outcomes.append(answer.status_code)
+            for host in ("rebind.test", "meta.test"):
+                try:
+                    await client.send("GET", f"http://{host}:{receiver.port}/", headers={},
+                                      body=b"", timeout=5, cap=1024)
+                except EgressRefused as exc:
+                    outcomes.append(str(exc))
+        return outcomes
+
+    first, second, rebind, meta = anyio.run(main)
+    assert first == second == 200
+    assert [hit.headers["host"] for hit in receiver.hits] == [
+        f"receiver.test:{receiver.port}"] * 2  # the name, not the IP
+    assert rebind == REBIND_REFUSAL
+    assert isinstance(meta, str) and "the cloud metadata service" in meta
+    assert asked == ["receiver.test", "rebind.test", "meta.test"]  # one connection reused
+
+
+def test_the_httpx_transport_guards_the_same_way(receiver: Receiver) -> None:
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        return NAMES[host]
 
     async def main() -> list[object]:
         transport = GuardedTransport(allow_networks=["127.0.0.0/8"], resolver=resolver)
@@ -650,13 +690,97 @@ def test_the_vetted_address_is_the_one_connected_to(receiver: Receiver) -> None:
     assert status == 200
     (hit,) = receiver.hits
     assert hit.headers["host"] == f"receiver.test:{receiver.port}"  # the name, not the IP
-    assert rebind == ("refused to connect to rebind.test (10.0.0.7): a private address; "
-                      "deliveries only go to public addresses unless the operator allows the "
-                      "network in HOOKPLANE_ALLOW_NETWORKS (e.g. "
-                      "HOOKPLANE_ALLOW_NETWORKS=10.0.0.7/32)")
-    assert isinstance(rebind, str) and isinstance(meta, str)
-    assert "the cloud metadata service" in meta
+    assert rebind == REBIND_REFUSAL
+    assert isinstance(meta, str) and "the cloud metadata service" in meta
     assert asked == ["receiver.test", "rebind.test", "meta.test"]
+
+
+@pytest.mark.parametrize(("url", "error"), [
+    ("http://127.0.0.1:{port}/x", "refused to connect to 127.0.0.1: a loopback address; "
+     "deliveries only go to public addresses unless the operator allows the network in "
+     "HOOKPLANE_ALLOW_NETWORKS (e.g. HOOKPLANE_ALLOW_NETWORKS=127.0.0.1/32)"),
+    ("http://[::1]:{port}/x", "refused to connect to ::1: a loopback address; deliveries "
+     "only go to public addresses unless the operator allows the network in "
+     "HOOKPLANE_ALLOW_NETWORKS (e.g. HOOKPLANE_ALLOW_NETWORKS=::1/128)"),
+    ("http://169.254.169.254/latest/meta-data/", "refused to connect to 169.254.169.254: "
+     "the cloud metadata service; webhooks never need it"),
+    ("ftp://receiver.test/x", "refused to send to a 'ftp' URL: deliveries use http or https"),
+])
+def test_address_literals_and_other_schemes_are_refused(receiver: Receiver, url: str,
+                                                         error: str) -> None:
+    """An IP address in the URL never reaches the resolver: the socket is vetted instead."""
+    async def resolver(host: str, port: int) -> Sequence[str]:
+        raise AssertionError(f"resolved {host}")
+
+    async def main() -> str:
+        async with GuardedClient(resolver=resolver) as client:
+            with pytest.raises(EgressRefused) as refused:
+                await client.send("POST", url.format(port=receiver.port), headers={},
+                                  body=b"{}", timeout=5, cap=1024)
+        return str(refused.value)
+
+    assert anyio.run(main) == error
+    assert receiver.hits == []
+
+
+def test_the_client_ignores_proxy_settings_and_keeps_no_cookies(
+        receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = Receiver().start()
+    receiver.respond = lambda hit: (200, {}, {"Set-Cookie": "session=abc; Path=/"})
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def resolver(host: str, port: int) -> Sequence[str]:
+        return ["127.0.0.1"]
+
+    async def main() -> None:
+        async with GuardedClient(allow_networks=["127.0.0.0/8"], resolver=resolver) as client:
+            for _ in range(2):
+                await client.send("POST", f"http://receiver.test:{receiver.port}/c",
+                                  headers={}, body=b"{}", timeout=5, cap=1024)
+
+    try:
+        anyio.run(main)
+    finally:
+        proxy.stop()
+    assert proxy.hits == []
+    assert [hit.headers.get("cookie") for hit in receiver.hits] == [None, None]
+
+
+def test_the_answer_read_is_capped_and_failures_are_httpx_errors(receiver: Receiver) -> None:
+    receiver.respond = lambda hit: (200, b"x" * 5000 if hit.path == "/big" else b"small", {})
+
+    async def main() -> list[object]:
+        seen: list[object] = []
+        async with GuardedClient(allow_networks=["127.0.0.0/8"]) as client:
+            for path in ("/big", "/small"):
+                answer = await client.send("GET", f"{receiver.url}{path}", headers={},
+                                           body=b"", timeout=5, cap=4096)
+                seen.append(answer.content)
+            with socket_closed_port() as closed:
+                try:
+                    await client.send("POST", f"http://127.0.0.1:{closed}/", headers={},
+                                      body=b"", timeout=5, cap=10)
+                except httpx.ConnectError as exc:
+                    seen.append(type(exc))
+            try:
+                await client.send("POST", "http://receiver.test:1:2/", headers={}, body=b"",
+                                  timeout=5, cap=10)
+            except httpx.InvalidURL as exc:
+                seen.append(type(exc))
+        return seen
+
+    assert anyio.run(main) == [None, b"small", httpx.ConnectError, httpx.InvalidURL]
+
+
+def test_the_default_delivery_client_is_the_guarded_one() -> None:
+    client = delivery_client(environ={"HOOKPLANE_ALLOW_NETWORKS": "127.0.0.0/8"})
+    assert isinstance(client, GuardedClient)
+    assert client.allow_networks == (ipaddress.ip_network("127.0.0.0/8"),)
+    assert isinstance(delivery_client(transport=httpx.MockTransport(lambda r: httpx.Response(
+        200))), httpx.AsyncClient)
 
 
 @pytest.mark.parametrize(("address", "reason"), [
