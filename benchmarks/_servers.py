@@ -113,6 +113,18 @@ class Receiver:
         await send({"type": "http.response.body", "body": body})
 
 
+def serve_baseline(args: argparse.Namespace, sock: Any = None, built: Any = None) -> None:
+    """The baseline under Hookplane's uvicorn settings; on ``sock`` when given (one of
+    several processes, like ``hookplane serve --processes``)."""
+    from hookplane.runtime.app import server_config
+
+    app = baseline_app(args.database_url, args.secret, Path(args.root))
+    if built is not None:
+        built()
+    config = server_config(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("kind", choices=["baseline", "receiver"])
@@ -121,12 +133,18 @@ def main() -> int:
     parser.add_argument("--secret", default="")
     parser.add_argument("--root", default=".")
     parser.add_argument("--delay", type=float, default=5.0)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="baseline: server processes on the port (as hookplane serve "
+                             "--processes)")
     args = parser.parse_args()
     if args.kind == "baseline":
-        from hookplane.runtime.app import server_config
+        if args.processes > 1:
+            from hookplane.runtime.processes import supervise
 
-        app = baseline_app(args.database_url, args.secret, Path(args.root))
-        config = server_config(app, host="127.0.0.1", port=args.port, log_level="warning")
+            return supervise(serve_baseline, (args,), host="127.0.0.1", port=args.port,
+                             processes=args.processes)
+        serve_baseline(args)
+        return 0
     else:
         config = uvicorn.Config(Receiver(args.delay), host="127.0.0.1", port=args.port,
                                 log_level="warning", access_log=False, lifespan="on",

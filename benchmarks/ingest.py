@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -122,8 +123,10 @@ def measure(url: str, script: Path, *, connections: int, seconds: float,
 
 
 def run(*, database: str = "sqlite", seconds: float = 30.0, connections: int = 64,
-        warmup: float = 5.0, distinct: int = 2000, on_server: object = None) -> Figures:
+        warmup: float = 5.0, distinct: int = 2000, on_server: object = None,
+        processes: int = 1) -> Figures:
     """One run: baseline then Hookplane, same load; raises :class:`LoadErrors` on errors.
+    Both run ``processes`` server processes on their port.
 
     ``on_server(pid, url)``, when given, is called with Hookplane's server before the load
     (the footprint benchmark samples its memory)."""
@@ -141,7 +144,8 @@ def run(*, database: str = "sqlite", seconds: float = 30.0, connections: int = 6
                                           header="X-Signature"))
         port = free_port()
         with helper_server("baseline", "--database-url", make_url(root, "baseline"),
-                           "--secret", secret, "--root", str(root), port=port,
+                           "--secret", secret, "--root", str(root),
+                           "--processes", str(processes), port=port,
                            log=root / "baseline.log", env=server_env()) as server:
             baseline = measure(server.url + "/ingest", base_script, connections=connections,
                                seconds=seconds, warmup=warmup)
@@ -151,7 +155,7 @@ def run(*, database: str = "sqlite", seconds: float = 30.0, connections: int = 6
         script.write_text(wrk_script(path, payloads, signatures, header="X-Signature"))
         port = free_port()
         with hookplane_serve(root, state_url, port=port, log=root / "serve.log",
-                             env=server_env()) as server:
+                             env=server_env(), processes=processes) as server:
             if callable(on_server):
                 on_server(server.pid, server.url)
             hookplane = measure(server.url + path, script, connections=connections,
@@ -175,17 +179,21 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="server processes of both servers (default: one per core)")
     args = parser.parse_args()
     runs = []
     for i in range(args.repeat):
         try:
             figures = run(database=args.database, seconds=args.seconds,
-                          connections=args.connections, warmup=args.warmup)
+                          connections=args.connections, warmup=args.warmup,
+                          processes=args.processes)
         except LoadErrors as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
         h, b = figures.hookplane, figures.baseline
-        print(f"run {i + 1}/{args.repeat} ({args.database}, wrk -t2 -c{args.connections} "
+        print(f"run {i + 1}/{args.repeat} ({args.database}, {args.processes} process(es), "
+              f"wrk -t2 -c{args.connections} "
               f"-d{args.seconds:g}s): hookplane {h.rps:,.0f} req/s p50 {h.p50_ms:.1f} ms "
               f"p99 {h.p99_ms:.1f} ms errors {h.errors} | baseline {b.rps:,.0f} req/s "
               f"p50 {b.p50_ms:.1f} ms p99 {b.p99_ms:.1f} ms errors {b.errors} | "
