@@ -70,8 +70,8 @@ def test_a_key_file_others_can_read_is_refused(root: Path) -> None:
 def test_a_database_under_a_file_is_a_clear_error(root: Path) -> None:
     """A SQLite path whose parent is a file: an error naming the path, not a traceback."""
     (root / "a-file").write_text("not a directory")
-    with pytest.raises(SecretError, match="cannot use key file .*a-file/secret.key: Not a "
-                                          "directory"):
+    with pytest.raises(SecretError, match=r"cannot use key file .*a-file/secret\.key: Not a "
+                                          r"directory"):
         Store.open(f"sqlite:///{root / 'a-file' / 'state.db'}", root=root)
 
 
