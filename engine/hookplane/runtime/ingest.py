@@ -9,6 +9,7 @@ accepted or not, is written to the inbound delivery log, without secret headers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -222,7 +223,9 @@ class IngestService:
         if content_length is not None and content_length > limit:
             return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
         try:
-            with anyio.fail_after(BODY_SECONDS):  # a client trickling its body holds no slot
+            # a client trickling its body holds no slot (asyncio's timeout: anyio's
+            # fail_after costs several times more, on every request)
+            async with asyncio.timeout(BODY_SECONDS):
                 body = await read_capped(chunks, limit)
         except BodyTooLarge:
             return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
