@@ -7,7 +7,9 @@ died is claimed again when its lease runs out, so delivery is at-least-once and 
 ``webhook-id`` (the outbox row id) stays the same across attempts and workers. The lease is
 at least the longest trigger timeout plus a margin, and every attempt is bounded by its
 trigger's ``timeout`` as a whole (connect, send, answer), so a live worker never loses a row
-it is still sending.
+it is still sending. With a backlog, up to ``CLAIM_AHEAD_ROUNDS`` rows per slot are claimed
+ahead (big claims cost the database much less per row); their lease also covers one attempt
+per round of rows waiting before them.
 
 Each attempt:
 
@@ -102,9 +104,12 @@ RETENTION_VAR: Final = "HOOKPLANE_DELIVERY_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS: Final = 30.0
 RESPONSE_CAP: Final = 64 * 1024
 LEASE_MARGIN: Final = 5.0
+"""Seconds a lease outlives the longest trigger timeout (recording the attempt included)."""
 UNRECORDED_PER_SLOT: Final = 4
 """Sent attempts per delivery slot that may wait for the recorder's next commit."""
-"""Seconds a lease outlives the longest trigger timeout (recording the attempt included)."""
+CLAIM_AHEAD_ROUNDS: Final = 4
+"""With a backlog, rows claimed ahead per delivery slot (a claim costs the database about
+the same for 8 rows as for 24: bigger claims are most of the dispatcher's CPU saved)."""
 PURGE_EVERY: Final = 3600.0
 _EXCERPT_CHARS: Final = 2048
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
@@ -369,6 +374,7 @@ class Dispatcher:
                 self._recorder = recorder
                 ready: deque[OutboxRow] = deque()
                 backlog = False
+                target = CLAIM_AHEAD_ROUNDS * self.concurrency
                 while True:
                     if self.retention_days is not None and time.monotonic() >= next_purge:
                         next_purge = time.monotonic() + PURGE_EVERY
@@ -377,14 +383,16 @@ class Dispatcher:
                         self._busy += 1
                         group.start_soon(self._slot, ready.popleft())
                     free = self.concurrency - self._busy
-                    # with a backlog, keep up to ``concurrency`` rows claimed ahead (topped
-                    # up when half are gone, so claims come in batches): a slot that frees
-                    # up starts its next delivery without waiting for a claim. Their lease
-                    # is doubled to cover the wait for a slot (at most one attempt's timeout)
-                    ahead = (self.concurrency - len(ready)
-                             if backlog and len(ready) <= self.concurrency // 2 else 0)
+                    # with a backlog, keep up to CLAIM_AHEAD_ROUNDS x ``concurrency`` rows
+                    # claimed ahead (topped up when half are gone, so claims come in
+                    # batches): a slot that frees up starts its next delivery without
+                    # waiting for a claim. Their lease covers the wait for a slot as well:
+                    # at most one attempt's timeout per round of rows ahead of them
+                    ahead = (target - len(ready)
+                             if backlog and len(ready) <= target // 2 else 0)
                     if free > 0 or ahead > 0:
-                        claimed = await self._claim(free + ahead, wait_for_slot=ahead > 0)
+                        rounds = -(-(len(ready) + ahead) // self.concurrency) if ahead else 0
+                        claimed = await self._claim(free + ahead, rounds=rounds)
                         backlog = len(claimed) == free + ahead
                         ready.extend(claimed)
                         if ready and self._busy < self.concurrency:
@@ -430,10 +438,13 @@ class Dispatcher:
         finally:
             release()
 
-    async def _claim(self, limit: int, *, wait_for_slot: bool = False) -> list[OutboxRow]:
+    async def _claim(self, limit: int, *, rounds: int = 0) -> list[OutboxRow]:
+        """Claim up to ``limit`` rows; ``rounds``: how many attempts per slot may run before
+        the last of them starts (0: they start now)."""
         lease = self._lease()
-        if wait_for_slot:
-            lease *= 2
+        if rounds:
+            # never shorter than the doubled lease claims ahead always had
+            lease += max(lease, rounds * (self._longest_timeout() + LEASE_MARGIN))
         try:
             return await anyio.to_thread.run_sync(lambda: self.store.claim_outbox(
                 worker=self.worker, limit=limit, lease_seconds=lease), limiter=self._writes)
@@ -442,12 +453,15 @@ class Dispatcher:
             return []
 
     def _lease(self) -> float:
+        return max(self.lease_seconds, self._longest_timeout() + LEASE_MARGIN)
+
+    def _longest_timeout(self) -> float:
         longest = 0.0
         for name in self.registry.environments():
             view = self.registry.get(name)
             if view is not None:
                 longest = max(longest, view.longest_timeout)
-        return max(self.lease_seconds, longest + LEASE_MARGIN)
+        return longest
 
     async def _purge_quietly(self) -> None:
         try:

@@ -26,6 +26,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from hookplane.errors import DeliveryError
 from hookplane.runtime.dispatch import (
+    CLAIM_AHEAD_ROUNDS,
+    LEASE_MARGIN,
     UNRECORDED_PER_SLOT,
     Dispatcher,
     TriggerNotFound,
@@ -451,6 +453,49 @@ def test_a_slot_is_free_once_its_attempt_is_queued_for_recording(project: Projec
         receiver.stop()
     assert len(rows) == total and all(d.status == "delivered" for d in rows)
     assert len({h.headers.get("webhook-id") for h in receiver.hits}) == total
+
+
+class _ClaimLog(RuntimeStore):
+    """The real store; remembers every claim's (limit, lease_seconds)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.claims: list[tuple[int, float]] = []
+
+    def claim_outbox(self, *, worker: str, limit: int, lease_seconds: float,
+                     now: datetime | None = None) -> Any:
+        self.claims.append((limit, lease_seconds))
+        return super().claim_outbox(worker=worker, limit=limit, lease_seconds=lease_seconds,
+                                    now=now)
+
+
+def test_a_backlog_is_claimed_in_batches_whose_lease_covers_the_wait(
+        project: Project, receiver: Receiver) -> None:
+    """With a backlog, up to CLAIM_AHEAD_ROUNDS rows per slot are claimed ahead (claims in
+    big batches cost the database far less per row); a row claimed ahead waits for at most
+    one attempt per round of rows before it, and its lease covers those attempts too."""
+    project.apply(f"""
+        triggers:
+          fast: {{collection: incidents, events: [create], url: "{receiver.url}/f",
+                  timeout: 2s}}
+        """)
+    assert project.store is not None
+    logged = _ClaimLog(project.store)
+    total = 60
+    for n in range(total):
+        project.create("incidents", {"title": f"n{n}"})
+    slots = 2
+    with running(project.dispatcher(concurrency=slots, runtime=logged, lease_seconds=1)):
+        rows = finished(project, "fast", total)
+    assert all(d.status == "delivered" and d.attempts == 1 for d in rows)
+    assert len(receiver.hits) == total
+    lease = 2 + LEASE_MARGIN  # the trigger's timeout and the margin (over lease_seconds=1)
+    limits = [limit for limit, _ in logged.claims]
+    assert max(limits) > 2 * slots  # more than one round ahead (the old rule's limit)
+    assert max(limits) <= slots + CLAIM_AHEAD_ROUNDS * slots
+    for limit, seconds in logged.claims:
+        rounds = -(-(limit - slots) // slots)  # rounds of rows at least ahead of the last
+        assert seconds >= lease + max(lease, rounds * lease) if rounds > 0 else seconds >= lease
 
 
 def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
