@@ -452,7 +452,8 @@ class RuntimeStore:
                     with conn.begin_nested():
                         result = self._perform(conn, operation)
                         if not isinstance(operation, LogInbound) and operation.log:
-                            self._log_many(conn, [operation.log(*_written(result))])
+                            self._log_many(conn, [operation.log(*_written(result))],
+                                           ids=False)
                         results.append(result)
                 except StateError as exc:
                     results.append(exc)
@@ -484,15 +485,16 @@ class RuntimeStore:
                     done = self._upsert_group(conn, [operation for _, operation in upserts])
                     for (index, _), result in zip(upserts, done, strict=True):
                         results[index] = result
-                # the log entries of successful writes, after those the callers asked for
-                entries = [operation for _, operation in logs] + [
-                    operation.log(*_written(results[index]))
-                    for index, operation in enumerate(operations)
-                    if not isinstance(operation, LogInbound) and operation.log is not None]
-                if entries:
-                    ids = self._log_many(conn, entries)
-                    for (index, _), entry_id in zip(logs, ids, strict=False):
+                if logs:
+                    ids = self._log_many(conn, [operation for _, operation in logs])
+                    for (index, _), entry_id in zip(logs, ids, strict=True):
                         results[index] = entry_id
+                # the log entries of successful writes (their ids are not needed)
+                entries = [operation.log(*_written(results[index]))
+                           for index, operation in enumerate(operations)
+                           if not isinstance(operation, LogInbound) and operation.log]
+                if entries:
+                    self._log_many(conn, entries, ids=False)
         except DatabaseUnavailable:
             raise
         except StateError as exc:
@@ -571,10 +573,11 @@ class RuntimeStore:
             self._insert_outbox(conn, environment, items, now)
         return results
 
-    def _log_many(self, conn: Connection,
-                  entries: Sequence[LogInbound]) -> builtins.list[int]:
-        """Append inbound attempts to the log; their ids, in order. Path-derived values are
-        clipped to their columns, ``detail`` to 1 KiB."""
+    def _log_many(self, conn: Connection, entries: Sequence[LogInbound], *,
+                  ids: bool = True) -> builtins.list[int]:
+        """Append inbound attempts to the log; their ids, in order (``ids=False``: nothing,
+        in one ``executemany`` — SQLite returns ordered ids one INSERT per row). Path-derived
+        values are clipped to their columns, ``detail`` to 1 KiB."""
         now = _utc(None)
         rows = [{
             "environment": _clip(_storable(e.environment), 100),
@@ -587,6 +590,9 @@ class RuntimeStore:
             "record_id": e.record_id, "job_id": e.job_id,
             "provider_delivery_id": _clip(e.provider_delivery_id, _MAX_PROVIDER_ID)
             if e.provider_delivery_id is not None else None} for e in entries]
+        if not ids:
+            conn.execute(insert(t.inbound_deliveries), rows)
+            return []
         statement = insert(t.inbound_deliveries).returning(t.inbound_deliveries.c.id,
                                                            sort_by_parameter_order=True)
         return [int(entry_id) for entry_id in conn.execute(statement, rows).scalars()]
