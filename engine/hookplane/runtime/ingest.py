@@ -130,8 +130,18 @@ def parse_json(body: bytes) -> Any:
     :data:`MAX_JSON_DEPTH` levels, no NUL or lone surrogate in strings (ValueError);
     integers are bounded by the parser (4,300 digits)."""
     value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
-    _check_tree(value)
+    if not _plain(body):
+        _check_tree(value)
     return value
+
+
+def _plain(body: bytes) -> bool:
+    """True when ``body`` cannot hold what :func:`_check_tree` looks for, so the walk can be
+    skipped (most webhook bodies): ASCII without NUL bytes is read as UTF-8 (not UTF-16/32,
+    where raw surrogates could hide), so NUL and surrogates could only come as ``\\u``
+    escapes; and fewer brackets than the depth limit cannot nest deeper than it."""
+    return (body.isascii() and b"\x00" not in body and b"\\u" not in body
+            and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH)
 
 
 def _is_json(content_type: str | None) -> bool:

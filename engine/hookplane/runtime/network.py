@@ -21,7 +21,10 @@ def networks(items: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in items)
 
 
+@lru_cache(maxsize=4096)
 def parse_address(text: str) -> IPAddress | None:
+    """An address from a peer or ``X-Forwarded-For`` entry (None if it is not one); cached:
+    the same few senders and proxies come back on every request."""
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]
