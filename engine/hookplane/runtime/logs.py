@@ -154,6 +154,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _access_line(access: logging.Logger, scope: Scope, status: int, started: float,
+                 request_id: str) -> None:
+    handler = scope.get("route_handler")
+    paths = sorted(getattr(handler, "paths", ()) or ())
+    client = scope.get("client")
+    duration = round((time.perf_counter() - started) * 1000, 1)
+    path = str(scope.get("path", ""))
+    access.info('%s %s %s %.1fms', scope.get("method", ""), path, status, duration,
+                extra={"method": scope.get("method"), "path": path,
+                       "route": paths[0] if paths else None, "status": status,
+                       "duration_ms": duration, "client": client[0] if client else None,
+                       "request_id": request_id})
+
+
 def request_ids(app: ASGIApp) -> ASGIApp:
     """ASGI middleware: a request id per HTTP request, in the response and in every log line.
 
@@ -185,17 +199,8 @@ def request_ids(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            handler = scope.get("route_handler")
-            paths = sorted(getattr(handler, "paths", ()) or ())
-            client = scope.get("client")
-            duration = round((time.perf_counter() - started) * 1000, 1)
-            path = str(scope.get("path", ""))
-            access.info('%s %s %s %.1fms', scope.get("method", ""), path, status, duration,
-                        extra={"method": scope.get("method"), "path": path,
-                               "route": paths[0] if paths else None, "status": status,
-                               "duration_ms": duration,
-                               "client": client[0] if client else None,
-                               "request_id": request_id})
+            if access.isEnabledFor(logging.INFO):  # off with --log-level warning
+                _access_line(access, scope, status, started, request_id)
             current_request_id.reset(token)
 
     return middleware
