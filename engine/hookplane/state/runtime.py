@@ -519,9 +519,11 @@ class RuntimeStore:
                 operation.external_id)
         current: dict[tuple[str, str, str], Record] = {}
         for (environment, collection), external_ids in wanted.items():
+            # locked in key order: two groups locking overlapping rows cannot deadlock
             query = select(r).where(r.c.environment == environment,
                                     r.c.collection == collection,
-                                    r.c.external_id.in_(sorted(external_ids)))
+                                    r.c.external_id.in_(sorted(external_ids))
+                                    ).order_by(r.c.external_id)
             for row in conn.execute(query.with_for_update()):
                 current[(environment, collection, row.external_id)] = _record(row)
         inserts: dict[str, dict[str, Any]] = {}
