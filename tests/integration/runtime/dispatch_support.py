@@ -59,6 +59,9 @@ def ok(_: Hit) -> Reply:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # 16 dispatcher connections opening at once must not overflow the accept queue (the
+    # default 5 let the kernel drop one now and then: a ReadError on a loaded machine)
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (a timeout under test) is expected; anything else shows."""

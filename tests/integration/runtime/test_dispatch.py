@@ -768,6 +768,103 @@ def test_address_literals_and_other_schemes_are_refused(receiver: Receiver, url:
     assert receiver.hits == []
 
 
+def _certificate(name: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate for ``name`` and its key (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM,
+                              serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def test_tls_is_checked_against_the_host_name_not_the_pinned_address(tmp_path: Path) -> None:
+    """The connection goes to the vetted address; SNI and the certificate check still use
+    the URL's host name (a certificate for another name is refused)."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cert, key = _certificate("receiver.test")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str | None] = []
+
+    def sni(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    server_context.sni_callback = sni
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class TLSServer(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self) -> tuple[Any, Any]:
+            sock, address = super().get_request()
+            return server_context.wrap_socket(sock, server_side=True), address
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # the refused handshake of the second request
+
+    server = TLSServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    async def resolver(host: str, port: int) -> Sequence[str]:
+        return ["127.0.0.1"]
+
+    async def main() -> list[object]:
+        trusted = ssl.create_default_context(cadata=cert.decode())
+        seen: list[object] = []
+        async with GuardedClient(allow_networks=["127.0.0.0/8"], resolver=resolver,
+                                 verify=trusted) as client:
+            answer = await client.send("POST", f"https://receiver.test:{port}/", headers={},
+                                       body=b"{}", timeout=5, cap=1024)
+            seen.append(answer.status_code)
+            try:
+                await client.send("POST", f"https://other.test:{port}/", headers={},
+                                  body=b"{}", timeout=5, cap=1024)
+            except httpx.ConnectError as exc:
+                seen.append(str(exc))
+        return seen
+
+    try:
+        status, refused = anyio.run(main)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200
+    assert names[0] == "receiver.test"
+    assert isinstance(refused, str) and "other.test" in refused
+
+
 def test_the_client_ignores_proxy_settings_and_keeps_no_cookies(
         receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = Receiver().start()
