@@ -28,14 +28,14 @@ def test_plan_10k_small() -> None:
 def test_ingest_small() -> None:
     figures = ingest.run(seconds=3, warmup=1, connections=16, distinct=200)
     assert figures.hookplane.errors == 0 and figures.baseline.errors == 0
-    assert figures.ratio >= 0.5, figures.row()
+    # half of today's ratio at this size (about 1.3, one process each)
+    assert figures.ratio >= 0.65, figures.row()
 
 
 def test_dispatch_small() -> None:
     figures = dispatch.run(deliveries=1000, concurrency=8)
-    # half of today's ratio (0.27 at 20,000 deliveries; docs/performance.md): the target
-    # (0.8) is not reached yet, so the guard catches a halving, not a miss of the target
-    assert figures.ratio >= 0.12, figures.row()
+    # half of today's ratio at this size (0.9-1.1; 1.16 at 20,000 deliveries)
+    assert figures.ratio >= 0.45, figures.row()
 
 
 def test_isolation_small() -> None:
