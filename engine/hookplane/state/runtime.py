@@ -73,6 +73,7 @@ __all__ = [
     "Job",
     "JobKind",
     "JobStatus",
+    "LogCallback",
     "LogInbound",
     "Origin",
     "OutboxCallback",
@@ -433,11 +434,13 @@ class RuntimeStore:
         returns, in order, as its own method would (``create``, ``upsert_external``,
         ``log_inbound``).
 
-        Each operation runs in its own savepoint: one that fails with a :class:`StateError`
-        (a duplicate delivery, a taken external id, a value the database refuses) is rolled
-        back alone and its error is returned in its place; the others still commit. Nothing
-        is durable, and nothing should be answered, before this returns. If the database
-        itself fails (unavailable, locked for too long), nothing is committed and
+        One that fails with a :class:`StateError` (a duplicate delivery, a taken external
+        id, a value the database refuses) is rolled back alone and its error is returned in
+        its place; the others still commit. (First the whole group is tried without
+        savepoints, its upserts in bulk; only when one operation fails is it run again with
+        one savepoint per operation.) A write's ``log`` entry commits with it, or not at
+        all. Nothing is durable, and nothing should be answered, before this returns. If the
+        database itself fails (unavailable, locked for too long), nothing is committed and
         :class:`DatabaseUnavailable` is raised for the whole group.
         """
         if len(operations) > 1:
