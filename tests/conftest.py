@@ -60,7 +60,10 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-def _start_cluster(tmp: Path) -> tuple[_Server, Path, Path]:
+def _start_cluster(tmp: Path, *, durable_commits: bool = False) -> tuple[_Server, Path, Path]:
+    """A throw-away cluster. Commits return before their WAL is written unless
+    ``durable_commits`` (``synchronous_commit=off``: fast, and safe for tests that never kill
+    the server; one that stops it with ``-m immediate`` would lose the last commits)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     initdb = Path(found[-1]) if found else None
     if initdb is None:
@@ -83,8 +86,8 @@ def _start_cluster(tmp: Path) -> tuple[_Server, Path, Path]:
                    check=True, capture_output=True)
     port = _free_port()
     options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={tmp} "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-               "-c max_connections=200")
+               "-c fsync=off -c full_page_writes=off -c max_connections=200 "
+               f"-c synchronous_commit={'on' if durable_commits else 'off'}")
     subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-o", options,
                                  "-l", str(tmp / "server.log"), "-w", "-t", "60", "start"]),
                    check=True, capture_output=True)

@@ -45,7 +45,7 @@ class Cluster:
     def start(self) -> None:
         options = (f"-c listen_addresses=127.0.0.1 -p {self.server.port} "
                    f"-c unix_socket_directories={self.directory} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   "-c synchronous_commit=on -c full_page_writes=off -c max_connections=200")
         subprocess.run(_as_postgres([str(self.pg_ctl), "-D", str(self.data), "-o", options,
                                      "-l", str(self.directory / "server.log"), "-w", "-t", "60",
                                      "start"]), check=True, capture_output=True)
@@ -56,7 +56,9 @@ class Cluster:
 def cluster() -> Iterator[Cluster]:
     pytest.importorskip("psycopg")
     directory = Path(tempfile.mkdtemp(prefix="hookplane-outage-"))
-    server, pg_ctl, data = _start_cluster(directory)
+    # the server is stopped with -m immediate (a crash): a commit must be written before it
+    # is answered, or the last writes before the outage are lost with the server
+    server, pg_ctl, data = _start_cluster(directory, durable_commits=True)
     _wait_ready(server)
     running = Cluster(server, pg_ctl, data, directory)
     try:
