@@ -61,7 +61,7 @@ import httpx
 from multidict import CIMultiDict
 
 from hookplane import __version__
-from hookplane.errors import DeliveryError, HookplaneError
+from hookplane.errors import DeliveryError, HookplaneError, StateError
 from hookplane.mapping import render_value
 from hookplane.runtime.egress import Answer, EgressRefused, GuardedClient, guarded_client_from_env
 from hookplane.runtime.fanout import (
@@ -368,11 +368,11 @@ class Dispatcher:
         writes = anyio.CapacityLimiter(1)
         self._writes = writes
         recorder = _Recorder(self.store, self.worker, writes)
+        ready: deque[OutboxRow] = deque()
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(recorder.run)
                 self._recorder = recorder
-                ready: deque[OutboxRow] = deque()
                 backlog = False
                 target = CLAIM_AHEAD_ROUNDS * self.concurrency
                 while True:
@@ -405,6 +405,19 @@ class Dispatcher:
         finally:  # deliver() outside run_forever records on its own again
             self._recorder = None
             self._writes = None
+            if ready:  # claimed ahead, never sent: due again now, not when the lease ends
+                with anyio.CancelScope(shield=True):
+                    await self._release([row.id for row in ready])
+
+    async def _release(self, outbox_ids: list[str]) -> None:
+        try:
+            released = await anyio.to_thread.run_sync(lambda: self.store.release_outbox(
+                outbox_ids, worker=self.worker))
+        except StateError as exc:  # their lease ends in time: they are sent then
+            log.warning("could not hand back %d unsent deliveries (%s); they are sent when "
+                        "their lease ends", len(outbox_ids), exc)
+        else:
+            log.info("handed back %d claimed deliveries not sent before stopping", released)
 
     async def run_once(self) -> int:
         """Claim up to ``concurrency`` due rows, send them concurrently, wait for all;

@@ -812,6 +812,22 @@ class RuntimeStore:
                            lease_seconds=lease_seconds, now=now)
         return [_outbox_row(row) for row in rows]
 
+    def release_outbox(self, outbox_ids: Sequence[str], *, worker: str) -> int:
+        """Hand back deliveries ``worker`` claimed and never sent (it is stopping): pending
+        again at once, for any worker, instead of when their lease ends. Rows the worker no
+        longer holds (recorded, or taken over after its lease ran out) are left alone; the
+        number released."""
+        wanted = [outbox_id for outbox_id in outbox_ids if not _unqueryable(outbox_id)]
+        if not wanted:
+            return 0
+        o = t.outbox
+        with self._write() as conn:
+            return int(conn.execute(sql_update(o).where(
+                o.c.id.in_(wanted), o.c.status == "in_flight",
+                o.c.claimed_by == _clip(worker)).values(
+                status="pending", claimed_by=None, claimed_until=None,
+                updated_at=_now())).rowcount)
+
     def record_attempt(self, outbox_id: str, *, worker: str, status_code: int | None,
                        success: bool, latency_ms: float | None, error: str | None,
                        response_excerpt: str | None, retry_at: datetime | None,

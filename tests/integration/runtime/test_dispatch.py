@@ -43,7 +43,7 @@ from hookplane.runtime.egress import (
     refusal_reason,
 )
 from hookplane.runtime.registry import Registry
-from hookplane.state.runtime import RuntimeStore
+from hookplane.state.runtime import Delivery, RuntimeStore
 from hookplane.state.store import Store
 from tests.integration.runtime.dispatch_support import (
     ENV,
@@ -52,6 +52,7 @@ from tests.integration.runtime.dispatch_support import (
     Receiver,
     Reply,
     finished,
+    ok,
     running,
     wait_until,
 )
@@ -496,6 +497,47 @@ def test_a_backlog_is_claimed_in_batches_whose_lease_covers_the_wait(
     for limit, seconds in logged.claims:
         rounds = -(-(limit - slots) // slots)  # rounds of rows at least ahead of the last
         assert seconds >= lease + max(lease, rounds * lease) if rounds > 0 else seconds >= lease
+
+
+
+def test_rows_claimed_ahead_are_handed_back_when_the_dispatcher_stops(
+        project: Project, receiver: Receiver) -> None:
+    """Stopping (a deploy, ``serve --processes`` replacing a process) hands back the rows
+    claimed ahead and never sent: pending again at once, not when their lease ends. The rows
+    being sent when it stopped stay claimed until their lease ends (they may have arrived:
+    at-least-once)."""
+    def slowly(hit: Hit) -> Reply:
+        time.sleep(1.5)
+        return ok(hit)
+
+    receiver.respond = slowly
+    project.apply(f"""
+        triggers:
+          slow: {{collection: incidents, events: [create], url: "{receiver.url}/s",
+                  timeout: 5s}}
+        """)
+    total = 30
+    for n in range(total):
+        project.create("incidents", {"title": f"n{n}"})
+
+    def claimed() -> list[Delivery]:
+        return [d for d in project.deliveries("slow") if d.status == "in_flight"]
+
+    with running(project.dispatcher(concurrency=2, worker="stopping")):
+        wait_until(lambda: len(claimed()) > 2)  # rows claimed ahead of the two slots
+        wait_until(lambda: len(receiver.hits) == 2)
+    rows = project.deliveries("slow")
+    in_flight = [d for d in rows if d.status == "in_flight"]
+    pending = [d for d in rows if d.status == "pending"]
+    assert len(in_flight) == 2 and {d.claimed_by for d in in_flight} == {"stopping"}
+    assert len(pending) == total - 2
+    assert all(d.claimed_by is None and d.claimed_until is None and d.attempts == 0
+               for d in pending)
+    # another worker takes them at once
+    assert project.store is not None
+    taken = RuntimeStore(project.store).claim_outbox(worker="next", limit=100,
+                                                     lease_seconds=60)
+    assert len(taken) == total - 2
 
 
 def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(

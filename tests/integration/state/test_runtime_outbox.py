@@ -50,6 +50,32 @@ def test_claim_hands_each_due_row_to_one_worker_until_its_lease_ends(
     assert rt.outbox_depth() == 5  # in flight still counts
 
 
+
+def test_a_stopping_worker_hands_back_only_what_it_still_holds(rt: RuntimeStore) -> None:
+    ids = rt.enqueue_outbox(ENV, [_item(n) for n in range(4)])
+    mine = rt.claim_outbox(worker="w1", limit=3, lease_seconds=30)
+    theirs = rt.claim_outbox(worker="w2", limit=3, lease_seconds=30)
+    assert len(mine) == 3 and len(theirs) == 1
+    sent = mine[0].id
+    rt.record_attempt(sent, worker="w1", status_code=200, success=True, latency_ms=5,
+                      error=None, response_excerpt=None, retry_at=None)
+
+    # its own unsent rows come back; the recorded one, another worker's row and an id that
+    # is not there are left alone
+    released = rt.release_outbox([row.id for row in mine] + [theirs[0].id, "msg_nope", "\x00"],
+                                 worker="w1")
+    assert released == 2
+    again = rt.claim_outbox(worker="w3", limit=10, lease_seconds=30)
+    assert sorted(row.id for row in again) == sorted(row.id for row in mine[1:])
+    assert all(row.attempts == 0 for row in again)
+    delivered = rt.delivery(sent)
+    assert delivered is not None and delivered.status == "delivered"
+    held = rt.delivery(theirs[0].id)
+    assert held is not None and held.claimed_by == "w2"
+    assert set(ids) == {row.id for row in mine} | {theirs[0].id}
+    assert rt.release_outbox([], worker="w1") == 0
+
+
 def test_a_crashed_workers_rows_are_claimed_again_after_the_lease(rt: RuntimeStore) -> None:
     (row_id,) = rt.enqueue_outbox(ENV, [_item()])
     (claimed,) = rt.claim_outbox(worker="crashed", limit=10, lease_seconds=30)
