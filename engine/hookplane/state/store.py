@@ -196,6 +196,8 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+        if isinstance(self._write_lock, _SQLiteWriteLock):
+            self._write_lock.close()
 
     def __enter__(self) -> Store:
         return self
@@ -916,6 +918,13 @@ class _SQLiteWriteLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._local.release()
+
+    def close(self) -> None:
+        """Close the lock file (the store is closing: no write is under way)."""
+        with self._local:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def _lock_file(self) -> None:
         assert self._path is not None

@@ -76,3 +76,18 @@ def test_a_lock_held_too_long_makes_the_write_unavailable(url: str, tmp_path: Pa
             assert time.monotonic() - started < 3.0
         # released: writes go through again, and this thread's lock was not left held
         store.runtime().create("preview", "incidents", {"n": 2}, origin="api")
+
+
+def test_closing_a_store_closes_its_lock_file(url: str, tmp_path: Path) -> None:
+    """Every store that wrote opened the lock file: closing it must not leave the descriptor
+    behind (CLI commands and tests open and close many stores in one process)."""
+    def open_descriptors() -> int:
+        return len(list(Path("/proc/self/fd").iterdir()))
+
+    with Store.open(url, root=tmp_path) as store:  # warm: imports, the key file
+        store.runtime().create("preview", "incidents", {"n": 0}, origin="api")
+    before = open_descriptors()
+    for n in range(20):
+        with Store.open(url, root=tmp_path) as store:
+            store.runtime().create("preview", "incidents", {"n": n}, origin="api")
+    assert open_descriptors() - before < 3
