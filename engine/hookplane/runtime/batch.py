@@ -5,7 +5,8 @@ committed, the write starts one at once (no added latency when the server is qui
 that arrive while a group is committing wait for it and go together in the next one. Each
 request is answered only after the commit that holds its write returned, so an answer still
 means the data is durable. One write failing (a duplicate delivery, a taken external id) does
-not fail the others: each runs in its own savepoint (``RuntimeStore.write_many``).
+not fail the others: ``RuntimeStore.write_many`` then runs the group again with a savepoint
+per write, and only the failing one is rolled back.
 
 Why: a transaction costs far more in SQLAlchemy and the database than the INSERTs inside it
 (../docs/performance.md); with one transaction per write, a busy ingest endpoint spends most of
