@@ -19,6 +19,11 @@ with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit c
     ├── MappingError           a mapping could not be applied to a payload at runtime
     ├── TemplateError          a template could not be rendered (size cap, syntax)
     └── DeliveryError          an outbound delivery or upstream fetch failed
+        └── EgressError        the outbound sender could not send or finish a request
+            ├── EgressRefused      destination refused (address, scheme): never retried
+            ├── EgressInvalidURL   the URL or a header cannot be sent as HTTP: never retried
+            ├── EgressTimeout      no complete answer within the timeout: retried
+            └── EgressUnreachable  resolve/connect/read/protocol failure: retried
 """
 
 from __future__ import annotations
@@ -113,3 +118,42 @@ class TemplateError(HookplaneError):
 
 class DeliveryError(HookplaneError):
     """An outbound delivery or an upstream fetch failed."""
+
+
+class EgressError(DeliveryError):
+    """The outbound sender could not send a request or read its answer.
+
+    The message names the destination by scheme, host and port only (never the path, query
+    or a header value: webhook URLs often carry a secret). ``retryable`` says whether another
+    attempt can help.
+    """
+
+    retryable = True
+
+
+class EgressRefused(EgressError):
+    """The destination may not be reached: its address (loopback, private, metadata …) or
+    its scheme. Sending again cannot help."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, host: str = "", address: str = "",
+                 reason: str = "") -> None:
+        super().__init__(message)
+        self.host = host
+        self.address = address
+        self.reason = reason
+
+
+class EgressInvalidURL(EgressError):
+    """The URL (or a header) cannot be sent as an HTTP request: malformed, a bad port."""
+
+    retryable = False
+
+
+class EgressTimeout(EgressError):
+    """No complete answer within the request's timeout."""
+
+
+class EgressUnreachable(EgressError):
+    """The host could not be resolved or connected to, or the connection broke."""

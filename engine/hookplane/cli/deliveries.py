@@ -72,7 +72,8 @@ def add_commands(group: click.Group) -> None:
     def test(obj: Context, environment: str, name: str, *, as_json: bool,
              database_url: str | None) -> int:
         """Send a synthetic, signed 'test' event to trigger NAME and print the answer."""
-        from hookplane.runtime.dispatch import Dispatcher, delivery_client
+        from hookplane.runtime.dispatch import Dispatcher
+        from hookplane.runtime.egress import sender_from_env
         from hookplane.runtime.metrics import Metrics
         from hookplane.runtime.registry import Registry, build_view
 
@@ -80,8 +81,8 @@ def add_commands(group: click.Group) -> None:
             view = build_view(store, environment)
 
             async def send() -> dict[str, Any]:
-                async with delivery_client() as client:
-                    dispatcher = Dispatcher(Registry(store), RuntimeStore(store), client,
+                async with sender_from_env() as sender:
+                    dispatcher = Dispatcher(Registry(store), RuntimeStore(store), sender,
                                             Metrics(), worker="cli-test")
                     return await dispatcher.send_test(view, name)
 

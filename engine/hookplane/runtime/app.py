@@ -30,7 +30,6 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-import httpx
 import uvicorn
 from litestar import Litestar, Request, Response, Router, delete, get, patch, post
 from litestar.connection import ASGIConnection
@@ -52,7 +51,8 @@ from hookplane.runtime.admin import (
     trigger_deliveries,
 )
 from hookplane.runtime.console import console_handlers, template_config
-from hookplane.runtime.dispatch import Dispatcher, delivery_client, retention_days_from_env
+from hookplane.runtime.dispatch import Dispatcher, retention_days_from_env
+from hookplane.runtime.egress import Sender, sender_from_env
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.ingest import IngestService
 from hookplane.runtime.jobs import JobRunner
@@ -90,7 +90,7 @@ class Services:
     dispatcher: Dispatcher | None
     system: SystemEvents
     admin_token: str | None
-    client: httpx.AsyncClient
+    sender: Sender
 
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -512,16 +512,16 @@ def create_app(
     admin_token: str | None = None,
     reload_interval: float = 1.0,
     run_jobs: bool = True,
-    client: httpx.AsyncClient | None = None,
-    delivery_client_: httpx.AsyncClient | None = None,
+    sender: Sender | None = None,
     dispatch_concurrency: int = 8,
     lease_seconds: float = 60.0,
 ) -> Litestar:
     """Build the runtime. Configuration comes from the state database ``database_url``.
 
-    ``client`` fetches hydration upstreams and invoke targets (configured URLs);
-    ``delivery_client_`` sends trigger deliveries and defaults to one guarded against
-    private, loopback and metadata addresses (``HOOKPLANE_ALLOW_NETWORKS`` opens CIDRs).
+    ``sender`` is the one outbound sender — trigger deliveries, test sends, redeliveries,
+    external writes, hydration fetches, invoke calls — and defaults to the egress-guarded
+    one (no private, loopback or metadata addresses; ``HOOKPLANE_ALLOW_NETWORKS`` opens
+    CIDRs); the runtime builds no other HTTP client.
     ``run_jobs=False`` serves requests without background workers. ``lease_seconds`` is how
     long a worker holds a claimed delivery or job: after a crash, another worker (or this one
     restarted) takes it over when the lease runs out.
@@ -533,12 +533,9 @@ def create_app(
     registry.refresh()
     meters = Metrics()
     limiter = RateLimiter()
-    http = client or httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=False, trust_env=False)
+    outbound = sender or sender_from_env()
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     events = WriteEvents(registry)
-    outbound = delivery_client_ or delivery_client()
     dispatcher = (Dispatcher(registry, runtime, outbound, meters, worker=worker,
                              concurrency=dispatch_concurrency, lease_seconds=lease_seconds,
                              retention_days=retention_days_from_env())
@@ -549,13 +546,13 @@ def create_app(
         store=store, runtime=runtime, registry=registry, metrics=meters,
         ingest=IngestService(registry, runtime, limiter, meters, events),
         records=RecordsService(registry, runtime, events),
-        jobs=(JobRunner(registry, runtime, http, meters, events=events, worker=worker,
+        jobs=(JobRunner(registry, runtime, outbound, meters, events=events, worker=worker,
                         lease_seconds=lease_seconds) if run_jobs else None),
         dispatcher=dispatcher,
         system=SystemEvents(store, runtime, registry),
         admin_token=admin_token if admin_token is not None
         else os.environ.get("HOOKPLANE_ADMIN_TOKEN") or None,
-        client=http,
+        sender=outbound,
     )
 
     @contextlib.asynccontextmanager
@@ -588,9 +585,7 @@ def create_app(
                 yield
             finally:
                 group.cancel_scope.cancel()
-        if client is None:
-            await http.aclose()
-        if delivery_client_ is None:
+        if sender is None:
             await outbound.aclose()
         store.close()
 

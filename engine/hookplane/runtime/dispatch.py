@@ -20,9 +20,10 @@ Each attempt:
 - signs the stored body with every valid secret of the trigger (two during a rotation grace
   period): ``X-Hookplane-Signature`` and the Standard Webhooks headers, ``webhook-id`` = the
   row id; configured headers cannot override them;
-- sends with the shared client (no redirects; the response body read is capped): by
-  default a :class:`~hookplane.runtime.egress.GuardedClient` (``aiohttp``, egress-guarded),
-  or an injected ``httpx.AsyncClient`` (tests give one an ``httpx`` transport);
+- sends through the runtime's one :class:`~hookplane.runtime.egress.Sender` (the
+  egress-guarded :class:`~hookplane.runtime.egress.GuardedSender`; no redirects; the
+  response body read is capped); error texts name the destination by scheme, host and
+  port only — never the path, which often is the secret;
 - is recorded (status, latency, error, response excerpt) with ``record_attempt``; under
   :meth:`Dispatcher.run_forever` attempts that finish while the previous ones are being
   written share one transaction (``record_attempts``, a group commit); a slot is free
@@ -53,17 +54,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, overload
+from typing import Any, Final
 
 import anyio
 import anyio.to_thread
-import httpx
 from multidict import CIMultiDict
 
-from hookplane import __version__
-from hookplane.errors import DeliveryError, HookplaneError, StateError
+from hookplane.errors import DeliveryError, EgressError, HookplaneError, StateError
 from hookplane.mapping import render_value
-from hookplane.runtime.egress import Answer, EgressRefused, GuardedClient, guarded_client_from_env
+from hookplane.runtime.egress import USER_AGENT, Sender, safe_destination
 from hookplane.runtime.fanout import (
     JSON_CONTENT_TYPE,
     PAYLOAD_VERSION,
@@ -71,7 +70,7 @@ from hookplane.runtime.fanout import (
     record_json,
     system_event_items,
 )
-from hookplane.runtime.jobs import PermanentFailure, backoff_seconds, read_limited
+from hookplane.runtime.jobs import backoff_seconds
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import EnvironmentView, Registry, TriggerView
 from hookplane.runtime.signing import sign
@@ -92,14 +91,12 @@ __all__ = [
     "Dispatcher",
     "TriggerNotFound",
     "default_worker_name",
-    "delivery_client",
     "parse_retry_after",
     "retention_days_from_env",
 ]
 
 log = logging.getLogger("hookplane.runtime.dispatch")
 
-USER_AGENT: Final = f"Hookplane-Webhooks/{__version__}"
 RETENTION_VAR: Final = "HOOKPLANE_DELIVERY_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS: Final = 30.0
 RESPONSE_CAP: Final = 64 * 1024
@@ -290,29 +287,6 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-@overload
-def delivery_client(*, transport: None = None,
-                    environ: Mapping[str, str] | None = None) -> GuardedClient: ...
-
-
-@overload
-def delivery_client(*, transport: httpx.AsyncBaseTransport,
-                    environ: Mapping[str, str] | None = None) -> httpx.AsyncClient: ...
-
-
-def delivery_client(*, transport: httpx.AsyncBaseTransport | None = None,
-                    environ: Mapping[str, str] | None = None
-                    ) -> GuardedClient | httpx.AsyncClient:
-    """The client deliveries go through: a :class:`GuardedClient` (egress-guarded, the
-    networks of ``HOOKPLANE_ALLOW_NETWORKS`` allowed), or, given a ``transport``, an
-    ``httpx.AsyncClient`` sending through it; no redirects, no proxies from the
-    environment either way."""
-    if transport is None:
-        return guarded_client_from_env(environ)
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
-                             timeout=10.0, headers={"User-Agent": USER_AGENT})
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -327,7 +301,7 @@ class Dispatcher:
     """Sends the outbox. One per process (``worker`` unique per process)."""
 
     def __init__(self, registry: Registry, store: RuntimeStore,
-                 client: GuardedClient | httpx.AsyncClient, metrics: Metrics, *, worker: str,
+                 sender: Sender, metrics: Metrics, *, worker: str,
                  concurrency: int = 8,
                  lease_seconds: float = 60.0, response_cap: int = RESPONSE_CAP,
                  poll_interval: float = 0.2,
@@ -338,7 +312,7 @@ class Dispatcher:
             raise ValueError("lease_seconds, response_cap and poll_interval must be positive")
         self.registry = registry
         self.store = store
-        self.client = client
+        self.sender = sender
         self.metrics = metrics
         self.worker = worker
         self.concurrency = concurrency
@@ -607,28 +581,16 @@ class Dispatcher:
 
         try:
             with anyio.fail_after(request.timeout):
-                if isinstance(self.client, GuardedClient):
-                    response = await self.client.send(
-                        request.method, request.url, headers=request.headers,
-                        body=request.body, timeout=request.timeout, cap=self.response_cap)
-                else:
-                    response = await _send_httpx(self.client, request, self.response_cap)
-        except EgressRefused as exc:
-            return AttemptResult(None, False, elapsed(), str(exc), None)
-        except (TimeoutError, httpx.TimeoutException):
+                response = await self.sender.send(
+                    request.method, request.url, headers=request.headers, body=request.body,
+                    timeout=request.timeout, cap=self.response_cap)
+        except TimeoutError:
             return AttemptResult(None, False, elapsed(),
                                  f"no answer within {request.timeout:g}s (timeout)", None,
                                  retryable=True)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            return AttemptResult(None, False, elapsed(), f"invalid destination: {exc}", None)
-        except httpx.TransportError as exc:
-            return AttemptResult(None, False, elapsed(),
-                                 f"could not reach the receiver: {type(exc).__name__}: {exc}",
-                                 None, retryable=True)
-        except (httpx.HTTPError, ValueError, TypeError) as exc:
-            return AttemptResult(None, False, elapsed(),
-                                 f"could not send the request: {type(exc).__name__}: {exc}",
-                                 None)
+        except EgressError as exc:
+            return AttemptResult(None, False, elapsed(), str(exc), None,
+                                 retryable=exc.retryable)
         latency = elapsed()
         status = response.status_code
         excerpt = (_excerpt(response.content) if response.content is not None
@@ -641,9 +603,12 @@ class Dispatcher:
                                  retry_after=parse_retry_after(
                                      response.headers.get("retry-after")))
         if 300 <= status < 400:
+            # the location often repeats the secret path (http -> https): host only
             where = response.headers.get("location")
-            error = (f"receiver answered {status} (a redirect{f' to {where}' if where else ''}"
-                     "); redirects are not followed: point the trigger at the final URL")
+            shown = safe_destination(where) if where else "("
+            shown = "" if shown.startswith("(") else f" to {shown}"
+            error = (f"receiver answered {status} (a redirect{shown}); redirects are not "
+                     "followed: point the trigger at the final URL")
             return AttemptResult(status, False, latency, error, excerpt)
         return AttemptResult(status, False, latency, f"receiver answered {status}", excerpt)
 
@@ -717,19 +682,6 @@ class Dispatcher:
                 "success": result.success, "status_code": result.status_code,
                 "latency_ms": result.latency_ms, "response_excerpt": result.response_excerpt,
                 "error": result.error}
-
-
-async def _send_httpx(client: httpx.AsyncClient, request: _Request, cap: int) -> Answer:
-    """``request`` through an injected ``httpx`` client, read as :class:`GuardedClient`
-    reads it."""
-    async with client.stream(request.method, request.url, content=request.body,
-                             headers=list(request.headers.items()), timeout=request.timeout,
-                             follow_redirects=False) as response:
-        try:
-            data: bytes | None = await read_limited(response, cap)
-        except PermanentFailure:
-            data = None
-    return Answer(response.status_code, response.headers, data)
 
 
 def _find_trigger(view: EnvironmentView, row: OutboxRow) -> TriggerView | None:

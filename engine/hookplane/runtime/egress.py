@@ -1,10 +1,17 @@
-"""Outbound network guard: trigger deliveries never reach internal addresses by accident.
+"""THE outbound sender: every request Hookplane makes to another system goes through it.
 
-A trigger URL is configuration, and configuration can point anywhere — at the cloud metadata
-service, at the state database, at an admin port on localhost. :class:`GuardedClient` is the
-dispatcher's client (``aiohttp``, chosen for its CPU cost per request: about a sixth of
-``httpx``'s); :class:`GuardedTransport` gives an ``httpx`` client the same guard. At connect
-time both resolve the destination host (``getaddrinfo``, off the event loop), refuse the
+Trigger deliveries, test sends, redeliveries, external writes, hydration fetches and invoke
+calls all use one :class:`Sender` (a port of two methods, :meth:`Sender.send` and
+:meth:`Sender.aclose`), and the runtime builds exactly one implementation of it,
+:class:`GuardedSender` (``aiohttp``, chosen for its CPU cost per request: about a sixth of
+``httpx``'s). No other module of the runtime may open an HTTP client or a socket to a
+configured destination; ``tests/hardening/test_egress_boundary.py`` reads the imports of
+every module to keep it so, and sends from each call site to a loopback receiver to prove
+the refusal.
+
+A URL is configuration, and configuration can point anywhere — at the cloud metadata
+service, at the state database, at an admin port on localhost. At connect time the sender
+resolves the destination host (``getaddrinfo``, off the event loop) and refuses the
 connection when **any** resolved address is
 
 - loopback (127.0.0.0/8, ::1), unspecified (0.0.0.0/8, ::), private (RFC 1918, ULA
@@ -15,23 +22,24 @@ connection when **any** resolved address is
 
 unless it lies inside one of the operator's allowed networks (``HOOKPLANE_ALLOW_NETWORKS``,
 comma-separated CIDRs, read by :func:`allowed_networks_from_env`; the constructor itself
-never reads the environment). A refusal raises :class:`EgressRefused`, which the dispatcher
-records as the attempt's error.
+never reads the environment).
 
 The connection is then made to the vetted address itself (the address is *pinned*), while
 the URL — and so the ``Host`` header, TLS SNI and certificate verification — keeps the host
-name. :class:`GuardedClient`'s resolver is the guard (it answers only vetted addresses, which
+name: the sender's resolver is the guard (it answers only vetted addresses, which
 ``aiohttp``'s connector then connects to; its DNS cache is off), and the socket of every
 connection is vetted once more against the address it is about to connect to (IP literal
-URLs included); :class:`GuardedTransport` swaps the network backend of ``httpx``'s
-connection pool for one that connects to the addresses it just checked. A DNS answer that
-changes between the check and the connect (DNS rebinding) therefore cannot redirect the
-connection. Pooled keep-alive connections were vetted when they were opened.
+URLs included). A DNS answer that changes between the check and the connect (DNS
+rebinding) therefore cannot redirect the connection. Pooled keep-alive connections were
+vetted when they were opened. Redirects are never followed and proxies from the
+environment never used, so a public URL cannot bounce a request to an internal one either.
 
-Redirects are never followed and proxies from the environment never used, so a public URL
-cannot bounce a delivery to an internal one either. :class:`GuardedClient` raises ``httpx``'s
-exception classes (``ConnectError``, ``ReadTimeout``, ``RemoteProtocolError`` …) for transport
-failures, so callers handle both clients alike.
+Failures are raised in Hookplane's vocabulary (:mod:`hookplane.errors`):
+:class:`~hookplane.errors.EgressRefused`, :class:`~hookplane.errors.EgressInvalidURL`,
+:class:`~hookplane.errors.EgressTimeout`, :class:`~hookplane.errors.EgressUnreachable`, all
+:class:`~hookplane.errors.EgressError`. Their messages name the destination by scheme, host
+and port only — never the path, the query, user info or a header value, which often carry a
+secret (Slack, Discord and Teams URLs are credentials) — also when the URL is malformed.
 """
 
 from __future__ import annotations
@@ -44,33 +52,48 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import aiohttp.abc
 import anyio
-import httpcore
-import httpx
+import certifi
+import yarl
 
-from hookplane.errors import DeliveryError
+from hookplane import __version__
+from hookplane.errors import (
+    DeliveryError,
+    EgressError,
+    EgressInvalidURL,
+    EgressRefused,
+    EgressTimeout,
+    EgressUnreachable,
+)
 
 __all__ = [
     "ALLOW_NETWORKS_VAR",
+    "USER_AGENT",
     "Answer",
+    "EgressError",
+    "EgressInvalidURL",
     "EgressRefused",
-    "GuardedClient",
-    "GuardedTransport",
+    "EgressTimeout",
+    "EgressUnreachable",
+    "GuardedSender",
     "IPAddress",
     "IPNetwork",
     "Resolver",
+    "Sender",
     "allowed_networks_from_env",
-    "guarded_client_from_env",
-    "guarded_transport_from_env",
     "parse_networks",
     "refusal_reason",
+    "safe_destination",
+    "sender_from_env",
 ]
 
 ALLOW_NETWORKS_VAR = "HOOKPLANE_ALLOW_NETWORKS"
+USER_AGENT = f"Hookplane-Webhooks/{__version__}"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -78,19 +101,88 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``(host, port) -> addresses``: how host names are resolved (injectable for tests)."""
 
 
-class EgressRefused(DeliveryError, httpx.ConnectError):
-    """A delivery destination resolved to an address deliveries may not reach.
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An answer as the sender read it."""
 
-    A :class:`~hookplane.errors.DeliveryError` (the engine's tree) and, so that any code
-    handling ``httpx`` transport errors handles it too, an ``httpx.ConnectError``.
+    status_code: int
+    headers: Mapping[str, str]
+    """The response headers (names case-insensitive)."""
+    content: bytes | None
+    """The body (decoded as its ``Content-Encoding`` says); None when it was longer than the
+    cap (the connection is then closed without reading the rest)."""
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class Sender(Protocol):
+    """The outbound port: what every caller of another system is given."""
+
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes = b"", timeout: float, cap: int) -> Answer:
+        """Send one request; read at most ``cap`` bytes of the answer, within ``timeout``
+        seconds for the whole exchange. Raises :class:`~hookplane.errors.EgressError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        ...
+
+
+def safe_destination(url: str) -> str:
+    """``scheme://host:port`` of ``url`` — what an error text may show of a destination.
+
+    Never the path, query, fragment or user info (they often carry a secret); for a URL
+    that cannot be parsed, a fixed text.
     """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        port = None
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            return "(a malformed URL)"
+    scheme = parts.scheme.lower()
+    if not host or scheme not in ("http", "https"):
+        return "(a malformed URL)"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" + (f":{port}" if port is not None else "")
 
-    def __init__(self, message: str, *, host: str = "", address: str = "",
-                 reason: str = "") -> None:
-        super().__init__(message)
-        self.host = host
-        self.address = address
-        self.reason = reason
+
+def _target(url: str) -> tuple[str, str]:
+    """``(scheme, host)`` of a URL the sender will send to; raises when it cannot."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise EgressInvalidURL("invalid destination (a malformed URL): it cannot be parsed; "
+                               "check the URL's host and brackets") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"a '{scheme}' URL" if scheme else "a URL without a scheme"
+        raise EgressRefused(f"refused to send to {shown}: outbound requests use http or "
+                            "https", reason="scheme")
+    destination = safe_destination(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise EgressInvalidURL(f"invalid destination {destination}: the port is not a number "
+                               "from 1 to 65535") from None
+    if port == 0:
+        raise EgressInvalidURL(f"invalid destination {destination}: the port is not a number "
+                               "from 1 to 65535")
+    host = parts.hostname
+    if not host:
+        raise EgressInvalidURL(f"invalid destination {destination}: the URL has no host")
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        raise EgressInvalidURL(f"invalid destination {destination}: the URL contains "
+                               "white space or control characters")
+    return scheme, host
 
 
 _V4 = ipaddress.IPv4Network
@@ -227,12 +319,13 @@ class _Guard:
                 with anyio.fail_after(timeout):
                     addresses = list(dict.fromkeys(await self.resolver(host, port)))
             except TimeoutError as exc:
-                raise httpcore.ConnectTimeout(
+                raise EgressTimeout(
                     f"resolving {host} took longer than {timeout:g}s") from exc
             except OSError as exc:
-                raise httpcore.ConnectError(f"could not resolve {host}: {exc}") from exc
+                reason = exc.strerror or type(exc).__name__
+                raise EgressUnreachable(f"could not resolve {host}: {reason}") from exc
             if not addresses:
-                raise httpcore.ConnectError(f"could not resolve {host}: no addresses")
+                raise EgressUnreachable(f"could not resolve {host}: no addresses")
         for text in addresses:
             try:
                 address = _address(text)
@@ -244,13 +337,13 @@ class _Guard:
         return addresses
 
     def check(self, host: str, address: IPAddress) -> None:
-        """Raise :class:`EgressRefused` when deliveries may not connect to ``address``."""
+        """Raise :class:`EgressRefused` when requests may not connect to ``address``."""
         reason = refusal_reason(address, self.allowed)
         if reason is not None:
             shown = host if str(address) == host else f"{host} ({address})"
             hint = ("webhooks never need it" if "metadata" in reason else
-                    "deliveries only go to public addresses unless the operator allows "
-                    f"the network in {ALLOW_NETWORKS_VAR} (e.g. "
+                    "outbound requests only go to public addresses unless the operator "
+                    f"allows the network in {ALLOW_NETWORKS_VAR} (e.g. "
                     f"{ALLOW_NETWORKS_VAR}={_suggest(address)})")
             raise EgressRefused(f"refused to connect to {shown}: {reason}; {hint}",
                                 host=host, address=str(address), reason=reason)
@@ -261,100 +354,10 @@ def _suggest(address: IPAddress) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}"))
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects to the vetted addresses of a host; TLS still uses the host name."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, guard: _Guard) -> None:
-        self._inner = inner
-        self._guard = guard
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None
-                          ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._guard.vet(host, port, timeout)
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
-        raise EgressRefused("refused to connect to a Unix socket", reason="unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """``httpx.AsyncHTTPTransport`` that vets and pins every destination address.
-
-    ``allow_networks`` opens networks that are refused by default (tests open 127.0.0.0/8);
-    ``resolver`` replaces ``getaddrinfo`` (tests map names to addresses). Only ``http`` and
-    ``https`` URLs are sent; proxies from the environment are never used.
-    """
-
-    def __init__(self, *, allow_networks: Iterable[str | IPNetwork] = (),
-                 resolver: Resolver | None = None, verify: bool | Any = True,
-                 limits: httpx.Limits | None = None) -> None:
-        allowed = parse_networks(str(item) for item in allow_networks)
-        self.allow_networks: tuple[IPNetwork, ...] = allowed
-        self._guard = _Guard(allowed, resolver or _system_resolver)
-        chosen = limits or httpx.Limits(max_connections=200, max_keepalive_connections=40)
-        self._inner = httpx.AsyncHTTPTransport(verify=verify, limits=chosen, trust_env=False)
-        # httpx does not take a network backend; give its pool one that pins vetted
-        # addresses. Every other pool setting is the one httpx chose.
-        pool = self._inner._pool
-        if not isinstance(pool, httpcore.AsyncConnectionPool):  # pragma: no cover
-            raise RuntimeError("unexpected httpx transport internals: cannot guard egress")
-        pool._network_backend = _PinnedBackend(pool._network_backend, self._guard)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme not in ("http", "https"):
-            raise EgressRefused(f"refused to send to a '{request.url.scheme}' URL: deliveries "
-                                "use http or https", reason="scheme")
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> GuardedTransport:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None = None,
-                        exc_value: BaseException | None = None,
-                        traceback: TracebackType | None = None) -> None:
-        await self._inner.__aexit__(exc_type, exc_value, traceback)
-
-
-def guarded_transport_from_env(environ: Mapping[str, str] | None = None,
-                               **options: Any) -> GuardedTransport:
-    """A :class:`GuardedTransport` allowing the networks of ``HOOKPLANE_ALLOW_NETWORKS``."""
-    return GuardedTransport(allow_networks=allowed_networks_from_env(environ), **options)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A receiver's answer, as :meth:`GuardedClient.send` read it."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    """The response headers (names case-insensitive)."""
-    content: bytes | None
-    """The body (decoded as its ``Content-Encoding`` says); None when it was longer than the
-    cap (the connection is then closed without reading the rest)."""
-
-
 class _GuardResolver(aiohttp.abc.AbstractResolver):
-    """``aiohttp``'s resolver: the guard's vetted addresses, nothing else."""
+    """``aiohttp``'s resolver: the guard's vetted addresses, nothing else.
+
+    Errors are not ``OSError``: ``aiohttp`` lets them through unchanged."""
 
     def __init__(self, guard: _Guard) -> None:
         self._guard = guard
@@ -362,10 +365,7 @@ class _GuardResolver(aiohttp.abc.AbstractResolver):
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET
                       ) -> list[aiohttp.abc.ResolveResult]:
-        try:
-            addresses = await self._guard.vet(host, port, None)
-        except httpcore.ConnectError as exc:  # not an OSError: aiohttp lets it through
-            raise httpx.ConnectError(str(exc)) from exc
+        addresses = await self._guard.vet(host, port, None)
         return [{"hostname": host, "host": text, "port": port,
                  "family": socket.AF_INET6 if ":" in text else socket.AF_INET, "proto": 0,
                  "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV}
@@ -375,39 +375,68 @@ class _GuardResolver(aiohttp.abc.AbstractResolver):
         return None
 
 
-def _transport_error(exc: aiohttp.ClientError) -> Exception:
-    """The ``httpx`` exception an ``httpx`` client raises for the same failure."""
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, aiohttp.NonHttpUrlClientError):
-        return httpx.UnsupportedProtocol(text)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return httpx.InvalidURL(text)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(text)
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return httpx.ReadTimeout(text)
+def _failure(exc: aiohttp.ClientError | OSError, destination: str) -> EgressError:
+    """``exc`` in Hookplane's vocabulary. Library texts are not reused where they can hold
+    the URL (``InvalidURL``, ``ClientResponseError``): only fixed words, the exception's
+    class and an OS error's reason."""
+    kind = type(exc).__name__
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return EgressInvalidURL(f"invalid destination {destination}: the URL cannot be "
+                                f"sent ({kind})")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ServerTimeoutError):
+        return EgressTimeout(f"no answer from {destination} in time ({kind})")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(text)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError
-                  | aiohttp.ClientResponseError):
-        return httpx.RemoteProtocolError(text)
-    if isinstance(exc, aiohttp.ClientOSError):
-        return httpx.ReadError(text)
-    return httpx.NetworkError(text)
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+            reason = f"TLS: {exc.os_error.__class__.__name__}: {reason}"
+        return EgressUnreachable(f"could not connect to {destination}: {reason} ({kind})")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return EgressUnreachable(f"{destination} closed the connection before answering "
+                                 f"({kind})")
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return EgressUnreachable(f"{destination} answered with a malformed HTTP response "
+                                 f"({kind})")
+    if isinstance(exc, OSError):
+        return EgressUnreachable(f"the connection to {destination} failed: "
+                                 f"{exc.strerror or kind} ({kind})")
+    return EgressUnreachable(f"the request to {destination} failed ({kind})")
 
 
-class GuardedClient:
-    """The dispatcher's HTTP client (``aiohttp``): vets and pins every destination address.
+_URL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                            "-._~:/?#[]@!$&'()*+,;=%")
+
+
+def _as_sent(url: str) -> str | yarl.URL:
+    """A URL already made only of URL characters is sent byte for byte (``yarl`` would
+    otherwise re-normalise it: ``%3D`` in a path becomes ``=``, which changes what a
+    percent-encoded id means to some servers); anything else is encoded by ``yarl``."""
+    if _URL_CHARACTERS.issuperset(url):
+        return yarl.URL(url, encoded=True)
+    return url
+
+
+def _ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext | bool:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if not verify:
+        return False
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class GuardedSender:
+    """The one :class:`Sender` implementation (``aiohttp``): vets and pins every
+    destination address.
 
     ``allow_networks`` opens networks that are refused by default (tests open 127.0.0.0/8);
     ``resolver`` replaces ``getaddrinfo`` (tests map names to addresses). Only ``http`` and
     ``https`` URLs are sent; redirects are not followed, proxies and certificate settings
     from the environment are never used (certificates are checked against ``certifi``'s
-    bundle, as ``httpx`` does), cookies are neither stored nor sent. Keep-alive connections
-    (at most ``max_connections`` open) are closed after ``keepalive_seconds`` idle.
+    bundle), cookies are neither stored nor sent. Keep-alive connections (at most
+    ``max_connections`` open) are closed after ``keepalive_seconds`` idle. A request without
+    a ``User-Agent`` gets :data:`USER_AGENT`.
 
     The ``aiohttp`` session is made on first use inside the running event loop (and again
-    if the client is used from another loop); :meth:`aclose` closes it.
+    if the sender is used from another loop); :meth:`aclose` closes it.
     """
 
     def __init__(self, *, allow_networks: Iterable[str | IPNetwork] = (),
@@ -419,7 +448,7 @@ class GuardedClient:
         self._verify = verify
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: ssl.SSLContext | bool | None = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
@@ -436,7 +465,7 @@ class GuardedClient:
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
         if self._ssl is None:
-            self._ssl = httpx.create_ssl_context(verify=self._verify, trust_env=False)
+            self._ssl = _ssl_context(self._verify)
         connector = aiohttp.TCPConnector(
             limit=self._max_connections, limit_per_host=0,
             keepalive_timeout=self._keepalive_seconds, use_dns_cache=False,
@@ -444,7 +473,8 @@ class GuardedClient:
             happy_eyeballs_delay=None, socket_factory=self._socket)
         self._session = aiohttp.ClientSession(
             connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False)
+            timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False,
+            auto_decompress=True)
         self._loop = loop
         return self._session
 
@@ -456,22 +486,23 @@ class GuardedClient:
             timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         return timeout
 
-    async def send(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes,
-                   timeout: float, cap: int) -> Answer:
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes = b"", timeout: float, cap: int) -> Answer:
         """Send one request and read at most ``cap`` bytes of the answer.
 
-        Raises :class:`EgressRefused` for a refused destination or scheme, else ``httpx``'s
-        exceptions (``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``,
-        ``RemoteProtocolError``, ``InvalidURL``, ``UnsupportedProtocol`` …) for what an
-        ``httpx`` client would raise them.
+        Raises :class:`~hookplane.errors.EgressRefused` for a refused destination or scheme,
+        :class:`~hookplane.errors.EgressInvalidURL` for a URL or header that cannot be sent,
+        :class:`~hookplane.errors.EgressTimeout` when the whole exchange takes longer than
+        ``timeout`` seconds, else :class:`~hookplane.errors.EgressUnreachable`.
         """
-        scheme = url.partition(":")[0].lower() if ":" in url else ""
-        if scheme not in ("http", "https"):
-            raise EgressRefused(f"refused to send to a '{scheme}' URL: deliveries use http or "
-                                "https", reason="scheme")
+        _target(url)
+        destination = safe_destination(url)
         session = self._open()
+        if "user-agent" not in {name.lower() for name in headers}:
+            headers = {**headers, "User-Agent": USER_AGENT}
         try:
-            async with session.request(method, url, data=body, headers=headers,
+            async with session.request(method, _as_sent(url), data=body or None,
+                                       headers=headers,
                                        allow_redirects=False,
                                        timeout=self._timeout(timeout)) as response:
                 stream = response.content
@@ -484,15 +515,24 @@ class GuardedClient:
                         return Answer(response.status, response.headers, None)
                     parts.append(chunk)
                 return Answer(response.status, response.headers, b"".join(parts))
-        except aiohttp.ClientError as exc:
-            raise _transport_error(exc) from exc
+        except EgressError:
+            raise
+        except TimeoutError as exc:  # aiohttp's total timeout (asyncio.TimeoutError)
+            raise EgressTimeout(f"no answer within {timeout:g}s (timeout)") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _failure(exc, destination) from exc
+        except (ValueError, TypeError, UnicodeError) as exc:
+            # header names/values or a URL aiohttp cannot encode; its text may hold them
+            raise EgressInvalidURL(f"invalid request to {destination}: a header name or "
+                                   "value, or the URL, cannot be sent as HTTP "
+                                   f"({type(exc).__name__})") from exc
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
 
-    async def __aenter__(self) -> GuardedClient:
+    async def __aenter__(self) -> GuardedSender:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None = None,
@@ -501,7 +541,7 @@ class GuardedClient:
         await self.aclose()
 
 
-def guarded_client_from_env(environ: Mapping[str, str] | None = None,
-                            **options: Any) -> GuardedClient:
-    """A :class:`GuardedClient` allowing the networks of ``HOOKPLANE_ALLOW_NETWORKS``."""
-    return GuardedClient(allow_networks=allowed_networks_from_env(environ), **options)
+def sender_from_env(environ: Mapping[str, str] | None = None, **options: Any) -> GuardedSender:
+    """The runtime's sender: a :class:`GuardedSender` allowing the networks of
+    ``HOOKPLANE_ALLOW_NETWORKS`` (every other setting its default)."""
+    return GuardedSender(allow_networks=allowed_networks_from_env(environ), **options)

@@ -6,11 +6,15 @@ and full jitter up to the job's attempt limit.
 
 Hydration only ever fetches the bound source's configured URL: the id from the payload is
 URL-encoded into the path (``/`` and ``..`` included), and any URL inside the payload is
-ignored.
+ignored. Both fetches and invoke calls go through the runtime's one
+:class:`~hookplane.runtime.egress.Sender`, so the egress guard (no loopback, private or
+metadata addresses unless ``HOOKPLANE_ALLOW_NETWORKS`` allows them) covers them as it covers
+deliveries; an answer longer than the cap is refused without being read further.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -20,9 +24,9 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import httpx
 
-from hookplane.errors import HookplaneError, MappingError
+from hookplane.errors import EgressError, HookplaneError, MappingError
+from hookplane.runtime.egress import Sender
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import source_url
@@ -32,6 +36,7 @@ from hookplane.state.runtime import RuntimeStore
 log = logging.getLogger("hookplane.runtime.jobs")
 
 MAX_RESPONSE_BYTES = 1_048_576
+INVOKE_RESPONSE_BYTES = 65_536
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 300.0
 
@@ -56,25 +61,14 @@ def backoff_seconds(attempt: int, *, initial: float = INITIAL_BACKOFF,
     return random.uniform(ceiling / 2, ceiling)
 
 
-async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise PermanentFailure(f"upstream response larger than {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
-
-
 class JobRunner:
-    def __init__(self, registry: Registry, store: RuntimeStore, client: httpx.AsyncClient,
+    def __init__(self, registry: Registry, store: RuntimeStore, sender: Sender,
                  metrics: Metrics, *, events: WriteEvents, worker: str,
                  lease_seconds: float = 60.0) -> None:
         self.events = events
         self.registry = registry
         self.store = store
-        self.client = client
+        self.sender = sender
         self.metrics = metrics
         self.worker = worker
         self.lease_seconds = lease_seconds
@@ -162,25 +156,25 @@ class JobRunner:
             # the timeout bounds the whole fetch: an upstream that drips its answer byte by
             # byte never times out a single read
             with anyio.fail_after(source.spec.timeout):
-                async with self.client.stream(read.method, url, headers=headers,
-                                              timeout=source.spec.timeout,
-                                              follow_redirects=False) as response:
-                    body = await read_limited(response)
+                response = await self.sender.send(read.method, url, headers=headers,
+                                                  timeout=source.spec.timeout,
+                                                  cap=MAX_RESPONSE_BYTES)
         except TimeoutError as exc:
             raise RetryableFailure(f"upstream timed out after {source.spec.timeout:g}s "
                                    "(whole answer)") from exc
-        except httpx.TimeoutException as exc:
-            raise RetryableFailure(f"upstream timed out: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise RetryableFailure(f"upstream unreachable: {type(exc).__name__}") from exc
+        except EgressError as exc:
+            failure = RetryableFailure if exc.retryable else PermanentFailure
+            raise failure(f"upstream: {exc}") from exc
         latency = round((time.perf_counter() - started) * 1000, 1)
         status = response.status_code
         if status == 429 or status >= 500:
             raise RetryableFailure(f"upstream answered {status}")
         if status >= 300:
             raise PermanentFailure(f"upstream answered {status}")
+        if response.content is None:
+            raise PermanentFailure(f"upstream response larger than {MAX_RESPONSE_BYTES} bytes")
         try:
-            document = httpx.Response(200, content=body).json()
+            document = json.loads(response.content)
         except ValueError as exc:
             raise PermanentFailure("upstream answered with invalid JSON") from exc
         if not isinstance(document, dict):
@@ -222,19 +216,25 @@ class JobRunner:
         if invoke is None:
             raise PermanentFailure("the webhook no longer has an invoke action")
         started = time.perf_counter()
+        content = json.dumps(payload["input"], ensure_ascii=False,
+                             separators=(",", ":")).encode("utf-8")
+        headers = {**invoke.headers, "Content-Type": "application/json"}
         try:
             with anyio.fail_after(invoke.timeout):  # the whole call, not each read
-                async with self.client.stream(invoke.method, invoke.url, json=payload["input"],
-                                              headers=invoke.headers, timeout=invoke.timeout,
-                                              follow_redirects=False) as response:
-                    body = await read_limited(response, 65_536)
+                response = await self.sender.send(invoke.method, invoke.url, headers=headers,
+                                                  body=content, timeout=invoke.timeout,
+                                                  cap=INVOKE_RESPONSE_BYTES)
         except TimeoutError as exc:
             raise PermanentFailure(f"target timed out after {invoke.timeout:g}s") from exc
-        except httpx.HTTPError as exc:
-            raise PermanentFailure(f"target unreachable: {type(exc).__name__}") from exc
+        except EgressError as exc:
+            raise PermanentFailure(f"target: {exc}") from exc
         latency = round((time.perf_counter() - started) * 1000, 1)
+        body = response.content
+        if body is None:
+            raise PermanentFailure(f"target answered {response.status_code} with more than "
+                                   f"{INVOKE_RESPONSE_BYTES} bytes")
         try:
-            result: Any = httpx.Response(200, content=body).json()
+            result: Any = json.loads(body)
         except ValueError:
             result = body[:2048].decode("utf-8", "replace")
         execution = {"status": "succeeded" if response.is_success else "failed",

@@ -16,11 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from hookplane.runtime.dispatch import Dispatcher, delivery_client
-from hookplane.runtime.egress import GuardedClient
+from hookplane.runtime.dispatch import Dispatcher
+from hookplane.runtime.egress import GuardedSender, Sender
 from hookplane.runtime.fanout import outbox_for
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import EnvironmentView, Registry
@@ -194,14 +193,12 @@ class Project:
         return self.runtime.deliveries(ENV, self.view.triggers[trigger].id, limit=1000)
 
     def dispatcher(self, *, worker: str = "w1", allow: tuple[str, ...] = LOOPBACK,
-                   transport: httpx.AsyncBaseTransport | None = None,
+                   sender: Sender | None = None,
                    registry: Registry | None = None, runtime: RuntimeStore | None = None,
                    **options: Any) -> Dispatcher:
         options.setdefault("poll_interval", 0.05)
-        client: GuardedClient | httpx.AsyncClient = (
-            GuardedClient(allow_networks=allow) if transport is None
-            else delivery_client(transport=transport))
-        return Dispatcher(registry or self.registry, runtime or self.runtime, client, Metrics(),
+        chosen = sender if sender is not None else GuardedSender(allow_networks=allow)
+        return Dispatcher(registry or self.registry, runtime or self.runtime, chosen, Metrics(),
                           worker=worker, **options)
 
     def close(self) -> None:
@@ -218,7 +215,7 @@ def running(dispatcher: Dispatcher) -> Iterator[BlockingPortal]:
             yield portal
         finally:
             future.cancel()
-            portal.call(dispatcher.client.aclose)
+            portal.call(dispatcher.sender.aclose)
 
 
 def wait_until(check: Callable[[], Any], *, timeout: float = 20.0,

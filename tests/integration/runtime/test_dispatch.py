@@ -19,28 +19,31 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from hookplane.errors import DeliveryError
+from hookplane.errors import (
+    DeliveryError,
+    EgressInvalidURL,
+    EgressRefused,
+    EgressUnreachable,
+)
 from hookplane.runtime.dispatch import (
     CLAIM_AHEAD_ROUNDS,
     LEASE_MARGIN,
     UNRECORDED_PER_SLOT,
     Dispatcher,
     TriggerNotFound,
-    delivery_client,
     parse_retry_after,
     retention_days_from_env,
 )
 from hookplane.runtime.egress import (
-    EgressRefused,
-    GuardedClient,
-    GuardedTransport,
+    Answer,
+    GuardedSender,
     allowed_networks_from_env,
     refusal_reason,
+    sender_from_env,
 )
 from hookplane.runtime.registry import Registry
 from hookplane.state.runtime import Delivery, RuntimeStore
@@ -315,8 +318,8 @@ def test_timeouts_and_refused_connections_are_retried(project: Project,
     assert timed_out.status == "failed" and timed_out.attempts == 2
     assert [a.error for a in timed_out.history] == ["no answer within 0.5s (timeout)"] * 2
     assert unreachable.status == "failed" and unreachable.attempts == 3
-    assert all("could not reach the receiver: ConnectError" in (a.error or "")
-               for a in unreachable.history)
+    assert all((a.error or "").startswith(f"could not connect to http://127.0.0.1:{closed}: ")
+               for a in unreachable.history), unreachable.history
 
 
 def test_dead_letter_fires_delivery_failed_once(project: Project) -> None:
@@ -556,18 +559,21 @@ def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
         assert len(ids) == 5
         hung = threading.Event()
 
-        async def never_answers(request: httpx.Request) -> httpx.Response:
-            hung.set()
-            await anyio.sleep_forever()
-            raise AssertionError("unreachable")
+        class NeverAnswers:  # the process dies while its requests are out
+            async def send(self, method: str, url: str, **options: Any) -> Answer:
+                hung.set()
+                await anyio.sleep_forever()
+                raise AssertionError("unreachable")
 
-        doomed = project.dispatcher(worker="doomed", lease_seconds=1,
-                                    transport=httpx.MockTransport(never_answers))
+            async def aclose(self) -> None:
+                return None
+
+        doomed = project.dispatcher(worker="doomed", lease_seconds=1, sender=NeverAnswers())
 
         async def crash() -> None:
             with anyio.move_on_after(0.5):  # the process dies mid-send: nothing recorded
                 await doomed.run_once()
-            await doomed.client.aclose()
+            await doomed.sender.aclose()
 
         claimed_at = time.monotonic()
         anyio.run(crash)
@@ -599,15 +605,15 @@ def test_two_dispatchers_on_postgresql_deliver_every_row_exactly_once(
     counts: dict[str, int] = collections.Counter()
     lock = threading.Lock()
 
-    class Counting(httpx.AsyncBaseTransport):
+    class Counting:  # the guarded sender, counting what each replica sends
         def __init__(self, name: str) -> None:
             self.name = name
-            self.inner = GuardedTransport(allow_networks=["127.0.0.0/8"])
+            self.inner = GuardedSender(allow_networks=["127.0.0.0/8"])
 
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async def send(self, method: str, url: str, **options: Any) -> Answer:
             with lock:
                 counts[self.name] += 1
-            return await self.inner.handle_async_request(request)
+            return await self.inner.send(method, url, **options)
 
         async def aclose(self) -> None:
             await self.inner.aclose()
@@ -626,7 +632,7 @@ def test_two_dispatchers_on_postgresql_deliver_every_row_exactly_once(
             registry.refresh()
             dispatchers.append(project.dispatcher(
                 worker=name, registry=registry, runtime=store.runtime(), concurrency=8,
-                transport=Counting(name)))
+                sender=Counting(name)))
         with running(dispatchers[0]), running(dispatchers[1]):
             writes = [threading.Thread(target=lambda k=k: [
                 project.create("incidents", {"title": f"{k}-{n}"}) for n in range(250)])
@@ -705,16 +711,17 @@ def test_internal_destinations_are_refused_and_recorded(project: Project,
     assert internal.status == "failed" and internal.attempts == 1  # refusal is final
     assert internal.last_error is not None
     assert internal.last_error.startswith(
-        "refused to connect to 127.0.0.1: a loopback address; deliveries only go to public "
-        "addresses unless the operator allows the network in HOOKPLANE_ALLOW_NETWORKS")
+        "refused to connect to 127.0.0.1: a loopback address; outbound requests only go to "
+        "public addresses unless the operator allows the network in HOOKPLANE_ALLOW_NETWORKS")
     assert internal.history[0].status_code is None
     assert metadata.last_error == ("refused to connect to 169.254.169.254: the cloud metadata "
                                    "service; webhooks never need it")
 
 
 REBIND_REFUSAL = ("refused to connect to rebind.test (10.0.0.7): a private address; "
-                  "deliveries only go to public addresses unless the operator allows the "
-                  "network in HOOKPLANE_ALLOW_NETWORKS (e.g. HOOKPLANE_ALLOW_NETWORKS=10.0.0.7/32)")
+                  "outbound requests only go to public addresses unless the operator allows "
+                  "the network in HOOKPLANE_ALLOW_NETWORKS (e.g. "
+                  "HOOKPLANE_ALLOW_NETWORKS=10.0.0.7/32)")
 NAMES = {"receiver.test": ["127.0.0.1"], "rebind.test": ["127.0.0.1", "10.0.0.7"],
          "meta.test": ["fd00:ec2::254"]}
 
@@ -730,7 +737,7 @@ def test_the_vetted_address_is_the_one_connected_to(receiver: Receiver) -> None:
 
     async def main() -> list[object]:
         outcomes: list[object] = []
-        async with GuardedClient(allow_networks=["127.0.0.0/8"], resolver=resolver) as client:
+        async with GuardedSender(allow_networks=["127.0.0.0/8"], resolver=resolver) as client:
             for _ in range(2):
                 answer = await client.send("POST", f"http://receiver.test:{receiver.port}/pinned",
                                            headers={}, body=b"{}", timeout=5, cap=1024)
@@ -752,46 +759,17 @@ def test_the_vetted_address_is_the_one_connected_to(receiver: Receiver) -> None:
     assert asked == ["receiver.test", "rebind.test", "meta.test"]  # one connection reused
 
 
-def test_the_httpx_transport_guards_the_same_way(receiver: Receiver) -> None:
-    asked: list[str] = []
-
-    async def resolver(host: str, port: int) -> Sequence[str]:
-        asked.append(host)
-        return NAMES[host]
-
-    async def main() -> list[object]:
-        transport = GuardedTransport(allow_networks=["127.0.0.0/8"], resolver=resolver)
-        outcomes: list[object] = []
-        async with httpx.AsyncClient(transport=transport) as client:
-            response = await client.post(f"http://receiver.test:{receiver.port}/pinned",
-                                         content=b"{}")
-            outcomes.append(response.status_code)
-            for host in ("rebind.test", "meta.test"):
-                try:
-                    await client.get(f"http://{host}:{receiver.port}/")
-                except EgressRefused as exc:
-                    outcomes.append(str(exc))
-        return outcomes
-
-    status, rebind, meta = anyio.run(main)
-    assert status == 200
-    (hit,) = receiver.hits
-    assert hit.headers["host"] == f"receiver.test:{receiver.port}"  # the name, not the IP
-    assert rebind == REBIND_REFUSAL
-    assert isinstance(meta, str) and "the cloud metadata service" in meta
-    assert asked == ["receiver.test", "rebind.test", "meta.test"]
-
-
 @pytest.mark.parametrize(("url", "error"), [
     ("http://127.0.0.1:{port}/x", "refused to connect to 127.0.0.1: a loopback address; "
-     "deliveries only go to public addresses unless the operator allows the network in "
+     "outbound requests only go to public addresses unless the operator allows the network in "
      "HOOKPLANE_ALLOW_NETWORKS (e.g. HOOKPLANE_ALLOW_NETWORKS=127.0.0.1/32)"),
-    ("http://[::1]:{port}/x", "refused to connect to ::1: a loopback address; deliveries "
-     "only go to public addresses unless the operator allows the network in "
+    ("http://[::1]:{port}/x", "refused to connect to ::1: a loopback address; outbound "
+     "requests only go to public addresses unless the operator allows the network in "
      "HOOKPLANE_ALLOW_NETWORKS (e.g. HOOKPLANE_ALLOW_NETWORKS=::1/128)"),
     ("http://169.254.169.254/latest/meta-data/", "refused to connect to 169.254.169.254: "
      "the cloud metadata service; webhooks never need it"),
-    ("ftp://receiver.test/x", "refused to send to a 'ftp' URL: deliveries use http or https"),
+    ("ftp://receiver.test/x",
+     "refused to send to a 'ftp' URL: outbound requests use http or https"),
 ])
 def test_address_literals_and_other_schemes_are_refused(receiver: Receiver, url: str,
                                                          error: str) -> None:
@@ -800,7 +778,7 @@ def test_address_literals_and_other_schemes_are_refused(receiver: Receiver, url:
         raise AssertionError(f"resolved {host}")
 
     async def main() -> str:
-        async with GuardedClient(resolver=resolver) as client:
+        async with GuardedSender(resolver=resolver) as client:
             with pytest.raises(EgressRefused) as refused:
                 await client.send("POST", url.format(port=receiver.port), headers={},
                                   body=b"{}", timeout=5, cap=1024)
@@ -885,7 +863,7 @@ def test_tls_is_checked_against_the_host_name_not_the_pinned_address(tmp_path: P
     async def main() -> list[object]:
         trusted = ssl.create_default_context(cadata=cert.decode())
         seen: list[object] = []
-        async with GuardedClient(allow_networks=["127.0.0.0/8"], resolver=resolver,
+        async with GuardedSender(allow_networks=["127.0.0.0/8"], resolver=resolver,
                                  verify=trusted) as client:
             answer = await client.send("POST", f"https://receiver.test:{port}/", headers={},
                                        body=b"{}", timeout=5, cap=1024)
@@ -893,7 +871,7 @@ def test_tls_is_checked_against_the_host_name_not_the_pinned_address(tmp_path: P
             try:
                 await client.send("POST", f"https://other.test:{port}/", headers={},
                                   body=b"{}", timeout=5, cap=1024)
-            except httpx.ConnectError as exc:
+            except EgressUnreachable as exc:
                 seen.append(str(exc))
         return seen
 
@@ -920,7 +898,7 @@ def test_the_client_ignores_proxy_settings_and_keeps_no_cookies(
         return ["127.0.0.1"]
 
     async def main() -> None:
-        async with GuardedClient(allow_networks=["127.0.0.0/8"], resolver=resolver) as client:
+        async with GuardedSender(allow_networks=["127.0.0.0/8"], resolver=resolver) as client:
             for _ in range(2):
                 await client.send("POST", f"http://receiver.test:{receiver.port}/c",
                                   headers={}, body=b"{}", timeout=5, cap=1024)
@@ -933,12 +911,13 @@ def test_the_client_ignores_proxy_settings_and_keeps_no_cookies(
     assert [hit.headers.get("cookie") for hit in receiver.hits] == [None, None]
 
 
-def test_the_answer_read_is_capped_and_failures_are_httpx_errors(receiver: Receiver) -> None:
+def test_the_answer_read_is_capped_and_failures_are_hookplane_errors(receiver: Receiver
+                                                                    ) -> None:
     receiver.respond = lambda hit: (200, b"x" * 5000 if hit.path == "/big" else b"small", {})
 
     async def main() -> list[object]:
         seen: list[object] = []
-        async with GuardedClient(allow_networks=["127.0.0.0/8"]) as client:
+        async with GuardedSender(allow_networks=["127.0.0.0/8"]) as client:
             for path in ("/big", "/small"):
                 answer = await client.send("GET", f"{receiver.url}{path}", headers={},
                                            body=b"", timeout=5, cap=4096)
@@ -947,24 +926,23 @@ def test_the_answer_read_is_capped_and_failures_are_httpx_errors(receiver: Recei
                 try:
                     await client.send("POST", f"http://127.0.0.1:{closed}/", headers={},
                                       body=b"", timeout=5, cap=10)
-                except httpx.ConnectError as exc:
+                except EgressUnreachable as exc:
                     seen.append(type(exc))
             try:
                 await client.send("POST", "http://receiver.test:1:2/", headers={}, body=b"",
                                   timeout=5, cap=10)
-            except httpx.InvalidURL as exc:
+            except EgressInvalidURL as exc:
                 seen.append(type(exc))
         return seen
 
-    assert anyio.run(main) == [None, b"small", httpx.ConnectError, httpx.InvalidURL]
+    assert anyio.run(main) == [None, b"small", EgressUnreachable, EgressInvalidURL]
 
 
-def test_the_default_delivery_client_is_the_guarded_one() -> None:
-    client = delivery_client(environ={"HOOKPLANE_ALLOW_NETWORKS": "127.0.0.0/8"})
-    assert isinstance(client, GuardedClient)
-    assert client.allow_networks == (ipaddress.ip_network("127.0.0.0/8"),)
-    assert isinstance(delivery_client(transport=httpx.MockTransport(lambda r: httpx.Response(
-        200))), httpx.AsyncClient)
+def test_the_runtime_sender_is_the_guarded_one() -> None:
+    sender = sender_from_env({"HOOKPLANE_ALLOW_NETWORKS": "127.0.0.0/8"})
+    assert isinstance(sender, GuardedSender)
+    assert sender.allow_networks == (ipaddress.ip_network("127.0.0.0/8"),)
+    assert sender_from_env({}).allow_networks == ()
 
 
 @pytest.mark.parametrize(("address", "reason"), [
@@ -1034,7 +1012,7 @@ def test_send_test_signs_a_synthetic_event_and_leaves_the_outbox_alone(
             return [await dispatcher.send_test(project.view, name)
                     for name in ("notify", "slack", "failing")]
         finally:
-            await dispatcher.client.aclose()
+            await dispatcher.sender.aclose()
 
     answer, slack, failing = anyio.run(main)
     assert answer["success"] is True and answer["status_code"] == 200
