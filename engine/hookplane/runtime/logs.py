@@ -11,7 +11,8 @@
   line above). ``httpx``'s own request lines, which hold full upstream URLs, are dropped.
 - Every message and traceback goes through :func:`redact` first, which masks what looks like
   a secret: ``whsec_…`` signing secrets, ``hpt_…`` tokens, ``Bearer``/``Token`` credentials,
-  signature values, passwords in URLs and ``secret=…``-style pairs.
+  signature values, passwords in URLs, the paths and queries of absolute ``http(s)`` URLs
+  (a webhook URL's path is often its credential) and ``secret=…``-style pairs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
      r"\1\2[redacted]"),
     (re.compile(r"(?i)\b(sha256=|v0=|v1=|v1,)[A-Za-z0-9+/=]{16,}"), r"\1[redacted]"),
     (re.compile(r"://([^:/@\s]+):([^@\s]+)@"), r"://\1:[redacted]@"),
+    # paths and queries of absolute URLs: webhook URLs (Slack, Teams, Discord) are
+    # credentials in their path; scheme, host and port stay readable
+    (re.compile(r"(?i)\b(https?://[^/?#\s'\"<>]+)[/?#][^\s'\"<>]*"), r"\1/[redacted]"),
     (re.compile(r"(?i)\b((?:secret|password|passwd|token|api[_-]?key|authorization)"
                 r"[\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\s\"',;}]+"), r"\1[redacted]"),
 )
