@@ -148,7 +148,8 @@ _NOTES: dict[tuple[str, str], str] = {
     ("Trigger", "skip_hook_writes"): "Do not fire for writes sent with "
                                      "`X-Hookplane-Source: hook` (breaks webhook loops).",
     ("Trigger", "skip_inbound_webhook_writes"): "Do not fire for records written by an "
-                                                "inbound webhook.",
+                                                "inbound webhook: directly, by its hydration "
+                                                "fetch or by an invoke result.",
     ("Trigger", "external_write"): "Send the record, mapped, to a source's write endpoint "
                                    "instead of a `url`.",
     ("Auth", "type"): "How the sender proves who it is (see the runtime guide).",

@@ -8,9 +8,11 @@ logged and that trigger simply gets no delivery — the write itself always comm
 A record event fires every trigger of its collection that is active, lists the event
 (``create``, ``update``, ``delete``), whose ``filter`` matches the record (for a delete: the
 record as it was deleted), and that does not skip the write's origin: ``hook`` writes skip
-triggers with ``skip_hook_writes``, ``inbound_webhook`` writes skip triggers with
-``skip_inbound_webhook_writes`` (both true by default: this breaks webhook loops); ``api``
-and ``hydration`` writes are never skipped.
+triggers with ``skip_hook_writes``; writes caused by an inbound webhook — directly
+(``inbound_webhook``, invoke results included) or through its hydration fetch
+(``hydration``) — skip triggers with ``skip_inbound_webhook_writes`` (both flags true by
+default: this breaks webhook loops, e.g. an upstream change hydrated in and pushed straight
+back upstream by an ``external_write`` trigger); ``api`` writes are never skipped.
 
 Event names on the wire (``X-Hookplane-Event``, the envelope's ``event``, the outbox row)
 are the trigger vocabulary itself: ``create``, ``update``, ``delete``, ``config.applied``,
@@ -83,7 +85,8 @@ JSON_CONTENT_TYPE: Final = "application/json"
 TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
 
 _SKIPPED_BY: Final = {"hook": "skip_hook_writes",
-                      "inbound_webhook": "skip_inbound_webhook_writes"}
+                      "inbound_webhook": "skip_inbound_webhook_writes",
+                      "hydration": "skip_inbound_webhook_writes"}
 _RECOVERABLE = (HookplaneError, ValueError, TypeError, RecursionError)
 
 Predicate = Callable[[dict[str, Any]], bool]

@@ -132,7 +132,9 @@ def test_inactive_triggers_and_other_collections_do_not_fire() -> None:
 
 @pytest.mark.parametrize(("origin", "skip_hook", "skip_inbound", "fires"), [
     ("api", True, True, True),
-    ("hydration", True, True, True),
+    ("hydration", True, True, False),  # a hydration write is an inbound write (loops)
+    ("hydration", False, True, False),
+    ("hydration", True, False, True),
     ("hook", True, False, False),
     ("hook", False, True, True),
     ("inbound_webhook", False, True, False),
@@ -149,6 +151,7 @@ def test_by_default_hook_and_inbound_writes_fire_nothing() -> None:
     v = view(trigger("t"))
     assert outbox_for(v, event(origin="hook"), now=NOW) == []
     assert outbox_for(v, event(origin="inbound_webhook"), now=NOW) == []
+    assert outbox_for(v, event(origin="hydration"), now=NOW) == []
     assert names(outbox_for(v, event(origin="api"), now=NOW)) == ["t"]
 
 
