@@ -120,13 +120,16 @@ def _group(kind: str, title: str) -> click.Group:
         @click.pass_obj
         def deliveries_command(obj: Context, environment: str, name: str, *, limit: int,
                                as_json: bool, database_url: str | None) -> int:
-            """The inbound delivery log (accepted and rejected), newest first."""
+            """The inbound delivery log (accepted and rejected), newest first, with the
+            outcome of each hydration or invoke job it queued."""
+            from hookplane.runtime.admin import inbound_log_rows
+
             with open_store(obj.root, database_url) as store:
                 resource = store.snapshot(environment).resources.get(f"{kind}.{name}")
                 if resource is None:
                     raise StateError(f"no applied {kind}.{name} in '{environment}'")
-                rows = [dataclasses.asdict(d) for d in
-                        RuntimeStore(store).inbound_log(environment, resource.id, limit=limit)]
+                rows = inbound_log_rows(RuntimeStore(store), environment, resource.id,
+                                        limit=limit)
             if as_json:
                 click.echo(json.dumps(rows, indent=2, default=str))
                 return 0
@@ -137,6 +140,9 @@ def _group(kind: str, title: str) -> click.Group:
                 click.echo(f"{row['received_at']}  {row['status_code']}  {row['reason']:<16} "
                            f"{row.get('client_ip') or '-':<15} {row.get('latency_ms') or 0:>6} ms"
                            f"{extra}")
+                job = row.get("job")
+                if job is not None:
+                    click.echo(f"    {_job_line(job)}")
             return 0
 
     if kind in ("inbound_webhooks", "api_keys"):
@@ -252,3 +258,18 @@ def register(group: click.Group) -> None:
     group.add_command(authoring.register(_group("inbound_webhooks", "inbound webhooks"),
                                          "inbound_webhooks"))
     group.add_command(authoring.register(_group("api_keys", "API keys"), "api_keys"))
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    """``job job_… hydrate done (attempt 1 of 5)`` and, when it failed or waits, why."""
+    line = (f"job {job['id']} {job['kind']} {job['status']} "
+            f"(attempt {job['attempts']} of {job['max_attempts']})")
+    if job["status"] == "pending" and job.get("next_attempt_at"):
+        line += f", next attempt at {job['next_attempt_at']}"
+    if job["status"] == "done" and isinstance(job.get("result"), dict):
+        record_id = job["result"].get("record_id")
+        if record_id:
+            line += f": record {record_id}"
+    if job.get("last_error") and job["status"] != "done":
+        line += f": {job['last_error']}"
+    return line

@@ -10,6 +10,7 @@ from hookplane.errors import SecretError
 
 if TYPE_CHECKING:
     from hookplane.runtime.app import Services
+    from hookplane.state.runtime import Job, RuntimeStore
 
 
 def describe_inbound(services: Services, environment: str) -> list[dict[str, Any]] | None:
@@ -38,8 +39,30 @@ def inbound_deliveries(services: Services, environment: str, name: str,
     hook = next((h for h in view.inbound.values() if h.name == name), None) if view else None
     if hook is None:
         return None
-    return [entry if isinstance(entry, dict) else entry.__dict__
-            for entry in services.runtime.inbound_log(environment, hook.id, limit=limit)]
+    return inbound_log_rows(services.runtime, environment, hook.id, limit=limit)
+
+
+def inbound_log_rows(runtime: RuntimeStore, environment: str, webhook_id: str, *,
+                     limit: int) -> list[dict[str, Any]]:
+    """An inbound webhook's log, newest first; an entry that queued a hydration or invoke
+    job carries the job as it stands now (``job``: kind, status, attempts, last error,
+    result, next attempt), so the admin API and the CLI show whether it succeeded."""
+    entries = [dataclasses.asdict(entry)
+               for entry in runtime.inbound_log(environment, webhook_id, limit=limit)]
+    jobs = runtime.jobs_by_id([e["job_id"] for e in entries if e.get("job_id")])
+    for entry in entries:
+        job = jobs.get(entry.get("job_id") or "")
+        entry["job"] = job_summary(job) if job is not None else None
+    return entries
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """What a reader needs of a job: did it succeed, how often was it tried, why not."""
+    return {"id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
+            "max_attempts": job.max_attempts, "last_error": job.last_error,
+            "result": job.result,
+            "next_attempt_at": job.next_attempt_at if job.status == "pending" else None,
+            "updated_at": job.updated_at}
 
 
 def rotate(services: Services, environment: str, kind: str, name: str, *,

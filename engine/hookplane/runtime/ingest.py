@@ -289,7 +289,7 @@ class IngestService:
                 isinstance(external_id, str) and not external_id.strip()
             ):
                 return Outcome(422, {"error": f"no record id at '{hydration.id_path}'"},
-                               "invalid_payload")
+                               "missing_id")
             event = (get_path(payload, hydration.event_path)
                      if hydration.event_path else MISSING)
             operation = hydration.event_map.get(str(event), "upsert") if isinstance(

@@ -50,3 +50,58 @@ def test_rotate_secret_from_the_cli(runtime: Runtime, capsys: pytest.CaptureFixt
     new = cli(rt, capsys, "inbound-webhooks", "rotate-secret", "preview", "standard").strip()
     assert new.startswith("whsec_") and new != old
     assert rt.secret("standard") == new
+
+
+def test_job_outcomes_are_shown_by_the_cli_and_the_admin_api(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 202 with a job id is not the end of the story: whether the invoke or hydration
+    succeeded, after how many attempts and why not is in the CLI and the admin API too."""
+    from hookplane.state.runtime import RuntimeStore
+    from hookplane.state.store import Store
+    from tests.integration.runtime.harness import wait_for
+
+    rt = runtime
+    rt.receiver.routes["/agents/review"] = lambda _: (500, {"error": "runner exploded"})
+    try:
+        token = rt.token("inbound_webhooks", "agent")
+        accepted = rt.post("agent", b'{"pr": 7}', {"Authorization": f"Bearer {token}"})
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["job_id"]
+
+        def failed() -> bool:
+            with Store.open(rt.database_url, root=rt.root) as store:
+                job = RuntimeStore(store).job(job_id)
+            return job is not None and job.status == "failed"
+
+        wait_for(failed)
+    finally:
+        del rt.receiver.routes["/agents/review"]
+
+    rows = json.loads(cli(rt, capsys, "inbound-webhooks", "deliveries", "preview", "agent",
+                          "--json"))
+    (row,) = [r for r in rows if r["job_id"] == job_id]
+    assert row["status_code"] == 202
+    job = row["job"]
+    assert (job["id"], job["kind"], job["status"]) == (job_id, "invoke", "failed")
+    assert (job["attempts"], job["max_attempts"]) == (1, 1)
+    assert job["last_error"] == "target answered 500"
+    text = cli(rt, capsys, "inbound-webhooks", "deliveries", "preview", "agent")
+    assert f"job {job_id} invoke failed (attempt 1 of 1): target answered 500" in text
+
+    admin = rt.http.get("/admin/preview/inbound-webhooks/agent/deliveries",
+                        headers={"Authorization": "Bearer admin-token-for-tests"})
+    assert admin.status_code == 200, admin.text
+    (entry,) = [e for e in admin.json()["data"] if e["job_id"] == job_id]
+    assert entry["job"] == job
+
+
+def test_a_missing_hydration_id_is_not_called_a_schema_mismatch(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    rt = runtime
+    response = rt.post("orders-ref", b'{"event": "ResourceUpdated"}',
+                       {"X-Account-Key": rt.secret("orders-ref")})
+    assert response.status_code == 422
+    assert response.json()["error"] == "no record id at 'record_id'"
+    rows = json.loads(cli(rt, capsys, "inbound-webhooks", "deliveries", "preview",
+                          "orders-ref", "--json"))
+    assert rows[0]["reason"] == "missing_id"

@@ -39,6 +39,11 @@ REJECTIONS = {
     429: "rate limited",
     503: "state database unavailable",
 }
+REASONS = {
+    "missing_id": "no record id at the hydration's id_path in the payload",
+}
+"""Explanations of rejections whose status code alone would mislead (a 422 is not always a
+schema mismatch)."""
 _USER_AGENT = "Hookplane/… (per attempt)"
 
 
@@ -197,14 +202,10 @@ def inbound_detail(services: Services, view: EnvironmentView, name: str, *, base
         return None
     hook = view.inbound[card["id"]]
     entries = inbound_deliveries(services, view.name, name, 100) or []
-    jobs = services.runtime.jobs_by_id([e["job_id"] for e in entries if e.get("job_id")])
     for entry in entries:
-        job = jobs.get(entry.get("job_id") or "")
-        entry["job"] = ({"id": job.id, "kind": job.kind, "status": job.status,
-                         "attempts": job.attempts, "max_attempts": job.max_attempts,
-                         "last_error": job.last_error} if job is not None else None)
-        entry["explanation"] = REJECTIONS.get(entry["status_code"]) \
-            if entry["status_code"] >= 400 else None
+        entry["explanation"] = (REASONS.get(entry["reason"])
+                                or REJECTIONS.get(entry["status_code"])
+                                if entry["status_code"] >= 400 else None)
     secrets = _secret_infos(services, view.name, "inbound_webhooks", name)
     return {
         "card": card,
