@@ -46,7 +46,7 @@ applied configuration when it sends — together with the signing secrets. The o
 
     {"v": 1, "body": "<text>", "content_type": "application/json",
      "collection": "incidents" | null, "record_id": "rec_…" | null,
-     "retry": null | {"backoff", "initial_seconds", "max_seconds", "jitter"},
+     "retry": null | {"attempts", "backoff", "initial_seconds", "max_seconds", "jitter"},
      "target": null | {"source": "shop", "method": "PUT", "path": "/orders/A%2F1"}}
 """
 
@@ -116,8 +116,9 @@ def _retry(spec: Trigger) -> dict[str, Any] | None:
     policy = spec.retry
     if not isinstance(policy, RetryPolicy):
         return None
-    return {"backoff": policy.backoff, "initial_seconds": policy.initial_seconds,
-            "max_seconds": policy.max_seconds, "jitter": policy.jitter}
+    return {"attempts": policy.attempts, "backoff": policy.backoff,
+            "initial_seconds": policy.initial_seconds, "max_seconds": policy.max_seconds,
+            "jitter": policy.jitter}
 
 
 def _iso(now: datetime) -> str:

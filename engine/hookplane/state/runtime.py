@@ -962,8 +962,10 @@ class RuntimeStore:
 
     def redeliver(self, outbox_id: str, *, environment: str | None = None,
                   now: datetime | None = None) -> bool:
-        """Queue a failed delivery again (attempts kept, same id); False if it is not failed
-        (or not in ``environment``)."""
+        """Queue a failed delivery again (same id, its attempts kept in the history) with a
+        fresh round of attempts under its trigger's retry policy: ``max_attempts`` becomes
+        the attempts made so far plus the policy's ``attempts`` (1 for ``retry: none``).
+        False if it is not failed (or not in ``environment``)."""
         if _unqueryable(outbox_id, environment or ""):
             return False
         o = t.outbox
@@ -972,8 +974,13 @@ class RuntimeStore:
             conditions.append(o.c.environment == environment)
         at = _utc(now)
         with self._write() as conn:
+            row = conn.execute(select(o.c.payload, o.c.attempts, o.c.max_attempts)
+                               .where(*conditions)).first()
+            if row is None:
+                return False
             moved = conn.execute(sql_update(o).where(*conditions).values(
                 status="pending", next_attempt_at=at, claimed_by=None, claimed_until=None,
+                max_attempts=row.attempts + _attempt_budget(row.payload, row.max_attempts),
                 updated_at=at)).rowcount
         return moved == 1
 
@@ -1550,3 +1557,15 @@ def _job(row: _Row) -> Job:
                claimed_until=_iso_or_none(row.claimed_until), last_error=row.last_error,
                result=row.result, created_at=_iso(row.created_at),
                updated_at=_iso(row.updated_at))
+
+
+def _attempt_budget(payload: Any, first_round: int) -> int:
+    """Attempts one round of a delivery gets: its retry policy's ``attempts`` (1 without a
+    policy); rows queued before the policy's count was stored get their first round's."""
+    retry = payload.get("retry") if isinstance(payload, dict) else None
+    if retry is None:
+        return 1
+    attempts = retry.get("attempts") if isinstance(retry, dict) else None
+    if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 1:
+        return attempts
+    return max(1, first_round)

@@ -1062,6 +1062,31 @@ def test_redeliver_and_retention(project: Project) -> None:
     assert project.deliveries("notify") == []
 
 
+def test_a_redelivery_gets_a_fresh_round_under_the_retry_policy(project: Project) -> None:
+    """Redelivering a delivery that used up its attempts gives it the trigger's retry policy
+    again (it was one attempt past the limit: 'attempts 3/2', never retried)."""
+    answers = iter([(500, {}, {}), (500, {}, {}), (503, {}, {}), (200, {}, {})])
+    peer = Receiver(lambda hit: next(answers)).start()
+    try:
+        project.apply(f"""
+            triggers:
+              notify: {{collection: incidents, events: [create], url: "{peer.url}/n",
+                        retry: {{attempts: 2, initial_seconds: 0.05, jitter: false}}}}
+            """)
+        project.create("incidents", {"title": "a"})
+        with running(project.dispatcher()):
+            (failed,) = finished(project, "notify")
+            assert (failed.status, failed.attempts, failed.max_attempts) == ("failed", 2, 2)
+            assert project.runtime.redeliver(failed.id, environment=ENV)
+            again = wait_until(lambda: next((d for d in project.deliveries("notify")
+                                             if d.status == "delivered"), None))
+    finally:
+        peer.stop()
+    assert (again.attempts, again.max_attempts) == (4, 4)  # the 503 was retried
+    assert [a.status_code for a in again.history] == [500, 500, 503, 200]
+    assert [h.headers["webhook-id"] for h in peer.hits] == [failed.id] * 4
+
+
 def test_retention_setting() -> None:
     assert retention_days_from_env({}) == 30.0
     assert retention_days_from_env({"HOOKPLANE_DELIVERY_RETENTION_DAYS": "7.5"}) == 7.5

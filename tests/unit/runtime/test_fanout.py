@@ -187,8 +187,9 @@ def test_the_default_body_is_the_envelope() -> None:
     assert item.payload["content_type"] == "application/json"
     assert item.payload["target"] is None and item.payload["record_id"] == "rec_1"
     assert item.max_attempts == 4
-    assert item.payload["retry"] == {"backoff": "exponential", "initial_seconds": 2.0,
-                                     "max_seconds": 300.0, "jitter": True}
+    assert item.payload["retry"] == {"attempts": 4, "backoff": "exponential",
+                                     "initial_seconds": 2.0, "max_seconds": 300.0,
+                                     "jitter": True}
 
 
 def test_a_create_has_no_previous_and_a_delete_shows_when() -> None:
