@@ -84,11 +84,16 @@ def rotate(services: Services, environment: str, kind: str, name: str, *,
                              "${env:…}; change the variable and apply)"}, 409
         secret = services.store.rotate_secret(environment, kind, name, generated[0],
                                               grace_hours=24, actor=actor)
+        previous = [info.expires_at for info in services.store.secret_info(
+            environment, kind, name) if info.kind == generated[0]
+            and info.status == "previous" and info.expires_at]
     except SecretError as exc:
         return {"error": str(exc)}, 409
     services.registry.refresh()
-    return {"secret": secret, "grace_period_hours": 24,
-            "note": "shown once: store it now; the old secret stays valid for 24 hours"}, 200
+    expires = max(previous) if previous else None
+    return {"secret": secret, "grace_period_hours": 24, "old_secret_expires_at": expires,
+            "note": "shown once: store it now; the old secret stays valid until "
+                    f"{expires or 'the grace period ends (24 hours)'}"}, 200
 
 
 def delivery_row(delivery: Any) -> dict[str, Any]:

@@ -300,6 +300,10 @@ def test_rotation_keeps_the_old_secret_valid_during_grace(runtime: Runtime) -> N
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
     assert new != old and rotated.json()["grace_period_hours"] == 24
+    from datetime import UTC, datetime, timedelta
+
+    expires = datetime.fromisoformat(rotated.json()["old_secret_expires_at"])
+    assert abs(expires - (datetime.now(UTC) + timedelta(hours=24))) < timedelta(minutes=1)
     body = b'{"title": "after rotation", "severity": "p2"}'
     for secret in (new, old):
         ok = wait_for(lambda s=secret: rt.post("keyed", body, {"X-Account-Key": s})
