@@ -6,6 +6,7 @@ Pure: the standard library, pydantic models from :mod:`hookplane.config.models` 
 
 from __future__ import annotations
 
+from hookplane.mapping._values import json_equal
 from hookplane.mapping.engine import (
     CompiledMapping,
     check_date_format,
@@ -63,6 +64,7 @@ __all__ = [
     "filter_fields",
     "get_path",
     "has_path",
+    "json_equal",
     "parse_template",
     "render_string",
     "render_value",
