@@ -53,6 +53,10 @@ def project_yaml(receiver: str) -> str:
                 title: {{type: string}}
                 severity: {{type: string, enum: [p1, p2, p3]}}
                 team: {{type: string}}
+            events:
+              incident.escalated:
+                description: Became a P1.
+                when: {{severity: p1}}
           notes:
             schema:
               type: object

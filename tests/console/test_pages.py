@@ -115,6 +115,11 @@ def test_records_are_paginated_newest_first(signed_in: Any, console: Console) ->
     page.goto(f"{console.url}/console/preview/records")
     row = page.locator("tr", has_text="incidents")
     assert int(row.locator("td").nth(1).inner_text()) >= 27
+    # the collection's named events, with their rule as a tooltip
+    events = page.locator("tr", has_text="incident.escalated").get_by_test_id("events")
+    assert events.inner_text() == "incident.escalated Became a P1."
+    assert events.locator("code").get_attribute("title") == (
+        'on create, update; when it becomes {"severity": "p1"}')
     row.get_by_role("link", name="incidents").click()
     page.wait_for_url("**/records/incidents")
     first = page.locator("table.records tbody tr").all_inner_texts()

@@ -56,7 +56,8 @@ def test_every_yaml_field_is_described() -> None:
 
 def test_the_yaml_reference_shows_types_defaults_and_examples() -> None:
     page = yaml_reference(REPO)
-    assert "| `events` | list of `\"create\"` \\| `\"update\"`" in page
+    assert ("| `events` | list of string (at least 1 item(s)) | **required** | Record events "
+            "(`create`, `update`, `delete`), named events of the collection") in page
     assert "| `timeout` | duration (> 0, ≤ 3600) | `10.0` |" in page
     assert "| `scopes` | list of string (at least 1 item(s)) | **required** |" in page
     assert "Example, from `" in page

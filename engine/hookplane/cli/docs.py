@@ -112,6 +112,13 @@ _NOTES: dict[tuple[str, str], str] = {
     ("FieldSchema", "default"): "Value used when the field is absent.",
     ("Collection", "schema"): "The JSON Schema subset every record is validated against; "
                               "the root is an object.",
+    ("Collection", "events"): "Named events (`escalation.resolved`) that triggers list in "
+                              "`events`: each fires when its rule holds for a write.",
+    ("NamedEvent", "writes"): "The writes that can fire it (`create`, `update`, `delete`).",
+    ("NamedEvent", "when"): "A filter: without `changes`, the event fires when it *becomes* "
+                            "true; with `changes`, it must hold after the write.",
+    ("NamedEvent", "changes"): "Field path(s): the event fires when one of them changed "
+                               "(on `create`: is present).",
     ("DateRule", "external"): "`epoch_s`, `epoch_ms`, `iso8601` or a strftime pattern.",
     ("Endpoint", "method"): "HTTP method.",
     ("Endpoint", "path"): "Path relative to the source's `base_url`; must contain `{id}` "
@@ -135,7 +142,8 @@ _NOTES: dict[tuple[str, str], str] = {
     ("RetryPolicy", "jitter"): "Randomise waits so receivers are not hit in lockstep.",
     ("ExternalWrite", "source"): "The source whose `write` endpoint receives the mapped record.",
     ("Trigger", "collection"): "The collection whose record events fire this trigger.",
-    ("Trigger", "events"): "Record events (`create`, `update`, `delete`) and system events "
+    ("Trigger", "events"): "Record events (`create`, `update`, `delete`), named events of "
+                           "the collection (`escalation.resolved`) and system events "
                            "(`config.applied`, `config.promoted`, `delivery.failed`).",
     ("Trigger", "url"): "Where deliveries are POSTed; `${env:NAME}` allowed.",
     ("Trigger", "filter"): "Only records whose fields equal these values fire it.",

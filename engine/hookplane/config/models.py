@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -26,6 +27,9 @@ ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 RECORD_EVENTS = ("create", "update", "delete")
 SYSTEM_EVENTS = ("config.applied", "config.promoted", "delivery.failed")
+NAMED_EVENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+"""A collection's named event: dotted lower-case words, e.g. ``escalation.resolved``."""
+NAMED_EVENT_MAX = 40
 PROVIDER_PRESETS = ("github", "stripe", "slack", "shopify", "pagerduty")
 AUTH_TYPES = ("hmac", "static_header", "bearer", "standard_webhooks", *PROVIDER_PRESETS)
 
@@ -105,13 +109,73 @@ class FieldSchema(_Model):
         return self
 
 
+RecordEventName = Literal["create", "update", "delete"]
+
+
+def _field_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _create_and_update() -> list[RecordEventName]:
+    return ["create", "update"]
+
+
+class NamedEvent(_Model):
+    """An event with a name of its own, declared on a collection, that triggers subscribe to.
+
+    It fires for a record write of a kind listed in ``writes`` (``on`` would be a boolean
+    key in YAML 1.1) when
+
+    - ``changes`` (field paths) is given: one of those fields changed (on ``create``: is
+      present), and the record matches ``when`` (a filter, default: every record);
+    - else: ``when`` *becomes* true — it holds for the record after the write and did not
+      hold before (a ``create`` has no before; a ``delete`` tests the record as deleted).
+    """
+
+    writes: list[RecordEventName] = Field(default_factory=_create_and_update, min_length=1)
+    when: dict[str, Any] = Field(default_factory=dict)
+    changes: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+    _changes = field_validator("changes", mode="before")(_field_list)
+
+    @field_validator("writes")
+    @classmethod
+    def _unique_writes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a write kind is listed twice in 'writes'")
+        return value
+
+
+def _named_event_name(name: str) -> str | None:
+    """Why ``name`` cannot name a collection's event (None when it can)."""
+    if name in RECORD_EVENTS or name in SYSTEM_EVENTS:
+        return f"'{name}' is a built-in event; pick another name"
+    if len(name) > NAMED_EVENT_MAX:
+        return f"event name '{name}' is longer than {NAMED_EVENT_MAX} characters"
+    if not NAMED_EVENT.match(name):
+        return (f"event name '{name}' must be dotted lower-case words, e.g. "
+                "'escalation.resolved'")
+    return None
+
+
 class Collection(_Model):
     """A collection of records with a schema."""
 
     schema_: FieldSchema = Field(alias="schema")
+    events: dict[str, NamedEvent] = Field(default_factory=dict)
     description: str | None = None
     protect: bool = False
     renamed_from: str | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _event_names(cls, value: dict[str, NamedEvent]) -> dict[str, NamedEvent]:
+        for name in value:
+            problem = _named_event_name(name)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     @field_validator("schema_")
     @classmethod
@@ -223,8 +287,24 @@ class ExternalWrite(_Model):
     source: str
 
 
-TriggerEvent = Literal["create", "update", "delete", "config.applied", "config.promoted",
-                       "delivery.failed"]
+def _trigger_event(value: str) -> str:
+    if value in RECORD_EVENTS or value in SYSTEM_EVENTS or (
+            len(value) <= NAMED_EVENT_MAX and NAMED_EVENT.match(value)):
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(value, RECORD_EVENTS + SYSTEM_EVENTS, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ValueError(f"unknown event '{value}'{hint}: use "
+                     f"{', '.join(RECORD_EVENTS + SYSTEM_EVENTS)} or an event declared under "
+                     "the collection's 'events'")
+
+
+TriggerEvent = Annotated[str, AfterValidator(_trigger_event), WithJsonSchema({
+    "anyOf": [{"enum": [*RECORD_EVENTS, *SYSTEM_EVENTS]},
+              {"type": "string", "pattern": NAMED_EVENT.pattern, "maxLength": NAMED_EVENT_MAX,
+               "description": "a named event declared under the collection's events"}]})]
+"""A record event, a system event, or a named event of the trigger's collection."""
 
 
 class Trigger(_Model):
@@ -259,7 +339,7 @@ class Trigger(_Model):
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
-        record_events = [e for e in self.events if e in RECORD_EVENTS]
+        record_events = [e for e in self.events if e not in SYSTEM_EVENTS]
         if record_events and self.collection is None:
             raise ValueError(
                 f"record events ({', '.join(record_events)}) need a 'collection' to watch"

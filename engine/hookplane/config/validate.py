@@ -21,6 +21,8 @@ from hookplane.config.grammar import (
 )
 from hookplane.config.models import (
     ENV_REF,
+    RECORD_EVENTS,
+    SYSTEM_EVENTS,
     ApiKey,
     Collection,
     FieldSchema,
@@ -395,16 +397,17 @@ class _Checker:
         collection = self.collection(resource, ("collection",), spec.collection)
         schema = collection.schema_ if collection else None
         if spec.filter:
-            for field, problem in filter_problems(spec.filter):
-                self.add(resource, ("filter", field), problem, key=True)
-            if schema is not None:
-                for field in spec.filter:
-                    if isinstance(field, str) and schema_field(schema, field) is None:
-                        self.add(resource, ("filter", field),
-                                 f"filter field '{field}' is not in collection "
-                                 f"'{spec.collection}'"
-                                 f"{_did_you_mean(field.split('.')[0], _field_names(schema))}",
-                                 key=True)
+            self.filter(resource, ("filter",), spec.filter, schema, spec.collection)
+        if collection is not None:
+            for index, event in enumerate(spec.events):
+                if event in RECORD_EVENTS or event in SYSTEM_EVENTS:
+                    continue
+                if event not in collection.events:
+                    declared = ", ".join(collection.events) or "none"
+                    self.add(resource, ("events", index),
+                             f"collection '{spec.collection}' declares no event '{event}'"
+                             f"{_did_you_mean(event, collection.events)} (declared: "
+                             f"{declared}); declare it under the collection's 'events'")
         if spec.body is not None:
             self.templates(resource, ("body",), spec.body, roots=TRIGGER_ROOTS, schema=schema)
         if spec.external_write is not None:
@@ -491,8 +494,46 @@ class _Checker:
             if name:
                 self.collection(resource, ("scopes", index), name)
 
+    def filter(self, resource: Resource, path: tuple[Any, ...], spec: dict[str, Any],
+               schema: FieldSchema | None, collection: str | None) -> None:
+        """A filter's syntax, and its fields and values against the collection's schema: an
+        unknown field, or a value outside the field's enum, can never match."""
+        for field, problem in filter_problems(spec):
+            self.add(resource, (*path, field), problem, key=True)
+        if schema is None:
+            return
+        for field, condition in spec.items():
+            if not isinstance(field, str):
+                continue
+            found = schema_field(schema, field)
+            if found is None:
+                self.add(resource, (*path, field),
+                         f"filter field '{field}' is not in collection '{collection}'"
+                         f"{_did_you_mean(field.split('.')[0], _field_names(schema))}",
+                         key=True)
+                continue
+            if isinstance(found, bool) or not found.enum:
+                continue
+            for value in _matched_values(condition):
+                if isinstance(value, str) and ENV_REF.search(value):
+                    continue  # reported as a misplaced reference
+                if not any(_json_same(value, allowed) for allowed in found.enum):
+                    allowed_text = ", ".join(str(v) for v in found.enum)
+                    self.add(resource, (*path, field),
+                             f"filter value {value!r} for '{field}' is not one of the "
+                             f"field's values ({allowed_text}): it can never match")
+
     def check_collection(self, resource: Resource, spec: Collection) -> None:
         self.env_refs(resource, lambda p: False)
+        for name, event in spec.events.items():
+            if event.when:
+                self.filter(resource, ("events", name, "when"), event.when, spec.schema_,
+                            resource.name)
+            for index, field in enumerate(event.changes):
+                if schema_field(spec.schema_, field) is None:
+                    self.add(resource, ("events", name, "changes", index),
+                             f"field '{field}' is not in collection '{resource.name}'"
+                             f"{_did_you_mean(field.split('.')[0], _field_names(spec.schema_))}")
 
     def renames(self) -> None:
         for kind, items in self.config.resources.items():
@@ -502,6 +543,28 @@ class _Checker:
                     self.add(resource, ("renamed_from",),
                              f"renamed_from '{old}', but '{kind}.{old}' is still declared; "
                              "remove the old definition")
+
+
+def _matched_values(condition: Any) -> list[Any]:
+    """The values a filter condition needs a field to equal (equality, one-of, ``eq``,
+    ``in``); conditions that exclude values (``ne``, ``not_in``) or compare give none."""
+    if isinstance(condition, list):
+        return [v for v in condition if not isinstance(v, dict | list)]
+    if isinstance(condition, dict):
+        values: list[Any] = []
+        if "eq" in condition and not isinstance(condition["eq"], dict | list):
+            values.append(condition["eq"])
+        if isinstance(condition.get("in"), list):
+            values.extend(v for v in condition["in"] if not isinstance(v, dict | list))
+        return values
+    return [condition]
+
+
+def _json_same(a: Any, b: Any) -> bool:
+    """JSON equality: ``1`` equals ``1.0``, ``true`` is not ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return bool(a == b) and (isinstance(a, int | float) == isinstance(b, int | float))
 
 
 def date_format_problem(fmt: str) -> str:

@@ -56,7 +56,7 @@ import hashlib
 import json
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -147,15 +147,42 @@ def _predicate(trigger: TriggerView) -> Predicate | None:
     return predicate
 
 
-def _fires(trigger: TriggerView, event: RecordEvent) -> bool:
+def _fired(trigger: TriggerView, event: RecordEvent, named: Sequence[str]) -> list[str]:
+    """The events of this write the trigger delivers: the write's own kind and the
+    collection's named events it fired, as far as the trigger lists them (none when the
+    trigger is inactive, skips the write's origin or its filter does not match)."""
+    wanted = [name for name in (event.event, *named) if name in trigger.events]
+    if not wanted:
+        return []
     spec = trigger.spec
-    if not spec.active or event.event not in spec.events:
-        return False
+    if not spec.active:
+        return []
     skip_flag = _SKIPPED_BY.get(event.origin)
     if skip_flag is not None and getattr(spec, skip_flag):
-        return False
+        return []
     predicate = _predicate(trigger)
-    return predicate is not None and predicate(event.record.data)
+    return wanted if predicate is not None and predicate(event.record.data) else []
+
+
+def named_events(view: EnvironmentView, event: RecordEvent) -> list[str]:
+    """The collection's named events this write is (in declaration order)."""
+    collection = view.collections.get(event.collection)
+    if collection is None:
+        return []
+    rules = collection.named_events
+    if not rules:
+        return []
+    data = event.record.data
+    previous = event.previous.data if event.previous is not None else None
+    fired: list[str] = []
+    for rule in rules:
+        try:
+            if rule.fires(event.event, data, previous):
+                fired.append(rule.name)
+        except _RECOVERABLE as exc:  # a rule that cannot be evaluated fires nothing
+            log.warning("collection '%s' in '%s': event '%s' not evaluated for record %s: "
+                        "%s", event.collection, view.name, rule.name, event.record.id, exc)
+    return fired
 
 
 def outbox_for(view: EnvironmentView, event: RecordEvent, *, now: datetime
@@ -166,22 +193,27 @@ def outbox_for(view: EnvironmentView, event: RecordEvent, *, now: datetime
     is logged (``hookplane.runtime.fanout``).
     """
     items: list[OutboxItem] = []
-    for trigger in view.triggers_for(event.collection):
-        if not _fires(trigger, event):
-            continue
-        try:
-            item = _record_item(view, trigger, event, now)
-        except _RECOVERABLE as exc:
-            log.warning("trigger '%s' in '%s': no delivery for %s of record %s: %s",
-                        trigger.name, view.name, event.event, event.record.id, exc)
-            continue
-        if item is not None:
-            items.append(item)
+    triggers = view.triggers_for(event.collection)
+    if not triggers:
+        return items
+    named = named_events(view, event)
+    for trigger in triggers:
+        for name in _fired(trigger, event, named):
+            try:
+                item = _record_item(view, trigger, event, now, name)
+            except _RECOVERABLE as exc:
+                log.warning("trigger '%s' in '%s': no delivery for %s of record %s: %s",
+                            trigger.name, view.name, name, event.record.id, exc)
+                continue
+            if item is not None:
+                items.append(item)
     return items
 
 
 def _record_item(view: EnvironmentView, trigger: TriggerView, event: RecordEvent,
-                 now: datetime) -> OutboxItem | None:
+                 now: datetime, name: str) -> OutboxItem | None:
+    """The delivery of ``event`` to ``trigger`` as event ``name`` (the write's kind or a
+    named event of the collection)."""
     spec = trigger.spec
     delivery_id = new_outbox_id()
     record = event.record
@@ -208,7 +240,7 @@ def _record_item(view: EnvironmentView, trigger: TriggerView, event: RecordEvent
         occurred_at = _iso(now)
         if spec.body is None:
             rendered: Any = {
-                "id": delivery_id, "event": event.event, "collection": event.collection,
+                "id": delivery_id, "event": name, "collection": event.collection,
                 "environment": event.environment, "occurred_at": occurred_at,
                 "record": record_json(record),
                 "previous": record_json(event.previous) if event.previous else None}
@@ -216,13 +248,13 @@ def _record_item(view: EnvironmentView, trigger: TriggerView, event: RecordEvent
             context = {
                 "record": record.data,
                 "previous": event.previous.data if event.previous else None,
-                "event": event.event, "collection": event.collection,
+                "event": name, "collection": event.collection,
                 "environment": event.environment, "trigger": trigger.name,
                 "id": delivery_id, "occurred_at": occurred_at}
             rendered = render_value(spec.body, context)
         body, content_type = _body(rendered)
     return OutboxItem(
-        trigger_id=trigger.id, trigger_name=trigger.name, event=event.event,
+        trigger_id=trigger.id, trigger_name=trigger.name, event=name,
         payload={"v": PAYLOAD_VERSION, "body": body, "content_type": content_type,
                  "collection": event.collection, "record_id": record.id,
                  "retry": _retry(spec), "target": target},

@@ -20,10 +20,19 @@ from hookplane.config.models import (
     ApiKey,
     Collection,
     InboundWebhook,
+    NamedEvent,
     Source,
     Trigger,
 )
-from hookplane.mapping import CompiledMapping, compile_mapping, set_path
+from hookplane.mapping import (
+    MISSING,
+    CompiledMapping,
+    compile_filter,
+    compile_mapping,
+    get_path,
+    json_equal,
+    set_path,
+)
 from hookplane.mapping.schema import RecordValidator, compile_schema
 from hookplane.state.store import Store
 
@@ -55,6 +64,50 @@ class CollectionView:
         """Compiled on first use: of 10,000 applied resources few receive writes at once,
         and compiled validators are most of a large configuration's memory."""
         return compile_schema(self.spec.schema_)
+
+    @cached_property
+    def named_events(self) -> tuple[NamedEventRule, ...]:
+        """The collection's named events, their filters compiled (on first use)."""
+        if b'"events"' not in self.packed:
+            return ()
+        return tuple(NamedEventRule.of(name, rule) for name, rule in self.spec.events.items())
+
+
+@dataclass(frozen=True)
+class NamedEventRule:
+    """A collection's named event, ready to test writes against (see
+    :class:`~hookplane.config.models.NamedEvent`)."""
+
+    name: str
+    writes: frozenset[str]
+    when: Callable[[dict[str, Any]], bool] | None
+    changes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, name: str, rule: NamedEvent) -> NamedEventRule:
+        return cls(name, frozenset(rule.writes), compile_filter(rule.when) if rule.when else None,
+                   tuple(rule.changes))
+
+    def fires(self, event: str, data: dict[str, Any], previous: dict[str, Any] | None
+              ) -> bool:
+        """Whether a write (``create``/``update``/``delete``; ``data`` after it, ``previous``
+        before it, None for a create) is this event."""
+        if event not in self.writes:
+            return False
+        if self.changes:
+            if event == "update" and previous is not None:
+                changed = any(not json_equal(get_path(previous, f), get_path(data, f))
+                              for f in self.changes)
+            elif event == "create":
+                changed = any(get_path(data, f) is not MISSING for f in self.changes)
+            else:
+                changed = True
+            return changed and (self.when is None or self.when(data))
+        if self.when is None:
+            return True
+        if not self.when(data):
+            return False
+        return event == "delete" or previous is None or not self.when(previous)
 
 
 @dataclass(frozen=True)

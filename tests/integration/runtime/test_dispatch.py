@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -1060,6 +1061,45 @@ def test_redeliver_and_retention(project: Project) -> None:
         peer.stop()
     assert [h.headers["webhook-id"] for h in peer.hits] == [failed.id] * 2
     assert project.deliveries("notify") == []
+
+
+def test_named_events_are_delivered_under_their_name(project: Project, receiver: Receiver
+                                                     ) -> None:
+    """An escalation resolved fires 'escalation.resolved' once: not again when the resolved
+    escalation is edited later (update + filter would fire on every edit)."""
+    (project.root / "environments" / ENV / "escalations.yaml").write_text(textwrap.dedent("""\
+        collections:
+          escalations:
+            schema:
+              type: object
+              properties:
+                title: {type: string}
+                status: {type: string, enum: [open, resolved]}
+            events:
+              escalation.resolved: {when: {status: resolved}}
+        """))
+    project.apply(f"""
+        triggers:
+          resolved:
+            collection: escalations
+            events: [escalation.resolved]
+            url: "{receiver.url}/resolved"
+            body: {{text: "{{{{event}}}}: {{{{record.title}}}}"}}
+        """)
+    record = project.create("escalations", {"title": "quota", "status": "open"})
+    outbox = project.outbox()
+    resolved = {"title": "quota", "status": "resolved"}
+    project.runtime.update(ENV, "escalations", record.id, resolved, origin="api",
+                           outbox=outbox)
+    project.runtime.update(ENV, "escalations", record.id, {**resolved, "title": "quota!"},
+                           origin="api", outbox=outbox)
+    with running(project.dispatcher()):
+        (delivery,) = finished(project, "resolved")
+    assert delivery.status == "delivered" and delivery.event == "escalation.resolved"
+    (hit,) = receiver.hits
+    assert hit.headers["x-hookplane-event"] == "escalation.resolved"
+    assert hit.json() == {"text": "escalation.resolved: quota"}
+    verify_both(hit, project.secrets("resolved")[0])
 
 
 def test_a_redelivery_gets_a_fresh_round_under_the_retry_policy(project: Project) -> None:

@@ -323,3 +323,94 @@ def test_system_event_body_templates_see_the_data() -> None:
 def test_unknown_system_events_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown system event 'create'"):
         system_event_items(view(), "create", {}, now=NOW)
+
+
+# --------------------------------------------------------------------------- named events
+
+ESCALATIONS = {
+    "escalation.created": {"writes": ["create"]},
+    "escalation.resolved": {"when": {"status": "resolved"}},
+    "escalation.reassigned": {"writes": ["update"], "changes": "assignee",
+                              "when": {"status": {"ne": "resolved"}}},
+    "budget.threshold_reached": {"when": {"spent": {"gte": 100}}},
+    "escalation.purged": {"writes": ["delete"], "when": {"status": "resolved"}},
+}
+
+
+def named_view(*triggers: TriggerView) -> EnvironmentView:
+    from hookplane.config.models import Collection
+    from hookplane.runtime.registry import CollectionView
+
+    collection = Collection.model_validate({
+        "schema": {"type": "object", "properties": {
+            "status": {"type": "string"}, "assignee": {"type": "string"},
+            "spent": {"type": "number"}}},
+        "events": ESCALATIONS})
+    return EnvironmentView(ENV, 7, collections={"incidents": CollectionView.of(
+        "incidents", collection)}, triggers={t.name: t for t in triggers})
+
+
+def fired(v: EnvironmentView, kind: str, data: dict[str, Any],
+          previous: dict[str, Any] | None = None) -> list[str]:
+    return sorted(item.event for item in outbox_for(v, event(kind, data, previous=previous),
+                                                    now=NOW))
+
+
+@pytest.mark.parametrize(("kind", "previous", "data", "expected"), [
+    ("create", None, {"status": "open"}, ["escalation.created"]),
+    ("create", None, {"status": "resolved"}, ["escalation.created", "escalation.resolved"]),
+    # resolved fires once, when the status becomes resolved ...
+    ("update", {"status": "open"}, {"status": "resolved"}, ["escalation.resolved"]),
+    # ... and not again on a later edit of a resolved escalation
+    ("update", {"status": "resolved"}, {"status": "resolved", "note": "x"}, []),
+    ("update", {"status": "resolved"}, {"status": "open"}, []),
+    # a change of the assignee, while not resolved
+    ("update", {"status": "open", "assignee": "a"}, {"status": "open", "assignee": "b"},
+     ["escalation.reassigned"]),
+    ("update", {"status": "open", "assignee": "a"}, {"status": "open", "assignee": "a"}, []),
+    ("update", {"status": "open"}, {"status": "open", "assignee": "b"},
+     ["escalation.reassigned"]),
+    ("update", {"status": "resolved", "assignee": "a"},
+     {"status": "resolved", "assignee": "b"}, []),
+    # a threshold crossed once; 1 == 1.0 and JSON types compare as JSON
+    ("update", {"spent": 99}, {"spent": 100.0}, ["budget.threshold_reached"]),
+    ("update", {"spent": 120}, {"spent": 130}, []),
+    ("update", {"spent": "120"}, {"spent": 130}, ["budget.threshold_reached"]),
+    ("delete", None, {"status": "resolved"}, ["escalation.purged"]),
+    ("delete", None, {"status": "open"}, []),
+])
+def test_named_events_fire_on_their_rule(kind: str, previous: dict[str, Any] | None,
+                                         data: dict[str, Any], expected: list[str]) -> None:
+    v = named_view(trigger("t", events=list(ESCALATIONS)))
+    assert fired(v, kind, data, previous) == expected
+
+
+def test_a_trigger_gets_the_events_it_lists_each_as_its_own_delivery() -> None:
+    v = named_view(trigger("resolved-only", events=["escalation.resolved"]),
+                   trigger("both", events=["update", "escalation.resolved"]),
+                   trigger("p1-resolved", events=["escalation.resolved"],
+                           filter={"severity": "p1"}))
+    items = outbox_for(v, event("update", {"status": "resolved", "severity": "p2"},
+                                previous={"status": "open", "severity": "p2"}), now=NOW)
+    assert sorted((i.trigger_name, i.event) for i in items) == [
+        ("both", "escalation.resolved"), ("both", "update"),
+        ("resolved-only", "escalation.resolved")]
+    delivery = next(i for i in items if i.trigger_name == "resolved-only")
+    assert body(delivery)["event"] == "escalation.resolved"
+    assert body(delivery)["previous"]["data"] == {"status": "open", "severity": "p2"}
+
+
+def test_a_body_template_sees_the_named_event() -> None:
+    v = named_view(trigger("t", events=["escalation.resolved"],
+                           body={"text": "{{event}}: {{record.status}}"}))
+    (item,) = outbox_for(v, event("update", {"status": "resolved"},
+                                  previous={"status": "open"}), now=NOW)
+    assert item.event == "escalation.resolved"
+    assert body(item) == {"text": "escalation.resolved: resolved"}
+
+
+def test_writes_skipped_by_origin_fire_no_named_event_either() -> None:
+    v = named_view(trigger("t", events=["escalation.resolved"]))
+    inbound = event("update", {"status": "resolved"}, previous={"status": "open"},
+                    origin="inbound_webhook")
+    assert outbox_for(v, inbound, now=NOW) == []

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from hookplane.config.models import NamedEvent
 from hookplane.runtime.admin import (
     delivery_row,
     describe_inbound,
@@ -226,8 +227,22 @@ def collections(services: Services, view: EnvironmentView,
     counts = services.runtime.record_counts(view.name)
     return [{"name": name, "records": counts.get(name, 0),
              "description": c.spec.description,
+             "events": [{"name": event, "description": rule.description,
+                         "rule": _event_rule(rule)}
+                        for event, rule in c.spec.events.items()],
              "declared_in": declared.get(f"collections.{name}")}
             for name, c in sorted(view.collections.items())]
+
+
+def _event_rule(rule: NamedEvent) -> str:
+    """A named event's rule in one line (the console's tooltip)."""
+    parts = [f"on {', '.join(rule.writes)}"]
+    if rule.changes:
+        parts.append(f"when {', '.join(rule.changes)} changes")
+    if rule.when:
+        parts.append(("and it matches " if rule.changes else "when it becomes ")
+                     + json.dumps(rule.when, sort_keys=True, ensure_ascii=False))
+    return "; ".join(parts)
 
 
 def records_page(services: Services, view: EnvironmentView, collection: str, *,
