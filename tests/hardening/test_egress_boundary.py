@@ -57,10 +57,18 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+ADMIN_CLIENT = PACKAGE / "cli" / "admin_client.py"
+"""The CLI's client of the operator's own server (URL from a flag or the environment, never
+from YAML): the one other module that speaks HTTP, with the standard library."""
+
+
 def test_only_the_sender_module_imports_an_http_client() -> None:
     offenders = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         if path == SENDER_MODULE:
+            continue
+        if path == ADMIN_CLIENT:
+            assert _imports(path) & {"httpx", "aiohttp", "requests"} == set()
             continue
         found = {name for name in _imports(path)
                  if any(name == lib or name.startswith(lib + ".") for lib in HTTP_LIBRARIES)}
@@ -260,7 +268,7 @@ def test_every_outbound_call_site_refuses_a_loopback_target_by_default(
     # the CLI's test send (its own process, same sender)
     result = CliRunner().invoke(cli, ["-C", str(b.root), "triggers", "test", "preview",
                                       "notify", "--json", "--database-url", b.url])
-    outcomes["test send (CLI)"] = json.loads(result.output)["error"]
+    outcomes["test send (CLI)"] = json.loads(result.stdout)["error"]
 
     assert b.peer.seen == []  # nothing ever reached the receiver
     for site, error in outcomes.items():

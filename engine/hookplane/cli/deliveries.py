@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import anyio
@@ -67,29 +68,81 @@ def add_commands(group: click.Group) -> None:
     @click.argument("environment")
     @click.argument("name")
     @click.option("--json", "as_json", is_flag=True)
+    @click.option("--server", default=None, metavar="URL",
+                  help="The running server to send through (default: $HOOKPLANE_SERVER_URL, "
+                       "$HOOKPLANE_PUBLIC_URL, http://127.0.0.1:8080).")
+    @click.option("--local", is_flag=True,
+                  help="Send from this process instead of through the server.")
     @database_url_option
     @click.pass_obj
-    def test(obj: Context, environment: str, name: str, *, as_json: bool,
-             database_url: str | None) -> int:
-        """Send a synthetic, signed 'test' event to trigger NAME and print the answer."""
-        from hookplane.runtime.dispatch import Dispatcher
-        from hookplane.runtime.egress import sender_from_env
-        from hookplane.runtime.metrics import Metrics
-        from hookplane.runtime.registry import Registry, build_view
+    def test(obj: Context, environment: str, name: str, *, as_json: bool, server: str | None,
+             local: bool, database_url: str | None) -> int:
+        """Send a synthetic, signed 'test' event to trigger NAME and print the answer.
 
-        with open_store(obj.root, database_url) as store:
-            view = build_view(store, environment)
-
-            async def send() -> dict[str, Any]:
-                async with sender_from_env() as sender:
-                    dispatcher = Dispatcher(Registry(store), RuntimeStore(store), sender,
-                                            Metrics(), worker="cli-test")
-                    return await dispatcher.send_test(view, name)
-
-            result = anyio.run(send)
+        With a server reachable and HOOKPLANE_ADMIN_TOKEN set, the server sends it (its
+        delivery path and egress allowlist, as the console's Test button does); otherwise
+        this process sends it, and says why.
+        """
+        result: dict[str, Any] | None = None
+        if not local:
+            result = _test_through_server(server, environment, name)
+        if result is None:
+            result = _test_here(obj, environment, name, database_url)
         if as_json:
             click.echo(json.dumps(result, indent=2, default=str))
         else:
             for key, value in result.items():
                 click.echo(f"{key}: {value}")
         return 0 if result.get("success") else 1
+
+
+def _test_through_server(given: str | None, environment: str, name: str
+                         ) -> dict[str, Any] | None:
+    """The server's answer, or None (with the reason on stderr) when it cannot be asked."""
+    from hookplane.cli import admin_client
+
+    url = admin_client.server_url(given)
+    token = os.environ.get("HOOKPLANE_ADMIN_TOKEN")
+    if not token:
+        click.echo(f"note: HOOKPLANE_ADMIN_TOKEN is not set, so the server at {url} cannot be "
+                   "asked; sending from this process (its own HOOKPLANE_ALLOW_NETWORKS "
+                   "applies)", err=True)
+        return None
+    try:
+        answer = admin_client.post(url, [environment, "triggers", name, "test"], token=token)
+    except admin_client.ServerUnreachable as exc:
+        click.echo(f"note: {exc}; sending from this process instead (its own "
+                   "HOOKPLANE_ALLOW_NETWORKS applies; --server URL names the server)", err=True)
+        return None
+    if answer.status == 200:
+        return {**answer.body, "sent_by": f"server {url}"}
+    reason = answer.body.get("error") or f"HTTP {answer.status}"
+    if answer.status in (401, 403):
+        raise StateError(f"the server at {url} refused the admin token ({reason}); check "
+                         "HOOKPLANE_ADMIN_TOKEN")
+    if answer.status == 429:
+        raise StateError(f"the server at {url} is slowing down admin requests ({reason})")
+    if answer.status == 404:
+        raise StateError(f"the server at {url}: {reason} (is '{environment}' applied and the "
+                         "trigger declared there?)")
+    raise StateError(f"the server at {url} could not send the test: {reason}")
+
+
+def _test_here(obj: Context, environment: str, name: str,
+               database_url: str | None) -> dict[str, Any]:
+    from hookplane.runtime.dispatch import Dispatcher
+    from hookplane.runtime.egress import sender_from_env
+    from hookplane.runtime.metrics import Metrics
+    from hookplane.runtime.registry import Registry, build_view
+
+    with open_store(obj.root, database_url) as store:
+        view = build_view(store, environment)
+
+        async def send() -> dict[str, Any]:
+            async with sender_from_env() as sender:
+                dispatcher = Dispatcher(Registry(store), RuntimeStore(store), sender,
+                                        Metrics(), worker="cli-test")
+                return await dispatcher.send_test(view, name)
+
+        result = anyio.run(send)
+    return {**result, "sent_by": "this process"}

@@ -142,3 +142,48 @@ def test_cli_trigger_deliveries_and_test(runtime: Runtime,
                 "--database-url", rt.database_url]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and {"status", "attempts", "last_status_code", "latency_ms"} <= set(rows[0])
+
+
+def test_cli_trigger_test_goes_through_the_running_server(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's shell does not allow loopback; the server does (its own allowlist): the test
+    is sent by the server, as the console's button sends it. Without a reachable server the
+    CLI says so, sends itself, and its own egress guard refuses the local receiver."""
+    import socket
+
+    from hookplane.cli.main import run
+
+    rt = runtime
+    rt.receiver.routes["/hooks/p1"] = lambda _: (200, {"ok": True})
+    before = len(_received(rt, "/hooks/p1"))
+    monkeypatch.delenv("HOOKPLANE_ALLOW_NETWORKS")
+    monkeypatch.setenv("HOOKPLANE_ADMIN_TOKEN", "admin-token-for-tests")
+    base = ["-C", str(rt.root), "--no-color", "triggers", "test", "preview", "p1-alert",
+            "--json", "--database-url", rt.database_url]
+    assert run([*base, "--server", rt.server.url]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert result["success"] is True and result["status_code"] == 200
+    assert result["sent_by"] == f"server {rt.server.url}"
+    (sent,) = _received(rt, "/hooks/p1")[before:]
+    assert sent.headers["X-Hookplane-Event"] == "test"
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("HOOKPLANE_SERVER_URL", closed)
+    assert run(base) == 1
+    out = capsys.readouterr()
+    assert f"note: no server answered at {closed}" in out.err
+    assert "sending from this process instead" in out.err
+    local = json.loads(out.out)
+    assert local["sent_by"] == "this process" and local["success"] is False
+    assert local["error"].startswith("refused to connect to 127.0.0.1: a loopback address")
+
+    monkeypatch.setenv("HOOKPLANE_ADMIN_TOKEN", "wrong-token-0123456789abcdef")
+    assert run([*base, "--server", rt.server.url]) == 1
+    err = capsys.readouterr().err
+    assert f"the server at {rt.server.url} refused the admin token" in err
+    assert "wrong-token" not in err
+    assert len(_received(rt, "/hooks/p1")) == before + 1
