@@ -101,3 +101,17 @@ def progress_bar(total: int, label: str) -> Iterator[Callable[[int, int], None] 
             shown = done
 
         yield report
+
+
+def resource_name(store: Store, environment: str, kind: str, name_or_id: str) -> str:
+    """The name of the applied ``kind`` resource called ``name_or_id``, or whose id it is
+    (``trg_…``, ``iw_…``: what the console, the admin API and delivery logs show). A name
+    wins over an id when both would match. Unknown: returned unchanged (the command then
+    says it is not applied)."""
+    snapshot = store.snapshot(environment)
+    if f"{kind}.{name_or_id}" in snapshot.resources:
+        return name_or_id
+    for resource in snapshot.resources.values():
+        if resource.kind == kind and resource.id == name_or_id:
+            return resource.name
+    return name_or_id

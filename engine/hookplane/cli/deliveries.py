@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import click
 
-from hookplane.cli.common import database_url_option, open_store
+from hookplane.cli.common import database_url_option, open_store, resource_name
 from hookplane.cli.main import Context
 from hookplane.errors import StateError
 from hookplane.runtime.admin import delivery_row
@@ -28,8 +28,9 @@ def add_commands(group: click.Group) -> None:
     @click.pass_obj
     def deliveries(obj: Context, environment: str, name: str, *, status: str | None,
                    limit: int, as_json: bool, database_url: str | None) -> int:
-        """Delivery history of trigger NAME, newest first."""
+        """Delivery history of trigger NAME (or its id), newest first."""
         with open_store(obj.root, database_url) as store:
+            name = resource_name(store, environment, "triggers", name)
             resource = store.snapshot(environment).resources.get(f"triggers.{name}")
             if resource is None:
                 raise StateError(f"no applied triggers.{name} in '{environment}'")
@@ -77,12 +78,16 @@ def add_commands(group: click.Group) -> None:
     @click.pass_obj
     def test(obj: Context, environment: str, name: str, *, as_json: bool, server: str | None,
              local: bool, database_url: str | None) -> int:
-        """Send a synthetic, signed 'test' event to trigger NAME and print the answer.
+        """Send a synthetic, signed 'test' event to trigger NAME (or its id) and print the
+        answer.
 
         With a server reachable and HOOKPLANE_ADMIN_TOKEN set, the server sends it (its
         delivery path and egress allowlist, as the console's Test button does); otherwise
         this process sends it, and says why.
         """
+        if name.startswith("trg_"):  # an id, as the console and the admin API show it
+            with open_store(obj.root, database_url) as store:
+                name = resource_name(store, environment, "triggers", name)
         result: dict[str, Any] | None = None
         if not local:
             result = _test_through_server(server, environment, name)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hookplane.cli.common import database_url_option, open_store
+from hookplane.cli.common import database_url_option, open_store, resource_name
 from hookplane.cli.main import Context
 from hookplane.config.applied import SecretKind
 from hookplane.errors import StateError
@@ -60,8 +60,9 @@ def _group(kind: str, title: str) -> click.Group:
     @click.pass_obj
     def get_command(obj: Context, environment: str, name: str, *, show_secret: bool,
                     as_json: bool, database_url: str | None) -> int:
-        """Show one applied resource."""
+        """Show one applied resource (NAME, or its id)."""
         with open_store(obj.root, database_url) as store:
+            name = resource_name(store, environment, kind, name)
             row = _describe(store, environment, kind, name)
             if show_secret:
                 secret_kind = _SECRET_FOR.get(kind)
@@ -121,10 +122,11 @@ def _group(kind: str, title: str) -> click.Group:
         def deliveries_command(obj: Context, environment: str, name: str, *, limit: int,
                                as_json: bool, database_url: str | None) -> int:
             """The inbound delivery log (accepted and rejected), newest first, with the
-            outcome of each hydration or invoke job it queued."""
+            outcome of each hydration or invoke job it queued (NAME, or its id)."""
             from hookplane.runtime.admin import inbound_log_rows
 
             with open_store(obj.root, database_url) as store:
+                name = resource_name(store, environment, kind, name)
                 resource = store.snapshot(environment).resources.get(f"{kind}.{name}")
                 if resource is None:
                     raise StateError(f"no applied {kind}.{name} in '{environment}'")

@@ -105,3 +105,25 @@ def test_a_missing_hydration_id_is_not_called_a_schema_mismatch(
     rows = json.loads(cli(rt, capsys, "inbound-webhooks", "deliveries", "preview",
                           "orders-ref", "--json"))
     assert rows[0]["reason"] == "missing_id"
+
+
+def test_resources_are_found_by_id_as_well_as_by_name(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    """The console, the admin API and delivery logs show ids (trg_…, iw_…); the seeds'
+    CLIs take ids: get, deliveries and test accept either."""
+    rt = runtime
+    trigger = json.loads(cli(rt, capsys, "triggers", "get", "preview", "p1-alert", "--json"))
+    assert trigger["id"].startswith("trg_")
+    by_id = json.loads(cli(rt, capsys, "triggers", "get", "preview", trigger["id"], "--json"))
+    assert by_id == trigger
+    hook = json.loads(cli(rt, capsys, "inbound-webhooks", "get", "preview", "keyed", "--json"))
+    assert json.loads(cli(rt, capsys, "inbound-webhooks", "get", "preview", hook["id"],
+                          "--json"))["name"] == "keyed"
+    rows = json.loads(cli(rt, capsys, "inbound-webhooks", "deliveries", "preview", hook["id"],
+                          "--json"))
+    assert all(row["webhook_id"] == hook["id"] for row in rows)
+    assert json.loads(cli(rt, capsys, "triggers", "deliveries", "preview", trigger["id"],
+                          "--json")) == json.loads(cli(rt, capsys, "triggers", "deliveries",
+                                                       "preview", "p1-alert", "--json"))
+    out = cli(rt, capsys, "triggers", "get", "preview", "trg_doesnotexist", code=1)
+    assert out == ""
