@@ -54,7 +54,8 @@ def _group(kind: str, title: str) -> click.Group:
     @click.argument("environment")
     @click.argument("name")
     @click.option("--show-secret", is_flag=True,
-                  help="Print the signing secret (triggers, HMAC-style inbound webhooks).")
+                  help="Print the signing secret (triggers, HMAC-style inbound webhooks, and "
+                       "the secret that signs an invoke action's calls).")
     @click.option("--json", "as_json", is_flag=True)
     @database_url_option
     @click.pass_obj
@@ -66,12 +67,18 @@ def _group(kind: str, title: str) -> click.Group:
             row = _describe(store, environment, kind, name)
             if show_secret:
                 secret_kind = _SECRET_FOR.get(kind)
-                if secret_kind is None or secret_kind not in row["generated"]:
+                invoke = kind == "inbound_webhooks" and "signing_secret" in row["generated"]
+                readable = secret_kind is not None and secret_kind in row["generated"]
+                if not readable and not invoke:
                     raise StateError(
                         f"{kind}.{name} has no readable secret"
                         + ("; tokens are shown once with 'reveal'" if kind != "triggers" else "")
                     )
-                row["secret"] = store.read_secret(environment, kind, name, secret_kind)
+                if readable and secret_kind is not None:
+                    row["secret"] = store.read_secret(environment, kind, name, secret_kind)
+                if invoke:  # signs the invoke action's calls to the runner
+                    row["invoke_signing_secret"] = store.read_secret(
+                        environment, kind, name, "signing_secret")
         if as_json:
             click.echo(json.dumps(row, indent=2))
             return 0

@@ -84,20 +84,24 @@ _SIGNED_AUTH = ("hmac", "static_header", "standard_webhooks", "github", "stripe"
 def generated_secrets(kind: str, spec: dict[str, Any]) -> tuple[SecretKind, ...]:
     """The secrets Hookplane generates at apply for a resource's canonical spec.
 
-    A secret written as ``${env:NAME}`` is resolved instead of generated.
+    A secret written as ``${env:NAME}`` is resolved instead of generated. An inbound webhook
+    whose action is ``invoke`` also gets a ``signing_secret``: its calls to the runner are
+    signed like trigger deliveries.
     """
     if kind == "triggers":
         signing = spec.get("signing") or {}
         return () if signing.get("secret") else ("signing_secret",)
     if kind == "inbound_webhooks":
+        action = spec.get("action") or {}
+        invoke: tuple[SecretKind, ...] = ("signing_secret",) if action.get("invoke") else ()
         auth = spec.get("auth") or {}
         if auth.get("secret"):
-            return ()
+            return invoke
         if auth.get("type") == "bearer":
-            return ("token",)
+            return ("token", *invoke)
         if auth.get("type", "hmac") in _SIGNED_AUTH:
-            return ("hmac_secret",)
-        return ()
+            return ("hmac_secret", *invoke)
+        return invoke
     if kind == "api_keys":
         return ("token",)
     return ()

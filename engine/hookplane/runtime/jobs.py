@@ -31,6 +31,7 @@ from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import source_url
 from hookplane.runtime.registry import InboundView, Registry
+from hookplane.runtime.signing import sign
 from hookplane.state.runtime import RuntimeStore
 
 log = logging.getLogger("hookplane.runtime.jobs")
@@ -106,7 +107,7 @@ class JobRunner:
             if job.kind == "hydrate":
                 result = await self._hydrate(hook, job.payload)
             elif job.kind == "invoke":
-                result = await self._invoke(hook, job.payload)
+                result = await self._invoke(hook, job.payload, job.id)
             else:
                 raise PermanentFailure(f"unknown job kind {job.kind!r}")
         except RetryableFailure as exc:
@@ -211,7 +212,8 @@ class JobRunner:
         self.events.written()
         return result
 
-    async def _invoke(self, hook: InboundView, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _invoke(self, hook: InboundView, payload: dict[str, Any], job_id: str
+                      ) -> dict[str, Any]:
         invoke = hook.spec.action.invoke
         if invoke is None:
             raise PermanentFailure("the webhook no longer has an invoke action")
@@ -219,6 +221,11 @@ class JobRunner:
         content = json.dumps(payload["input"], ensure_ascii=False,
                              separators=(",", ":")).encode("utf-8")
         headers = {**invoke.headers, "Content-Type": "application/json"}
+        if hook.signing_secrets:
+            # signed like a trigger delivery; webhook-id = the job id, the same on retries
+            headers.update(sign(secrets=hook.signing_secrets, body=content,
+                                message_id=job_id, timestamp=int(time.time()),
+                                event="invoke"))
         try:
             with anyio.fail_after(invoke.timeout):  # the whole call, not each read
                 response = await self.sender.send(invoke.method, invoke.url, headers=headers,

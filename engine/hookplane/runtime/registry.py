@@ -139,6 +139,8 @@ class InboundView:
     secrets: tuple[str, ...]
     token_hashes: tuple[str, ...]
     source: SourceView | None
+    signing_secrets: tuple[str, ...] = ()
+    """Secrets that sign the calls of an ``invoke`` action (newest first), like deliveries."""
 
     @cached_property
     def mapping(self) -> CompiledMapping | None:
@@ -260,7 +262,8 @@ def build_view(store: Store, environment: str) -> EnvironmentView:
                     secrets = (hook.auth.secret,)
                 inbound[resource.id] = InboundView(
                     resource.id, resource.name, environment, hook, secrets,
-                    tuple(resource.token_hashes), source)
+                    tuple(resource.token_hashes), source,
+                    tuple(resource.secrets.get("signing_secret", ())))
             pending.append(later)
     for step in pending:
         step()

@@ -127,3 +127,17 @@ def test_resources_are_found_by_id_as_well_as_by_name(
                                                        "preview", "p1-alert", "--json"))
     out = cli(rt, capsys, "triggers", "get", "preview", "trg_doesnotexist", code=1)
     assert out == ""
+
+
+def test_the_invoke_signing_secret_is_shown_with_show_secret(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    from hookplane.state.store import Store
+
+    rt = runtime
+    shown = json.loads(cli(rt, capsys, "inbound-webhooks", "get", "preview", "agent",
+                           "--show-secret", "--json"))
+    with Store.open(rt.database_url, root=rt.root) as store:
+        expected = store.read_secret("preview", "inbound_webhooks", "agent", "signing_secret")
+    assert shown["invoke_signing_secret"] == expected
+    assert "secret" not in shown  # a bearer-token webhook: its token is shown once by reveal
+    assert shown["generated"] == ["signing_secret", "token"]

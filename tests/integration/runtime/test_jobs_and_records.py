@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -163,6 +165,17 @@ def test_invoke_posts_the_templated_input_and_records_the_execution(runtime: Run
     assert done.status == "done", done.last_error
     sent = [s for s in rt.receiver.seen if s.path == "/agents/review"]
     assert sent[-1].json() == {"message": "Review PR 42", "pr": 42}
+    # the call is signed like a delivery, with the webhook's own invoke signing secret
+    from standardwebhooks import Webhook
+
+    with Store.open(rt.database_url, root=rt.root) as store:
+        signing = store.read_secret("preview", "inbound_webhooks", "agent", "signing_secret")
+    headers = {k.lower(): v for k, v in sent[-1].headers.items()}
+    assert headers["webhook-id"] == response.json()["job_id"]
+    assert headers["x-hookplane-event"] == "invoke"
+    Webhook(signing).verify(sent[-1].body, headers)
+    expected = hmac.new(signing.encode(), sent[-1].body, hashlib.sha256).hexdigest()
+    assert headers["x-hookplane-signature"] == f"sha256={expected}"
     assert done.result["status_code"] == 200 and done.result["result"] == {"verdict": "lgtm"}
     store, runtime_store = _runtime_store(rt)
     with store:
