@@ -20,8 +20,9 @@ from hookplane.cli.main import Context
               help="Server processes sharing the port, each a whole runtime (one per core "
               "uses them all; inbound rate limits and console sign-outs apply per process).")
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1),
-              help="How long a claimed delivery or job is held; after a crash it is taken "
-              "over when the lease ends.")
+              help="How long a claimed delivery or job is held (at least the longest trigger "
+              "timeout + 5 s); after a crash every row the dead process held is taken over "
+              "when its lease ends, at most one lease after it was claimed.")
 @click.option("--head-timeout", "head_seconds", default=10.0, show_default=True,
               type=click.FloatRange(0.1),
               help="Seconds a client has to send a request's headers; slower connections "

@@ -8,8 +8,10 @@ died is claimed again when its lease runs out, so delivery is at-least-once and 
 at least the longest trigger timeout plus a margin, and every attempt is bounded by its
 trigger's ``timeout`` as a whole (connect, send, answer), so a live worker never loses a row
 it is still sending. With a backlog, up to ``CLAIM_AHEAD_ROUNDS`` rows per slot are claimed
-ahead (big claims cost the database much less per row); their lease also covers one attempt
-per round of rows waiting before them.
+ahead (big claims cost the database much less per row), but only as many rounds as can wait
+for a slot and finish within the same one lease; a row whose lease would end before its
+attempt could is handed back unsent. So a worker that dies holds no row — sent or not —
+longer than one lease: that is the recovery bound.
 
 Each attempt:
 
@@ -342,33 +344,43 @@ class Dispatcher:
         writes = anyio.CapacityLimiter(1)
         self._writes = writes
         recorder = _Recorder(self.store, self.worker, writes)
-        ready: deque[OutboxRow] = deque()
+        ready: deque[tuple[OutboxRow, float]] = deque()  # with its lease's end (monotonic)
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(recorder.run)
                 self._recorder = recorder
                 backlog = False
-                target = CLAIM_AHEAD_ROUNDS * self.concurrency
                 while True:
                     if self.retention_days is not None and time.monotonic() >= next_purge:
                         next_purge = time.monotonic() + PURGE_EVERY
                         group.start_soon(self._purge_quietly)
+                    timeout = self._longest_timeout()
+                    attempt_seconds = timeout + LEASE_MARGIN
+                    stale: list[str] = []
                     while ready and self._busy < self.concurrency:
+                        row, lease_ends = ready.popleft()
+                        if lease_ends - time.monotonic() < timeout + 1.0:
+                            stale.append(row.id)  # could not finish within its lease
+                            continue
                         self._busy += 1
-                        group.start_soon(self._slot, ready.popleft())
+                        group.start_soon(self._slot, row)
+                    if stale:
+                        group.start_soon(self._release, stale)
                     free = self.concurrency - self._busy
-                    # with a backlog, keep up to CLAIM_AHEAD_ROUNDS x ``concurrency`` rows
-                    # claimed ahead (topped up when half are gone, so claims come in
-                    # batches): a slot that frees up starts its next delivery without
-                    # waiting for a claim. Their lease covers the wait for a slot as well:
-                    # at most one attempt's timeout per round of rows ahead of them
+                    # with a backlog, keep rows claimed ahead (topped up when half are gone,
+                    # so claims come in batches): a slot that frees up starts its next
+                    # delivery without waiting for a claim. Every claim has the same one
+                    # lease, so a worker that dies holds no row longer than one lease: only
+                    # as many rounds are claimed ahead as can start and finish within it
+                    target = self._rounds_ahead(attempt_seconds) * self.concurrency
                     ahead = (target - len(ready)
-                             if backlog and len(ready) <= target // 2 else 0)
+                             if backlog and target and len(ready) <= target // 2 else 0)
                     if free > 0 or ahead > 0:
-                        rounds = -(-(len(ready) + ahead) // self.concurrency) if ahead else 0
-                        claimed = await self._claim(free + ahead, rounds=rounds)
+                        lease = self._lease()
+                        claimed = await self._claim(free + ahead)
                         backlog = len(claimed) == free + ahead
-                        ready.extend(claimed)
+                        lease_ends = time.monotonic() + lease
+                        ready.extend((row, lease_ends) for row in claimed)
                         if ready and self._busy < self.concurrency:
                             continue  # start them now
                     # the queue is drained or every slot is busy: wait for a slot, a notify()
@@ -381,7 +393,7 @@ class Dispatcher:
             self._writes = None
             if ready:  # claimed ahead, never sent: due again now, not when the lease ends
                 with anyio.CancelScope(shield=True):
-                    await self._release([row.id for row in ready])
+                    await self._release([row.id for row, _ in ready])
 
     async def _release(self, outbox_ids: list[str]) -> None:
         try:
@@ -391,7 +403,7 @@ class Dispatcher:
             log.warning("could not hand back %d unsent deliveries (%s); they are sent when "
                         "their lease ends", len(outbox_ids), exc)
         else:
-            log.info("handed back %d claimed deliveries not sent before stopping", released)
+            log.info("handed back %d claimed deliveries not sent", released)
 
     async def run_once(self) -> int:
         """Claim up to ``concurrency`` due rows, send them concurrently, wait for all;
@@ -425,13 +437,16 @@ class Dispatcher:
         finally:
             release()
 
-    async def _claim(self, limit: int, *, rounds: int = 0) -> list[OutboxRow]:
-        """Claim up to ``limit`` rows; ``rounds``: how many attempts per slot may run before
-        the last of them starts (0: they start now)."""
+    def _rounds_ahead(self, attempt_seconds: float) -> int:
+        """Rounds of rows (``concurrency`` each) to keep claimed ahead: at most
+        ``CLAIM_AHEAD_ROUNDS``, and only as many as can wait for a slot and still finish
+        their own attempt within one lease (the round in flight counted)."""
+        fits = int(self._lease() // attempt_seconds) - 1
+        return max(0, min(CLAIM_AHEAD_ROUNDS, fits))
+
+    async def _claim(self, limit: int) -> list[OutboxRow]:
+        """Claim up to ``limit`` rows, each for one lease."""
         lease = self._lease()
-        if rounds:
-            # never shorter than the doubled lease claims ahead always had
-            lease += max(lease, rounds * (self._longest_timeout() + LEASE_MARGIN))
         try:
             return await anyio.to_thread.run_sync(lambda: self.store.claim_outbox(
                 worker=self.worker, limit=limit, lease_seconds=lease), limiter=self._writes)

@@ -31,7 +31,6 @@ from hookplane.errors import (
     EgressUnreachable,
 )
 from hookplane.runtime.dispatch import (
-    CLAIM_AHEAD_ROUNDS,
     LEASE_MARGIN,
     UNRECORDED_PER_SLOT,
     Dispatcher,
@@ -475,34 +474,37 @@ class _ClaimLog(RuntimeStore):
                                     now=now)
 
 
-def test_a_backlog_is_claimed_in_batches_whose_lease_covers_the_wait(
+def test_a_backlog_is_claimed_in_batches_under_one_lease(
         project: Project, receiver: Receiver) -> None:
-    """With a backlog, up to CLAIM_AHEAD_ROUNDS rows per slot are claimed ahead (claims in
-    big batches cost the database far less per row); a row claimed ahead waits for at most
-    one attempt per round of rows before it, and its lease covers those attempts too."""
+    """With a backlog, rows are claimed ahead in batches (claims of many rows cost the
+    database far less per row), every claim for the same one lease, and only as many rounds
+    ahead as can wait for a slot and still be sent within it; with a lease that fits no more
+    than the attempt in flight, nothing is claimed ahead."""
     project.apply(f"""
         triggers:
           fast: {{collection: incidents, events: [create], url: "{receiver.url}/f",
                   timeout: 2s}}
         """)
     assert project.store is not None
-    logged = _ClaimLog(project.store)
-    total = 60
-    for n in range(total):
-        project.create("incidents", {"title": f"n{n}"})
     slots = 2
-    with running(project.dispatcher(concurrency=slots, runtime=logged, lease_seconds=1)):
-        rows = finished(project, "fast", total)
-    assert all(d.status == "delivered" and d.attempts == 1 for d in rows)
-    assert len(receiver.hits) == total
-    lease = 2 + LEASE_MARGIN  # the trigger's timeout and the margin (over lease_seconds=1)
-    limits = [limit for limit, _ in logged.claims]
-    assert max(limits) > 2 * slots  # more than one round ahead (the old rule's limit)
-    assert max(limits) <= slots + CLAIM_AHEAD_ROUNDS * slots
-    for limit, seconds in logged.claims:
-        rounds = -(-(limit - slots) // slots)  # rounds of rows at least ahead of the last
-        assert seconds >= lease + max(lease, rounds * lease) if rounds > 0 else seconds >= lease
-
+    outcomes = []
+    for total, (lease_seconds, rounds) in zip((60, 120), ((30.0, 3), (1.0, 0)), strict=True):
+        # 30 s // (2 s timeout + 5 s margin) - 1 = 3 rounds fit
+        logged = _ClaimLog(project.store)
+        for n in range(60):
+            project.create("incidents", {"title": f"n{n}"})
+        with running(project.dispatcher(concurrency=slots, runtime=logged,
+                                        lease_seconds=lease_seconds)):
+            finished(project, "fast", total)
+        limits = [limit for limit, _ in logged.claims]
+        lease = max(lease_seconds, 2 + LEASE_MARGIN)
+        assert {seconds for _, seconds in logged.claims} == {lease}  # one lease, always
+        assert max(limits) <= slots + rounds * slots
+        outcomes.append(max(limits))
+    assert outcomes[0] > 2 * slots  # more than one round ahead
+    assert outcomes[1] <= slots  # the lease fits no wait: no claim ahead
+    rows = project.deliveries("fast")
+    assert len(rows) == 120 and all(d.status == "delivered" and d.attempts == 1 for d in rows)
 
 
 def test_rows_claimed_ahead_are_handed_back_when_the_dispatcher_stops(
@@ -595,6 +597,37 @@ def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
         {d.id: 1 for d in delivered}
     # the lease covers the trigger's timeout plus a margin: nobody stole it early
     assert recovered_after >= 1 + 5 - 0.5
+
+
+def test_rows_claimed_ahead_are_held_for_one_lease_at_most(project: Project) -> None:
+    """A worker that dies holds no row longer than one lease: rows it claimed ahead of a
+    backlog get the same lease as the ones it sends (they were held for two leases, or more,
+    so a dead replica's backlog came back only after 120 s), and it claims only as many
+    rounds ahead as can still be sent within that lease."""
+    slow = Receiver(lambda hit: (time.sleep(0.3), (200, {}, {}))[1]).start()
+    try:
+        project.apply(f"""
+            triggers:
+              notify: {{collection: incidents, events: [create], url: "{slow.url}/n",
+                        timeout: 1s}}
+            """)
+        for n in range(60):
+            project.create("incidents", {"title": f"t{n}"})
+        dispatcher = project.dispatcher(lease_seconds=30, concurrency=2)
+        with running(dispatcher):
+            held = wait_until(lambda: [d for d in project.deliveries("notify")
+                                       if d.status == "in_flight"] if len(
+                [d for d in project.deliveries("notify") if d.status == "in_flight"]) > 4
+                else None)
+            now = datetime.now(UTC)
+            ends = [datetime.fromisoformat(d.claimed_until or "") for d in held]
+    finally:
+        slow.stop()
+    # claimed ahead: more rows in flight than slots, every one for one lease (30 s)
+    assert len(held) > 2
+    assert max(ends) <= now + timedelta(seconds=30 + 2), max(ends) - now
+    # the rounds ahead fit in the lease: 30 s // (1 s timeout + 5 s margin) - 1 = 4 rounds
+    assert len(held) <= 2 + 4 * 2
 
 
 @pytest.mark.postgres
