@@ -837,9 +837,10 @@ class RuntimeStore:
         at ``retry_at``, else failed (dead letter) — and then ``on_failed`` (e.g. the
         ``delivery.failed`` system event) is queued in the same transaction.
 
-        Only the worker holding the claim may do this: returns False (and records nothing)
-        if the row is not in flight for ``worker`` any more (its lease ran out and another
-        worker claimed it).
+        Only the worker holding the claim may move the row on: returns False if the row is
+        not in flight for ``worker`` any more (its lease ran out and another worker may have
+        claimed it); the attempt then goes into the history marked as recorded late, and
+        counts for nothing.
         """
         o = t.outbox
         at = _utc(now)
@@ -848,6 +849,9 @@ class RuntimeStore:
                                                o.c.claimed_by == worker)
                                .with_for_update()).first()
             if row is None:
+                self._log_late(conn, [AttemptOutcome(
+                    outbox_id, status_code, success, latency_ms, error, response_excerpt,
+                    retry_at)], worker, at)
                 return False
             status = ("delivered" if success else
                       "pending" if retry_at is not None else "failed")
@@ -871,7 +875,12 @@ class RuntimeStore:
                         now: datetime | None = None) -> builtins.list[bool]:
         """:meth:`record_attempt` for many deliveries in one transaction (the dispatcher's
         group commit): one flag per outcome, in order, False where ``worker`` does not hold
-        the row any more (nothing is recorded for it). A delivery appears at most once."""
+        the row any more (the attempt is kept in the history, marked as recorded late, and
+        moves nothing). A delivery appears at most once.
+
+        Claiming a delivery whose worker's lease ran out (:meth:`claim_outbox`) adds a
+        history entry saying so: that worker may have sent it, so the history shows that a
+        re-send follows."""
         if not outcomes:
             return []
         ids = [outcome.outbox_id for outcome in outcomes]
@@ -919,7 +928,29 @@ class RuntimeStore:
                     claimed_by=None, claimed_until=None, updated_at=at, **columns), rows)
             if logged:
                 conn.execute(insert(t.delivery_attempts), logged)
+            late = [outcome for outcome in outcomes if outcome.outbox_id not in held]
+            if late:
+                self._log_late(conn, late, worker, at)
         return [outcome.outbox_id in held for outcome in outcomes]
+
+    @staticmethod
+    def _log_late(conn: Connection, outcomes: Sequence[AttemptOutcome], worker: str,
+                  at: datetime) -> None:
+        """Attempts a worker finished after its lease ran out (another worker may have
+        claimed the row since): kept in the history, marked, without moving the row on."""
+        o = t.outbox
+        known = set(conn.scalars(select(o.c.id).where(
+            o.c.id.in_([outcome.outbox_id for outcome in outcomes]))))
+        rows = [{"outbox_id": outcome.outbox_id, "at": at, "status_code": outcome.status_code,
+                 "success": outcome.success, "latency_ms": _millis(outcome.latency_ms),
+                 "response_excerpt": _cap(outcome.response_excerpt, _EXCERPT_BYTES),
+                 "error": _cap(f"recorded late: worker '{worker}' finished this attempt after "
+                               "its lease ran out, so it does not count"
+                               + (f" ({outcome.error})" if outcome.error else ""),
+                               _ERROR_BYTES)}
+                for outcome in outcomes if outcome.outbox_id in known]
+        if rows:
+            conn.execute(insert(t.delivery_attempts), rows)
 
     def outbox_depth(self, environment: str | None = None) -> int:
         """Deliveries not finished yet (pending or in flight)."""
@@ -1268,8 +1299,8 @@ class RuntimeStore:
         # due rows are pending ones or claimed ones whose lease ran out: one query each, so
         # both walk the (status, next_attempt_at) index and stop at ``limit`` instead of
         # sorting the whole backlog; the oldest ``limit`` of the two are claimed
-        parts = [select(c.id, c.next_attempt_at).where(*where)
-                 .order_by(c.next_attempt_at, c.id).limit(limit)
+        parts = [select(c.id, c.next_attempt_at, c.status, c.claimed_by, c.claimed_until)
+                 .where(*where).order_by(c.next_attempt_at, c.id).limit(limit)
                  for where in ((c.status == "pending", c.next_attempt_at <= at),
                                (c.status == claimed, c.claimed_until <= at))]
         if self._postgres:
@@ -1285,6 +1316,15 @@ class RuntimeStore:
             rows = conn.execute(sql_update(table).where(c.id.in_(ids)).values(
                 status=claimed, claimed_by=_clip(worker), claimed_until=until,
                 updated_at=_now()).returning(*table.c)).all()
+            if table is t.outbox:
+                lost = [row for row in found[:limit] if row.status == claimed]
+                if lost:  # a worker died (or stalled) holding them: say so in the history
+                    conn.execute(insert(t.delivery_attempts), [
+                        {"outbox_id": row.id, "at": at, "status_code": None, "success": False,
+                         "latency_ms": None, "response_excerpt": None,
+                         "error": _cap(_lost_lease(row.claimed_by, row.claimed_until),
+                                       _ERROR_BYTES)}
+                        for row in lost])
         order = {row_id: index for index, row_id in enumerate(ids)}
         return sorted(rows, key=lambda row: order[row.id])
 
@@ -1569,3 +1609,12 @@ def _attempt_budget(payload: Any, first_round: int) -> int:
     if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 1:
         return attempts
     return max(1, first_round)
+
+
+def _lost_lease(worker: str | None, until: Any) -> str:
+    """The history entry of a delivery whose worker's lease ran out before it recorded an
+    attempt (it died or stalled)."""
+    when = _iso(_aware(until)) if until is not None else "?"
+    return (f"lease lost: worker '{worker or '?'}' held this delivery until {when} and "
+            "recorded no attempt (it stopped or stalled); it may have sent it. The next "
+            "attempt is a re-send with the same webhook-id.")

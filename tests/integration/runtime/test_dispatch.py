@@ -592,7 +592,10 @@ def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
     finally:
         project.close()
     assert {d.status for d in delivered} == {"delivered"}
-    assert all(d.attempts == 1 and len(d.history) == 1 for d in delivered)
+    # one attempt counted; the history also says the doomed worker's lease ran out first
+    assert all(d.attempts == 1 and len(d.history) == 2 for d in delivered)
+    assert all((d.history[0].error or "").startswith("lease lost: worker 'doomed' held")
+               and d.history[1].status_code == 200 for d in delivered)
     assert collections.Counter(h.headers["webhook-id"] for h in receiver.hits) == \
         {d.id: 1 for d in delivered}
     # the lease covers the trigger's timeout plus a margin: nobody stole it early

@@ -93,8 +93,18 @@ def test_a_crashed_workers_rows_are_claimed_again_after_the_lease(rt: RuntimeSto
     assert rt.record_attempt(row_id, worker="w2", status_code=200, success=True,
                              latency_ms=5, error=None, response_excerpt="ok", retry_at=None)
     delivery = rt.delivery(row_id)
-    assert delivery is not None and delivery.status == "delivered"
-    assert len(delivery.history) == 1  # the ignored completion recorded nothing
+    assert delivery is not None and delivery.status == "delivered" and delivery.attempts == 1
+    # the history shows every send: the lost lease (the crashed worker may have sent it),
+    # its late completion (counted for nothing) and the attempt that counts
+    lost, late, counted = delivery.history
+    assert (lost.status_code, lost.success) == (None, False)
+    assert lost.error is not None and lost.error.startswith(
+        "lease lost: worker 'crashed' held this delivery until ")
+    assert "may have sent it" in lost.error and "re-send with the same webhook-id" in lost.error
+    assert (late.status_code, late.success) == (200, True)
+    assert late.error == ("recorded late: worker 'crashed' finished this attempt after its "
+                          "lease ran out, so it does not count")
+    assert (counted.status_code, counted.success, counted.error) == (200, True, None)
 
 
 def test_retry_then_success_and_retry_then_dead_letter(rt: RuntimeStore,
