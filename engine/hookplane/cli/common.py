@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -115,3 +117,41 @@ def resource_name(store: Store, environment: str, kind: str, name_or_id: str) ->
         if resource.kind == kind and resource.id == name_or_id:
             return resource.name
     return name_or_id
+
+
+Page = tuple[list[dict[str, Any]], str | None]
+"""Rows of one page and the cursor of the next (None on the last)."""
+
+
+def page_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--cursor`` and ``--all`` for a listing command."""
+    command = click.option(
+        "--all", "all_pages", is_flag=True,
+        help="Every page, streamed as JSON lines (one object per line).")(command)
+    return click.option(
+        "--cursor", default=None, metavar="CURSOR",
+        help="Continue after a previous page (the 'more:' cursor it printed).")(command)
+
+
+def emit_pages(fetch: Callable[[str | None], Page], *, cursor: str | None, all_pages: bool,
+               as_json: bool, line: Callable[[dict[str, Any]], str], empty: str) -> int:
+    """Print one page (JSON or ``line`` per row, then ``more: --cursor …`` on stderr when
+    there is a next page), or with ``all_pages`` every page as JSON lines."""
+    if all_pages:
+        while True:
+            rows, cursor = fetch(cursor)
+            for row in rows:
+                click.echo(json.dumps(row, default=str, separators=(",", ":")))
+            if cursor is None:
+                return 0
+    rows, following = fetch(cursor)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        if not rows:
+            click.echo(empty)
+        for row in rows:
+            click.echo(line(row))
+    if following is not None:
+        click.echo(f"more: --cursor {following}", err=True)
+    return 0

@@ -9,7 +9,14 @@ from typing import Any
 import anyio
 import click
 
-from hookplane.cli.common import database_url_option, open_store, resource_name
+from hookplane.cli.common import (
+    Page,
+    database_url_option,
+    emit_pages,
+    open_store,
+    page_options,
+    resource_name,
+)
 from hookplane.cli.main import Context
 from hookplane.errors import StateError
 from hookplane.runtime.admin import delivery_row
@@ -24,30 +31,27 @@ def add_commands(group: click.Group) -> None:
                   default=None, help="Only deliveries in this state.")
     @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
     @click.option("--json", "as_json", is_flag=True)
+    @page_options
     @database_url_option
     @click.pass_obj
     def deliveries(obj: Context, environment: str, name: str, *, status: str | None,
-                   limit: int, as_json: bool, database_url: str | None) -> int:
-        """Delivery history of trigger NAME (or its id), newest first."""
+                   limit: int, as_json: bool, cursor: str | None, all_pages: bool,
+                   database_url: str | None) -> int:
+        """Delivery history of trigger NAME (or its id), newest first, a page at a time."""
         with open_store(obj.root, database_url) as store:
             name = resource_name(store, environment, "triggers", name)
             resource = store.snapshot(environment).resources.get(f"triggers.{name}")
             if resource is None:
                 raise StateError(f"no applied triggers.{name} in '{environment}'")
-            rows = [delivery_row(d) for d in RuntimeStore(store).deliveries(
-                environment, resource.id, status=status, limit=limit)]
-        if as_json:
-            click.echo(json.dumps(rows, indent=2, default=str))
-            return 0
-        if not rows:
-            click.echo(f"No deliveries for {name} yet.")
-        for row in rows:
-            code = row["last_status_code"] or "-"
-            error = f"  {row['last_error'][:80]}" if row.get("last_error") else ""
-            click.echo(f"{row['created_at']}  {row['id']}  {row['event']:<8} {row['status']:<9} "
-                       f"HTTP {code}  attempts {row['attempts']}/{row['max_attempts']}  "
-                       f"{row['latency_ms'] or 0} ms{error}")
-        return 0
+            runtime = RuntimeStore(store)
+
+            def fetch(after: str | None) -> Page:
+                page, following = runtime.deliveries_page(
+                    environment, resource.id, status=status, limit=limit, cursor=after)
+                return [delivery_row(d) for d in page], following
+
+            return emit_pages(fetch, cursor=cursor, all_pages=all_pages, as_json=as_json,
+                              line=_delivery_line, empty=f"No deliveries for {name} yet.")
 
     @group.command("redeliver")
     @click.argument("environment")
@@ -99,6 +103,14 @@ def add_commands(group: click.Group) -> None:
             for key, value in result.items():
                 click.echo(f"{key}: {value}")
         return 0 if result.get("success") else 1
+
+
+def _delivery_line(row: dict[str, Any]) -> str:
+    code = row["last_status_code"] or "-"
+    error = f"  {row['last_error'][:80]}" if row.get("last_error") else ""
+    return (f"{row['created_at']}  {row['id']}  {row['event']:<8} {row['status']:<9} "
+            f"HTTP {code}  attempts {row['attempts']}/{row['max_attempts']}  "
+            f"{row['latency_ms'] or 0} ms{error}")
 
 
 def _test_through_server(given: str | None, environment: str, name: str

@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from hookplane.cli.common import database_url_option, open_store, resource_name
+from hookplane.cli.common import (
+    Page,
+    database_url_option,
+    emit_pages,
+    open_store,
+    page_options,
+    resource_name,
+)
 from hookplane.cli.main import Context
 from hookplane.config.applied import SecretKind
 from hookplane.errors import StateError
@@ -124,10 +131,12 @@ def _group(kind: str, title: str) -> click.Group:
         @click.argument("name")
         @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
         @click.option("--json", "as_json", is_flag=True)
+        @page_options
         @database_url_option
         @click.pass_obj
         def deliveries_command(obj: Context, environment: str, name: str, *, limit: int,
-                               as_json: bool, database_url: str | None) -> int:
+                               as_json: bool, cursor: str | None, all_pages: bool,
+                               database_url: str | None) -> int:
             """The inbound delivery log (accepted and rejected), newest first, with the
             outcome of each hydration or invoke job it queued (NAME, or its id)."""
             from hookplane.runtime.admin import inbound_log_rows
@@ -137,22 +146,12 @@ def _group(kind: str, title: str) -> click.Group:
                 resource = store.snapshot(environment).resources.get(f"{kind}.{name}")
                 if resource is None:
                     raise StateError(f"no applied {kind}.{name} in '{environment}'")
-                rows = inbound_log_rows(RuntimeStore(store), environment, resource.id,
-                                        limit=limit)
-            if as_json:
-                click.echo(json.dumps(rows, indent=2, default=str))
-                return 0
-            if not rows:
-                click.echo(f"No deliveries for {name} yet.")
-            for row in rows:
-                extra = f" record {row['record_id']}" if row.get("record_id") else ""
-                click.echo(f"{row['received_at']}  {row['status_code']}  {row['reason']:<16} "
-                           f"{row.get('client_ip') or '-':<15} {row.get('latency_ms') or 0:>6} ms"
-                           f"{extra}")
-                job = row.get("job")
-                if job is not None:
-                    click.echo(f"    {_job_line(job)}")
-            return 0
+                runtime = RuntimeStore(store)
+                return emit_pages(
+                    lambda after: inbound_log_rows(runtime, environment, resource.id,
+                                                   limit=limit, cursor=after),
+                    cursor=cursor, all_pages=all_pages, as_json=as_json,
+                    line=_inbound_line, empty=f"No deliveries for {name} yet.")
 
     if kind in ("inbound_webhooks", "api_keys"):
         @group.command("reveal")
@@ -213,13 +212,16 @@ def records_group() -> None:
 @click.argument("collection")
 @click.option("--where", "where", multiple=True, metavar="FIELD=VALUE",
               help="Field equality filter (repeatable).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500),
+              help="Records per page.")
 @click.option("--json", "as_json", is_flag=True)
+@page_options
 @database_url_option
 @click.pass_obj
 def records_list(obj: Context, environment: str, collection: str, *, where: tuple[str, ...],
-                 limit: int, as_json: bool, database_url: str | None) -> int:
-    """List records of COLLECTION, newest first."""
+                 limit: int, as_json: bool, cursor: str | None, all_pages: bool,
+                 database_url: str | None) -> int:
+    """List records of COLLECTION, newest first, a page at a time (--cursor, --all)."""
     equals: dict[str, Any] = {}
     for item in where:
         field, sep, value = item.partition("=")
@@ -227,18 +229,18 @@ def records_list(obj: Context, environment: str, collection: str, *, where: tupl
             raise click.BadParameter(f"'{item}' is not FIELD=VALUE", param_hint="--where")
         equals[field] = value
     with open_store(obj.root, database_url) as store:
-        records, _ = RuntimeStore(store).list(environment, collection, equals=equals,
-                                              limit=limit)
-    rows = [dataclasses.asdict(r) for r in records]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return 0
-    if not rows:
-        click.echo(f"No records in {collection}.")
-    for row in rows:
-        click.echo(f"{row['id']}  {row['updated_at']}  {row['origin']:<15} "
-                   f"{json.dumps(row['data'])[:100]}")
-    return 0
+        runtime = RuntimeStore(store)
+
+        def fetch(after: str | None) -> Page:
+            records, following = runtime.list(environment, collection, equals=equals,
+                                              limit=limit, cursor=after)
+            return [dataclasses.asdict(r) for r in records], following
+
+        return emit_pages(fetch, cursor=cursor, all_pages=all_pages, as_json=as_json,
+                          line=lambda row: f"{row['id']}  {row['updated_at']}  "
+                                           f"{row['origin']:<15} "
+                                           f"{json.dumps(row['data'])[:100]}",
+                          empty=f"No records in {collection}.")
 
 
 @records_group.command("get")
@@ -267,6 +269,14 @@ def register(group: click.Group) -> None:
     group.add_command(authoring.register(_group("inbound_webhooks", "inbound webhooks"),
                                          "inbound_webhooks"))
     group.add_command(authoring.register(_group("api_keys", "API keys"), "api_keys"))
+
+
+def _inbound_line(row: dict[str, Any]) -> str:
+    extra = f" record {row['record_id']}" if row.get("record_id") else ""
+    line = (f"{row['received_at']}  {row['status_code']}  {row['reason']:<16} "
+            f"{row.get('client_ip') or '-':<15} {row.get('latency_ms') or 0:>6} ms{extra}")
+    job = row.get("job")
+    return line + (f"\n    {_job_line(job)}" if job is not None else "")
 
 
 def _job_line(job: dict[str, Any]) -> str:

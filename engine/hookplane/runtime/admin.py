@@ -33,27 +33,32 @@ def describe_inbound(services: Services, environment: str) -> list[dict[str, Any
     return rows
 
 
-def inbound_deliveries(services: Services, environment: str, name: str,
-                       limit: int) -> list[dict[str, Any]] | None:
+def inbound_deliveries(services: Services, environment: str, name: str, limit: int,
+                       cursor: str | None = None
+                       ) -> tuple[list[dict[str, Any]], str | None] | None:
+    """A page of the webhook's log and the next page's cursor (None: no such webhook)."""
     view = services.registry.get(environment)
     hook = next((h for h in view.inbound.values() if h.name == name), None) if view else None
     if hook is None:
         return None
-    return inbound_log_rows(services.runtime, environment, hook.id, limit=limit)
+    return inbound_log_rows(services.runtime, environment, hook.id, limit=limit, cursor=cursor)
 
 
 def inbound_log_rows(runtime: RuntimeStore, environment: str, webhook_id: str, *,
-                     limit: int) -> list[dict[str, Any]]:
-    """An inbound webhook's log, newest first; an entry that queued a hydration or invoke
-    job carries the job as it stands now (``job``: kind, status, attempts, last error,
-    result, next attempt), so the admin API and the CLI show whether it succeeded."""
-    entries = [dataclasses.asdict(entry)
-               for entry in runtime.inbound_log(environment, webhook_id, limit=limit)]
+                     limit: int, cursor: str | None = None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of an inbound webhook's log, newest first, and the next page's cursor; an
+    entry that queued a hydration or invoke job carries the job as it stands now (``job``:
+    kind, status, attempts, last error, result, next attempt), so the admin API and the CLI
+    show whether it succeeded."""
+    page, following = runtime.inbound_log_page(environment, webhook_id, limit=limit,
+                                               cursor=cursor)
+    entries = [dataclasses.asdict(entry) for entry in page]
     jobs = runtime.jobs_by_id([e["job_id"] for e in entries if e.get("job_id")])
     for entry in entries:
         job = jobs.get(entry.get("job_id") or "")
         entry["job"] = job_summary(job) if job is not None else None
-    return entries
+    return entries, following
 
 
 def job_summary(job: Job) -> dict[str, Any]:
@@ -138,10 +143,14 @@ def _host(url: str | None) -> str | None:
 
 
 def trigger_deliveries(services: Services, environment: str, name: str, *, status: str | None,
-                       limit: int) -> list[dict[str, Any]] | None:
+                       limit: int, cursor: str | None = None
+                       ) -> tuple[list[dict[str, Any]], str | None] | None:
+    """A page of the trigger's deliveries and the next page's cursor (None: no such
+    trigger)."""
     view = services.registry.get(environment)
     trigger = view.triggers.get(name) if view else None
     if trigger is None:
         return None
-    return [delivery_row(d) for d in services.runtime.deliveries(
-        environment, trigger.id, status=status, limit=limit)]
+    page, following = services.runtime.deliveries_page(
+        environment, trigger.id, status=status, limit=limit, cursor=cursor)
+    return [delivery_row(d) for d in page], following

@@ -350,11 +350,16 @@ def _admin_guard(connection: ASGIConnection[Any, Any, Any, Any],
         raise NotAuthorizedException("admin token required")
 
 
-async def _rows(load: Callable[[], list[dict[str, Any]] | None], missing: str) -> Response[Any]:
-    """Run a store read in a thread; ``None`` means the thing asked for does not exist."""
+async def _rows(load: Callable[[], list[dict[str, Any]]
+                                | tuple[list[dict[str, Any]], str | None] | None],
+                missing: str) -> Response[Any]:
+    """Run a store read in a thread; ``None`` means the thing asked for does not exist. A
+    page (rows, next cursor) answers ``{"data": [...], "next_cursor": "…" | null}``."""
     rows = await anyio.to_thread.run_sync(load)
     if rows is None:
         return _json({"error": missing}, 404)
+    if isinstance(rows, tuple):
+        return _json({"data": rows[0], "next_cursor": rows[1]}, 200)
     return _json({"data": rows}, 200)
 
 
@@ -371,9 +376,12 @@ async def admin_list_inbound(request: Request[Any, Any, Any],
 async def admin_inbound_deliveries(request: Request[Any, Any, Any], environment: FromPath[str],
                                    name: FromPath[str],
                                    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+                                   cursor: FromQuery[str | None] = None,
                                    ) -> Response[Any]:
-    """The inbound delivery log of one webhook, newest first."""
-    return await _rows(lambda: inbound_deliveries(_services(request), environment, name, limit),
+    """The inbound delivery log of one webhook, newest first, a page at a time
+    (``next_cursor`` → ``?cursor=``)."""
+    return await _rows(lambda: inbound_deliveries(_services(request), environment, name, limit,
+                                                  cursor),
                        f"no inbound webhook '{name}' in '{environment}'")
 
 
@@ -400,13 +408,15 @@ async def admin_list_triggers(request: Request[Any, Any, Any],
 @get("/{environment:str}/triggers/{name:str}/deliveries", tags=["admin"],
      responses=_documented(*_ADMIN_ERRORS))
 async def admin_trigger_deliveries(
-    request: Request[Any, Any, Any], environment: FromPath[str], name: FromPath[str],
+    request: Request[Any, Any, Any], environment: FromPath[str], name: FromPath[str], *,
     status: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    cursor: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    """Delivery history: time, HTTP status, success, attempts, latency, error."""
+    """Delivery history: time, HTTP status, success, attempts, latency, error; a page at a
+    time (``next_cursor`` → ``?cursor=``)."""
     return await _rows(lambda: trigger_deliveries(_services(request), environment, name,
-                                                  status=status, limit=limit),
+                                                  status=status, limit=limit, cursor=cursor),
                        f"no trigger '{name}' in '{environment}'")
 
 

@@ -964,7 +964,17 @@ class RuntimeStore:
 
     def deliveries(self, environment: str, trigger_id: str, *, status: str | None = None,
                    limit: int = 50) -> builtins.list[Delivery]:
-        """A trigger's deliveries, newest first, each with its attempts."""
+        """A trigger's deliveries, newest first, each with its attempts (the first page of
+        :meth:`deliveries_page`)."""
+        return self.deliveries_page(environment, trigger_id, status=status, limit=limit)[0]
+
+    def deliveries_page(self, environment: str, trigger_id: str, *,
+                        status: str | None = None, limit: int = 50,
+                        cursor: str | None = None
+                        ) -> tuple[builtins.list[Delivery], str | None]:
+        """A page of a trigger's deliveries, newest first (a stable order: creation time,
+        then id), each with its attempts, and the cursor of the next page (None on the
+        last)."""
         if not 1 <= limit <= _MAX_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}, not {limit}")
         if status is not None and status not in _OUTBOX_STATUSES:
@@ -972,13 +982,20 @@ class RuntimeStore:
                                f"{', '.join(sorted(_OUTBOX_STATUSES))})")
         o = t.outbox
         query = (select(o).where(o.c.environment == environment, o.c.trigger_id == trigger_id)
-                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
+                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit + 1))
         if status is not None:
             query = query.where(o.c.status == status)
+        if cursor is not None:
+            before_at, before_id = _decode_cursor(cursor, newest_first=True)
+            query = query.where(or_(o.c.created_at < before_at,
+                                    and_(o.c.created_at == before_at, o.c.id < before_id)))
         with self._read() as conn:
             rows = conn.execute(query).all()
-            history = self._attempts(conn, [row.id for row in rows])
-        return [_delivery(row, history.get(row.id, ())) for row in rows]
+            page = rows[:limit]
+            history = self._attempts(conn, [row.id for row in page])
+        following = (_encode_cursor(page[-1].created_at, page[-1].id, newest_first=True)
+                     if len(rows) > limit else None)
+        return [_delivery(row, history.get(row.id, ())) for row in page], following
 
     def delivery(self, outbox_id: str) -> Delivery | None:
         if _unqueryable(outbox_id):
@@ -1059,16 +1076,33 @@ class RuntimeStore:
 
     def inbound_log(self, environment: str, webhook_id: str, *,
                     limit: int = 50) -> builtins.list[InboundDelivery]:
-        """An inbound webhook's log, newest first."""
+        """An inbound webhook's log, newest first (the first page of
+        :meth:`inbound_log_page`)."""
+        return self.inbound_log_page(environment, webhook_id, limit=limit)[0]
+
+    def inbound_log_page(self, environment: str, webhook_id: str, *, limit: int = 50,
+                         cursor: str | None = None
+                         ) -> tuple[builtins.list[InboundDelivery], str | None]:
+        """A page of an inbound webhook's log, newest first (receipt time, then id), and
+        the cursor of the next page (None on the last)."""
         if not 1 <= limit <= _MAX_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}, not {limit}")
         i = t.inbound_deliveries
+        query = (select(i).where(i.c.environment == environment, i.c.webhook_id == webhook_id)
+                 .order_by(i.c.received_at.desc(), i.c.id.desc()).limit(limit + 1))
+        if cursor is not None:
+            before_at, before_text = _decode_cursor(cursor, newest_first=True)
+            if not before_text.isdigit():
+                raise InvalidQuery("invalid cursor: pass the 'next' value of a previous page")
+            before_id = int(before_text)
+            query = query.where(or_(i.c.received_at < before_at,
+                                    and_(i.c.received_at == before_at, i.c.id < before_id)))
         with self._read() as conn:
-            rows = conn.execute(select(i).where(i.c.environment == environment,
-                                                i.c.webhook_id == webhook_id)
-                                .order_by(i.c.received_at.desc(), i.c.id.desc())
-                                .limit(limit)).all()
-        return [_inbound(row) for row in rows]
+            rows = conn.execute(query).all()
+        page = rows[:limit]
+        following = (_encode_cursor(page[-1].received_at, str(page[-1].id), newest_first=True)
+                     if len(rows) > limit else None)
+        return [_inbound(row) for row in page], following
 
     def last_used_at(self, environment: str, webhook_id: str) -> str | None:
         """When the inbound webhook last accepted a delivery (status below 400)."""

@@ -141,3 +141,58 @@ def test_the_invoke_signing_secret_is_shown_with_show_secret(
     assert shown["invoke_signing_secret"] == expected
     assert "secret" not in shown  # a bearer-token webhook: its token is shown once by reveal
     assert shown["generated"] == ["signing_secret", "token"]
+
+
+def _pages(rt: Runtime, capsys: pytest.CaptureFixture[str], *args: str) -> list[list[dict]]:
+    """Follow the 'more: --cursor' hints page by page."""
+    from hookplane.cli.main import run
+
+    pages: list[list[dict]] = []
+    cursor: list[str] = []
+    while True:
+        status = run(["-C", str(rt.root), "--no-color", *args, "--json", *cursor,
+                      "--database-url", rt.database_url])
+        out = capsys.readouterr()
+        assert status == 0, out.err
+        pages.append(json.loads(out.out))
+        if "more: --cursor " not in out.err:
+            return pages
+        cursor = ["--cursor", out.err.split("more: --cursor ", 1)[1].split()[0]]
+
+
+def test_every_listing_pages_with_a_cursor_and_streams_with_all(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    from hookplane.cli.main import run
+
+    rt = runtime
+    for n in range(14):  # 7 records, 14 log entries
+        rt.post("keyed", b'{"title": "paged", "severity": "p3"}',
+                {"X-Account-Key": rt.secret("keyed") if n % 2 else "wrong"})
+    for args, key in ((("records", "list", "preview", "incidents"), "id"),
+                      (("inbound-webhooks", "deliveries", "preview", "keyed"), "id"),
+                      (("triggers", "deliveries", "preview", "every-incident"), "id")):
+        pages = _pages(rt, capsys, *args, "--limit", "3")
+        rows = [row for page in pages for row in page]
+        assert len(pages) >= 3 and all(len(page) == 3 for page in pages[:-1]), args
+        ids = [row[key] for row in rows]
+        assert len(set(ids)) == len(ids), args  # no row twice, none skipped below
+        assert run(["-C", str(rt.root), *args, "--all", "--limit", "3",
+                    "--database-url", rt.database_url]) == 0
+        streamed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [row[key] for row in streamed] == ids, args
+    bad = run(["-C", str(rt.root), "records", "list", "preview", "incidents", "--cursor",
+               "not-a-cursor", "--database-url", rt.database_url])
+    assert bad == 1
+    assert "invalid cursor" in capsys.readouterr().err
+
+    admin = {"Authorization": "Bearer admin-token-for-tests"}
+    first = rt.http.get("/admin/preview/inbound-webhooks/keyed/deliveries",
+                        params={"limit": 2}, headers=admin).json()
+    second = rt.http.get("/admin/preview/inbound-webhooks/keyed/deliveries",
+                         params={"limit": 2, "cursor": first["next_cursor"]},
+                         headers=admin).json()
+    assert len(first["data"]) == len(second["data"]) == 2
+    assert {e["id"] for e in first["data"]}.isdisjoint({e["id"] for e in second["data"]})
+    triggers = rt.http.get("/admin/preview/triggers/every-incident/deliveries",
+                           params={"limit": 1}, headers=admin).json()
+    assert len(triggers["data"]) == 1 and triggers["next_cursor"]

@@ -126,7 +126,8 @@ def trigger_detail(services: Services, view: EnvironmentView, name: str, *,
     card = next(c for c in trigger_cards(services, view, declared) if c["name"] == name)
     spec = trigger.spec
     wanted = status if status in DELIVERY_STATUSES else None
-    deliveries = trigger_deliveries(services, view.name, name, status=wanted, limit=100) or []
+    deliveries = (trigger_deliveries(services, view.name, name, status=wanted, limit=100)
+                  or ([], None))[0]
     retry = ("none" if spec.retry == "none" else
              f"{spec.retry.attempts} attempts, {spec.retry.backoff} backoff")
     return {
@@ -202,7 +203,7 @@ def inbound_detail(services: Services, view: EnvironmentView, name: str, *, base
     if card is None:
         return None
     hook = view.inbound[card["id"]]
-    entries = inbound_deliveries(services, view.name, name, 100) or []
+    entries = (inbound_deliveries(services, view.name, name, 100) or ([], None))[0]
     for entry in entries:
         entry["explanation"] = (REASONS.get(entry["reason"])
                                 or REJECTIONS.get(entry["status_code"])
