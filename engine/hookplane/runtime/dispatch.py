@@ -72,6 +72,7 @@ from hookplane.runtime.fanout import (
     record_json,
     system_event_items,
 )
+from hookplane.runtime.ingest import DEDUP_WINDOW_SECONDS
 from hookplane.runtime.jobs import backoff_seconds
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import EnvironmentView, Registry, TriggerView
@@ -472,15 +473,23 @@ class Dispatcher:
             log.exception("could not purge the delivery history")
             return
         if removed:
-            log.info("removed %d finished deliveries older than %g days", removed,
-                     self.retention_days)
+            log.info("removed %d finished deliveries, log entries and jobs older than %g days",
+                     removed, self.retention_days)
 
     async def purge(self, *, now: datetime | None = None) -> int:
-        """Remove finished deliveries (and their attempts) older than ``retention_days``."""
+        """Retention, run hourly by :meth:`run_forever`: remove finished deliveries (with
+        their attempts), inbound log entries and finished jobs older than
+        ``retention_days``, and de-duplication marks past twice their window; how many rows
+        went."""
         if self.retention_days is None:
             return 0
-        cutoff = (now or _now()) - timedelta(days=self.retention_days)
-        return await anyio.to_thread.run_sync(self.store.purge_delivered_before, cutoff)
+        at = now or _now()
+        cutoff = at - timedelta(days=self.retention_days)
+        # a mark matters only within its window, whatever the retention
+        marks = at - timedelta(seconds=2 * DEDUP_WINDOW_SECONDS)
+        removed = await anyio.to_thread.run_sync(self.store.purge_delivered_before, cutoff)
+        return removed + await anyio.to_thread.run_sync(
+            lambda: self.store.purge_logs_before(cutoff, marks_before=marks))
 
     # -- one delivery -----------------------------------------------------------------------
 

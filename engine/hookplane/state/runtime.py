@@ -1045,16 +1045,19 @@ class RuntimeStore:
             return int(conn.execute(delete(o).where(o.c.status.in_(statuses),
                                                     o.c.updated_at < _utc(cutoff))).rowcount)
 
-    def purge_logs_before(self, cutoff: datetime) -> int:
-        """Retention: remove inbound log entries, finished jobs and dedup marks older than
-        ``cutoff``; returns how many rows."""
+    def purge_logs_before(self, cutoff: datetime, *,
+                          marks_before: datetime | None = None) -> int:
+        """Retention: remove inbound log entries and finished jobs older than ``cutoff``, and
+        de-duplication marks older than ``marks_before`` (default ``cutoff``: a mark only
+        matters within its window); returns how many rows."""
         i, j, s = t.inbound_deliveries, t.jobs, t.seen_deliveries
         when = _utc(cutoff)
+        marks = _utc(marks_before) if marks_before is not None else when
         with self._write() as conn:
             removed = conn.execute(delete(i).where(i.c.received_at < when)).rowcount
             removed += conn.execute(delete(j).where(j.c.status.in_(("done", "failed")),
                                                     j.c.updated_at < when)).rowcount
-            removed += conn.execute(delete(s).where(s.c.seen_at < when)).rowcount
+            removed += conn.execute(delete(s).where(s.c.seen_at < marks)).rowcount
         return int(removed)
 
     # -- inbound log and de-duplication ------------------------------------------------------

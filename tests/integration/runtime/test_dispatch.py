@@ -1163,6 +1163,35 @@ def test_a_redelivery_gets_a_fresh_round_under_the_retry_policy(project: Project
     assert [h.headers["webhook-id"] for h in peer.hits] == [failed.id] * 4
 
 
+def test_the_hourly_purge_also_ages_out_logs_jobs_and_dedup_marks(project: Project) -> None:
+    """docs/runtime.md promises an hourly purge of finished deliveries *and logs*: the
+    inbound log, finished jobs and de-duplication marks grew without bound."""
+    project.apply("""
+        triggers:
+          notify: {collection: incidents, events: [create], url: "https://example.com/n"}
+        """)
+    rt = project.runtime
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=31), now - timedelta(days=1)
+    rt.log_inbound(ENV, "iw_1", status_code=200, reason="ok", received_at=old)
+    kept_log = rt.log_inbound(ENV, "iw_1", status_code=200, reason="ok", received_at=recent)
+    done = rt.enqueue_job(ENV, "iw_1", "invoke", {}, max_attempts=1)
+    rt.claim_jobs(worker="w", limit=1, lease_seconds=60)
+    rt.finish_job(done, worker="w", result=None)
+    rt.mark_seen(ENV, "iw_1", "three-days-old", window_seconds=86400,
+                 now=now - timedelta(days=3))
+    rt.mark_seen(ENV, "iw_1", "an-hour-old", window_seconds=86400,
+                 now=now - timedelta(hours=1))
+    dispatcher = project.dispatcher()
+    assert anyio.run(lambda: dispatcher.purge(now=now)) == 2  # the old entry, the 3-day mark
+    assert [e.id for e in rt.inbound_log(ENV, "iw_1")] == [kept_log]
+    assert rt.job(done) is not None  # finished 0 days ago: kept
+    assert not rt.mark_seen(ENV, "iw_1", "an-hour-old", window_seconds=86400)  # still a dup
+    assert rt.mark_seen(ENV, "iw_1", "three-days-old", window_seconds=86400)  # gone: new
+    assert anyio.run(lambda: dispatcher.purge(now=now + timedelta(days=31))) >= 2
+    assert rt.job(done) is None and rt.inbound_log(ENV, "iw_1") == []
+
+
 def test_retention_setting() -> None:
     assert retention_days_from_env({}) == 30.0
     assert retention_days_from_env({"HOOKPLANE_DELIVERY_RETENTION_DAYS": "7.5"}) == 7.5
