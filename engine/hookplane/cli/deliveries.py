@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -67,6 +68,37 @@ def add_commands(group: click.Group) -> None:
             raise StateError(f"delivery {delivery_id} in '{environment}' is not a failed "
                              "delivery (only failed deliveries can be redelivered)")
         click.echo(f"Delivery {delivery_id} queued again; a running 'hookplane serve' sends it.")
+        return 0
+
+    @group.command("recover")
+    @click.argument("environment")
+    @click.argument("name")
+    @click.option("--since", required=True, metavar="WHEN",
+                  help="Deliveries created at or after WHEN: an ISO 8601 time "
+                       "(2026-12-04T08:00Z) or a time ago (90m, 24h, 7d).")
+    @click.option("--include-delivered", is_flag=True,
+                  help="Send delivered ones again too (default: failed ones only).")
+    @database_url_option
+    @click.pass_obj
+    def recover(obj: Context, environment: str, name: str, *, since: str,
+                include_delivered: bool, database_url: str | None) -> int:
+        """Queue again every failed delivery of trigger NAME (or its id) since WHEN, as one
+        audited operation; a running 'hookplane serve' sends them. Running it again while
+        they are queued queues nothing twice."""
+        from hookplane.cli.common import actor
+        from hookplane.runtime.admin import recover_deliveries
+
+        start = _since(since)
+        with open_store(obj.root, database_url) as store:
+            name = resource_name(store, environment, "triggers", name)
+            queued = recover_deliveries(
+                store, RuntimeStore(store), environment, name, since=start,
+                include_delivered=include_delivered, actor=actor(),
+                progress=lambda total: click.echo(f"queued {total:,} so far …", err=True))
+        what = "failed or delivered" if include_delivered else "failed"
+        click.echo(f"{queued:,} {what} deliveries of {name} since "
+                   f"{start.isoformat(timespec='seconds')} queued again; a running "
+                   "'hookplane serve' sends them.")
         return 0
 
     @group.command("test")
@@ -163,3 +195,20 @@ def _test_here(obj: Context, environment: str, name: str,
 
         result = anyio.run(send)
     return {**result, "sent_by": "this process"}
+
+
+_AGO = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str) -> datetime:
+    """``--since``: an ISO 8601 time (UTC when it has no offset) or ``90m``/``24h``/``7d``."""
+    value = text.strip()
+    if value[:-1].isdigit() and value[-1:] in _AGO:
+        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * _AGO[value[-1]])
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is neither an ISO 8601 time "
+                                 "(2026-12-04T08:00Z) nor a time ago (90m, 24h, 7d)",
+                                 param_hint="--since") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

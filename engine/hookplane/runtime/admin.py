@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hookplane.config.applied import SecretKind
-from hookplane.errors import SecretError
+from hookplane.errors import SecretError, StateError
+from hookplane.state.store import AuditRecord, Store
 
 if TYPE_CHECKING:
     from hookplane.runtime.app import Services
@@ -154,3 +157,22 @@ def trigger_deliveries(services: Services, environment: str, name: str, *, statu
     page, following = services.runtime.deliveries_page(
         environment, trigger.id, status=status, limit=limit, cursor=cursor)
     return [delivery_row(d) for d in page], following
+
+
+def recover_deliveries(store: Store, runtime: RuntimeStore, environment: str, name: str, *,
+                       since: datetime, include_delivered: bool, actor: str,
+                       progress: Callable[[int], None] | None = None) -> int:
+    """Bulk recovery, one audited operation for the CLI, the admin API and the console:
+    queue again every failed (with ``include_delivered``, every finished) delivery of
+    trigger ``name`` created since ``since``. Idempotent while those deliveries are queued:
+    a second run queues none of them twice. Returns how many were queued."""
+    resource = store.snapshot(environment).resources.get(f"triggers.{name}")
+    if resource is None:
+        raise StateError(f"no applied triggers.{name} in '{environment}'")
+    queued = runtime.redeliver_since(environment, resource.id, since=since,
+                                     include_delivered=include_delivered, progress=progress)
+    store.record_audit(environment, AuditRecord(
+        action="recover-deliveries", actor=actor,
+        details={"address": f"triggers.{name}", "since": since.isoformat(),
+                 "include_delivered": include_delivered, "queued": queued}))
+    return queued

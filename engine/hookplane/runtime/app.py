@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +48,7 @@ from hookplane.runtime.admin import (
     describe_inbound,
     describe_triggers,
     inbound_deliveries,
+    recover_deliveries,
     rotate,
     trigger_deliveries,
 )
@@ -452,6 +454,28 @@ async def admin_redeliver(request: Request[Any, Any, Any], environment: FromPath
     return _json({"status": "queued", "id": delivery_id}, 200)
 
 
+@post("/{environment:str}/triggers/{name:str}/recover", tags=["admin"],
+      responses=_documented(*_ADMIN_ERRORS), status_code=200)
+async def admin_recover(request: Request[Any, Any, Any], environment: FromPath[str],
+                        name: FromPath[str], since: FromQuery[datetime], *,
+                        include_delivered: FromQuery[bool] = False) -> Response[Any]:
+    """Bulk recovery: queue again every failed (``include_delivered``: every finished)
+    delivery of the trigger created since ``since`` (ISO 8601), as one audited operation;
+    idempotent while they are queued."""
+    services = _services(request)
+    when = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    view = services.registry.get(environment)
+    if view is None or name not in view.triggers:
+        return _json({"error": f"no trigger '{name}' in '{environment}'"}, 404)
+    queued = await anyio.to_thread.run_sync(lambda: recover_deliveries(
+        services.store, services.runtime, environment, name, since=when,
+        include_delivered=include_delivered, actor="admin api"))
+    if services.dispatcher is not None:
+        services.dispatcher.notify()
+    return _json({"queued": queued, "since": when.isoformat(),
+                  "include_delivered": include_delivered}, 200)
+
+
 @post("/{environment:str}/triggers/{name:str}/rotate-secret", tags=["admin"],
       responses=_documented(*_ADMIN_ERRORS),
       status_code=200)
@@ -606,7 +630,7 @@ def create_app(
             Router(path="/admin", guards=[_admin_guard], route_handlers=[
                 admin_list_inbound, admin_inbound_deliveries, admin_rotate_inbound,
                 admin_list_triggers, admin_trigger_deliveries, admin_test_trigger,
-                admin_redeliver, admin_rotate_trigger]),
+                admin_redeliver, admin_recover, admin_rotate_trigger]),
             *console_handlers(root=root),
         ],
         template_config=template_config(),

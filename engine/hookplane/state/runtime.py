@@ -1032,6 +1032,47 @@ class RuntimeStore:
                 updated_at=at)).rowcount
         return moved == 1
 
+    def redeliver_since(self, environment: str, trigger_id: str, *, since: datetime,
+                        include_delivered: bool = False, batch: int = 500,
+                        progress: Callable[[int], None] | None = None,
+                        now: datetime | None = None) -> int:
+        """Bulk recovery: queue again every failed delivery of a trigger created at or after
+        ``since`` (with ``include_delivered``, delivered ones too), each with a fresh round of
+        attempts as :meth:`redeliver` gives one; ``batch`` rows per transaction,
+        ``progress(total so far)`` after each. Rows pending or in flight are left alone, so
+        running it again while the first run's deliveries are still queued queues nothing
+        twice. Returns how many were queued."""
+        if batch < 1:
+            raise InvalidQuery("batch must be at least 1")
+        o = t.outbox
+        statuses = ("failed", "delivered") if include_delivered else ("failed",)
+        start = _utc(since)
+        total = 0
+        while True:
+            at = _utc(now)
+            with self._write() as conn:
+                rows = conn.execute(
+                    select(o.c.id, o.c.payload, o.c.attempts, o.c.max_attempts)
+                    .where(o.c.environment == environment, o.c.trigger_id == trigger_id,
+                           o.c.status.in_(statuses), o.c.created_at >= start)
+                    .order_by(o.c.created_at, o.c.id).limit(batch)).all()
+                if not rows:
+                    return total
+                conn.execute(
+                    sql_update(o).where(o.c.id == bindparam("b_id"),
+                                        or_(*(o.c.status == status for status in statuses)))
+                    .values(status="pending", next_attempt_at=at, claimed_by=None,
+                            claimed_until=None, updated_at=at,
+                            max_attempts=bindparam("b_max")),
+                    [{"b_id": row.id,
+                      "b_max": row.attempts + _attempt_budget(row.payload, row.max_attempts)}
+                     for row in rows])
+            total += len(rows)
+            if progress is not None:
+                progress(total)
+            if len(rows) < batch:
+                return total
+
     def purge_delivered_before(self, cutoff: datetime, *, include_failed: bool = True) -> int:
         """Retention: remove finished deliveries (delivered, and failed unless told not to)
         last updated before ``cutoff``, with their attempts; returns how many."""

@@ -187,3 +187,53 @@ def test_cli_trigger_test_goes_through_the_running_server(
     assert f"the server at {rt.server.url} refused the admin token" in err
     assert "wrong-token" not in err
     assert len(_received(rt, "/hooks/p1")) == before + 1
+
+
+def test_bulk_recovery_from_the_cli_and_the_admin_api(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    """A receiver outage: every failed delivery since a time is queued again in one audited
+    operation; running it again queues nothing twice; --include-delivered resends all."""
+    from datetime import UTC, datetime, timedelta
+
+    from hookplane.cli.main import run
+
+    rt = runtime
+    admin = {"Authorization": "Bearer admin-token-for-tests"}
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    rt.receiver.routes["/hooks/p1"] = lambda _: (503, {"error": "down"})
+    writer = {"Authorization": f"Bearer {rt.token('api_keys', 'writer')}"}
+    for n in range(3):
+        assert rt.http.post("/api/preview/collections/incidents/records",
+                            json={"title": f"outage {n}", "severity": "p1"},
+                            headers=writer).status_code == 201
+
+    def outage(status: str) -> list[dict[str, object]]:
+        data = rt.http.get("/admin/preview/triggers/p1-alert/deliveries",
+                           params={"limit": 50}, headers=admin).json()["data"]
+        return [d for d in data if d["created_at"] >= since[:19] and d["status"] == status]
+
+    wait_for(lambda: len(outage("failed")) == 3)
+    rt.receiver.routes["/hooks/p1"] = lambda _: (200, {"ok": True})
+    base = ["-C", str(rt.root), "triggers", "recover", "preview", "p1-alert", "--since", since,
+            "--database-url", rt.database_url]
+    assert run(base) == 0
+    out = capsys.readouterr()
+    assert "3 failed deliveries of p1-alert since " in out.out
+    assert "queued 3 so far" in out.err
+    assert run(base) == 0  # idempotent while they are queued or once they are delivered
+    assert "0 failed deliveries" in capsys.readouterr().out
+    wait_for(lambda: len(outage("delivered")) == 3)
+
+    resent = rt.http.post("/admin/preview/triggers/p1-alert/recover",
+                          params={"since": since, "include_delivered": "true"}, headers=admin)
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["queued"] == 3
+    assert rt.http.post("/admin/preview/triggers/p1-alert/recover", params={"since": since},
+                        headers=admin).json()["queued"] == 0
+    assert rt.http.post("/admin/preview/triggers/nope/recover", params={"since": since},
+                        headers=admin).status_code == 404
+    assert run(["-C", str(rt.root), "history", "preview", "--database-url",
+                rt.database_url]) == 0
+    history = capsys.readouterr().out
+    assert history.count("recover-deliveries") >= 4
+    assert "recover-deliveries by admin api" in history

@@ -312,3 +312,26 @@ def test_two_processes_claiming_at_once_never_claim_the_same_row(database_url: s
     if database_url.startswith("postgresql"):
         # the workers really ran side by side (SQLite serialises them on its write lock)
         assert sum(1 for result in results if result["claimed"]) >= 2
+
+
+def test_bulk_redelivery_since_a_time_in_batches(rt: RuntimeStore, database_url: str) -> None:
+    ids = rt.enqueue_outbox(ENV, [_item(n, attempts=2) for n in range(7)])
+    other = rt.enqueue_outbox(ENV, [_item(9, trigger="trg_2")])
+    rt.claim_outbox(worker="w", limit=10, lease_seconds=30)
+    for n, row_id in enumerate([*ids, *other]):
+        rt.record_attempt(row_id, worker="w", status_code=200 if n == 0 else 500,
+                          success=n == 0, latency_ms=1, error=None if n == 0 else "HTTP 500",
+                          response_excerpt=None, retry_at=None)
+    execute(database_url, "UPDATE outbox SET created_at = :at WHERE id = :id",
+            at=_later(-7200), id=ids[1])  # failed before the outage window
+    seen: list[int] = []
+    queued = rt.redeliver_since(ENV, "trg_1", since=_later(-3600), batch=2,
+                                progress=seen.append)
+    assert queued == 5 and seen == [2, 4, 5]  # ids[2:]; not the old one, not trg_2
+    rows = {row_id: rt.delivery(row_id) for row_id in [*ids, *other]}
+    assert {i for i, d in rows.items() if d is not None and d.status == "pending"} == set(ids[2:])
+    # one attempt made, plus one round: a payload without a retry policy gets one attempt
+    assert all(rows[i].max_attempts == 1 + 1 for i in ids[2:])  # type: ignore[union-attr]
+    assert rt.redeliver_since(ENV, "trg_1", since=_later(-3600)) == 0  # queued: not twice
+    everything = rt.redeliver_since(ENV, "trg_1", since=_later(-86400), include_delivered=True)
+    assert everything == 2  # the delivered one and the old failure
