@@ -115,7 +115,8 @@ def test_redeliver_queues_a_failed_delivery_again(signed_in: Any, console: Conso
     def delivered() -> bool:
         page.goto(f"{console.url}/console/preview/triggers/flaky-sink")
         row = page.locator(f"tr[data-delivery='{target}'] td").all_inner_texts()
-        return row[3] == "delivered" and row[2] == "200" and row[4] == "2 / 1"
+        # a redelivery gets a fresh round: attempt 2 of 2, never "2 / 1"
+        return row[3] == "delivered" and row[2] == "200" and row[4] == "2 / 2"
 
     wait_for(delivered, timeout=20, interval=0.3)
     console.receiver.flaky_status = 500
