@@ -95,6 +95,12 @@ def test_a_delivery_shows_its_request_and_response_with_secrets_masked(
     assert URL_SECRET not in page.content()
     assert '"ok": true' in main  # the receiver's response body
     assert "HTTP status" in main and "200" in main
+    # which replica (host:pid:...) sent it: the console's own dispatcher here
+    import os
+    import socket
+
+    worker = page.get_by_test_id("attempt-worker").first.inner_text()
+    assert worker.startswith(f"{socket.gethostname()}:{os.getpid()}:"), worker
     screenshot(page, "delivery")
 
 

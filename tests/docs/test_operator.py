@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -177,5 +178,7 @@ def test_serve_log_format_json(project: tuple[Path, str], capsys: pytest.Capture
     assert access[-1]["request_id"] == refused.headers["x-request-id"]
     assert access[-1]["route"] == "/inbound/{environment:str}/{webhook_id:str}/ingest"
     assert any(e["logger"] == "uvicorn.error" for e in entries)
+    # every line says which replica and process wrote it, so a dashboard can tell them apart
+    assert {e["replica"] for e in entries} == {f"{socket.gethostname()}:{server.pid}"}
     for leaked in (secret, "hpt_query_secret_value", "hpt_header_secret_value"):
         assert leaked not in text

@@ -21,8 +21,10 @@ import contextvars
 import itertools
 import json
 import logging
+import os
 import re
 import secrets
+import socket
 import sys
 import time
 from datetime import UTC, datetime
@@ -91,12 +93,21 @@ def _when(record: logging.LogRecord) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def replica() -> str:
+    """This process's identity, ``host:pid``: which replica and process wrote a log line
+    (JSON logs carry it as ``replica``; delivery attempts record the worker, which starts
+    with it)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id, access fields."""
+    """One JSON object per line: time, level, logger, message, replica (``host:pid``),
+    request_id, access fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {"time": _when(record), "level": record.levelname.lower(),
-                                 "logger": record.name, "message": redact(record.getMessage())}
+                                 "logger": record.name, "message": redact(record.getMessage()),
+                                 "replica": replica()}
         request_id = getattr(record, "request_id", None) or current_request_id.get()
         if request_id:
             entry["request_id"] = request_id

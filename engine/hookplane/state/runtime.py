@@ -319,6 +319,8 @@ class DeliveryAttempt:
     latency_ms: int | None
     error: str | None
     response_excerpt: str | None
+    worker: str | None = None
+    """The worker (``host:pid:…``: which replica and process) that made the attempt."""
 
 
 @dataclass(frozen=True)
@@ -866,7 +868,7 @@ class RuntimeStore:
             conn.execute(insert(t.delivery_attempts).values(
                 outbox_id=outbox_id, at=at, status_code=status_code, success=success,
                 latency_ms=_millis(latency_ms), error=last_error,
-                response_excerpt=_cap(response_excerpt, _EXCERPT_BYTES)))
+                response_excerpt=_cap(response_excerpt, _EXCERPT_BYTES), worker=_clip(worker)))
             if status == "failed" and on_failed:
                 self._insert_outbox(conn, row.environment, on_failed, at)
         return True
@@ -913,7 +915,8 @@ class RuntimeStore:
                                "status_code": outcome.status_code, "success": outcome.success,
                                "latency_ms": _millis(outcome.latency_ms), "error": last_error,
                                "response_excerpt": _cap(outcome.response_excerpt,
-                                                        _EXCERPT_BYTES)})
+                                                        _EXCERPT_BYTES),
+                               "worker": _clip(worker)})
                 if status == "failed" and outcome.on_failed:
                     self._insert_outbox(conn, row.environment, outcome.on_failed, at)
             for retry, rows in moved.items():
@@ -947,7 +950,8 @@ class RuntimeStore:
                  "error": _cap(f"recorded late: worker '{worker}' finished this attempt after "
                                "its lease ran out, so it does not count"
                                + (f" ({outcome.error})" if outcome.error else ""),
-                               _ERROR_BYTES)}
+                               _ERROR_BYTES),
+                 "worker": _clip(worker)}
                 for outcome in outcomes if outcome.outbox_id in known]
         if rows:
             conn.execute(insert(t.delivery_attempts), rows)
@@ -1400,6 +1404,7 @@ class RuntimeStore:
                     conn.execute(insert(t.delivery_attempts), [
                         {"outbox_id": row.id, "at": at, "status_code": None, "success": False,
                          "latency_ms": None, "response_excerpt": None,
+                         "worker": row.claimed_by,
                          "error": _cap(_lost_lease(row.claimed_by, row.claimed_until),
                                        _ERROR_BYTES)}
                         for row in lost])
@@ -1435,7 +1440,7 @@ class RuntimeStore:
                 id=int(row.id), outbox_id=row.outbox_id, at=_iso(row.at),
                 status_code=row.status_code, success=bool(row.success),
                 latency_ms=row.latency_ms, error=row.error,
-                response_excerpt=row.response_excerpt))
+                response_excerpt=row.response_excerpt, worker=row.worker))
         return found
 
     def _dedup(self, conn: Connection, environment: str, dedup: Dedup | None,

@@ -175,6 +175,7 @@ delivery_attempts = Table(
     Column("latency_ms", Integer, nullable=True),
     Column("error", Text, nullable=True),
     Column("response_excerpt", Text, nullable=True),
+    Column("worker", String(200), nullable=True),
     Index(None, "outbox_id", "id"),
 )
 

@@ -335,3 +335,19 @@ def test_bulk_redelivery_since_a_time_in_batches(rt: RuntimeStore, database_url:
     assert rt.redeliver_since(ENV, "trg_1", since=_later(-3600)) == 0  # queued: not twice
     everything = rt.redeliver_since(ENV, "trg_1", since=_later(-86400), include_delivered=True)
     assert everything == 2  # the delivered one and the old failure
+
+
+def test_each_attempt_says_which_worker_made_it(rt: RuntimeStore) -> None:
+    (row_id,) = rt.enqueue_outbox(ENV, [_item(attempts=3)])
+    rt.claim_outbox(worker="host-a:101:x", limit=1, lease_seconds=30)
+    rt.record_attempt(row_id, worker="host-a:101:x", status_code=503, success=False,
+                      latency_ms=1, error="HTTP 503", response_excerpt=None, retry_at=_later(-1))
+    rt.claim_outbox(worker="host-b:202:y", limit=1, lease_seconds=30)
+    (reclaimed,) = rt.claim_outbox(worker="host-a:101:x", limit=1, lease_seconds=30,
+                                   now=_later(60))  # host-b died holding it
+    rt.record_attempt(row_id, worker="host-a:101:x", status_code=200, success=True,
+                      latency_ms=1, error=None, response_excerpt=None, retry_at=None)
+    delivery = rt.delivery(row_id)
+    assert delivery is not None
+    assert [(a.worker, a.status_code) for a in delivery.history] == [
+        ("host-a:101:x", 503), ("host-b:202:y", None), ("host-a:101:x", 200)]
