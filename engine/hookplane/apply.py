@@ -3,6 +3,10 @@
 The plan carries no secret values; ``${env:…}`` references are resolved here, from the
 environment running apply, and checked against the fingerprints the plan recorded so that
 a value that changed after the plan was made is refused rather than applied unseen.
+
+A saved plan file is authenticated with a key derived from the state's secret key
+(:func:`save_plan`); :func:`read_saved_plan` refuses one whose MAC does not verify, or whose
+YAML files changed since the plan was made (:func:`config_file_digests`).
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hookplane.config.applied import SecretKind, env_paths, resolve_references
-from hookplane.errors import ApplyError, StaleStateError
+from hookplane.config.loader import environment_files, environments_root
+from hookplane.errors import ApplyError, PlanError, StaleStateError
 from hookplane.plan.model import Action, Change, Plan
+from hookplane.plan.planfile import config_file_changes, dump_plan_file, load_plan_file
 from hookplane.state.operations import Create, Delete, Move, Operation, Update
 from hookplane.state.store import AuditRecord, Store
 
@@ -36,6 +43,52 @@ class ApplyResult:
 
 def plan_digest(plan: Plan) -> str:
     return "sha256:" + hashlib.sha256(plan.dumps().encode()).hexdigest()
+
+
+def config_file_digests(root: Path, environment: str) -> dict[str, str]:
+    """Every YAML file of ``environment``: path under ``root`` -> sha256 (hex) of its bytes.
+
+    The same listing the loader reads (``*.yaml`` and ``*.yml`` under the environment's
+    directory, at any depth); empty when the directory does not exist.
+    """
+    directory = environments_root(root) / environment
+    if not directory.is_dir():
+        return {}
+    digests: dict[str, str] = {}
+    for path in environment_files(directory):
+        name = path.relative_to(root).as_posix()
+        try:
+            digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise PlanError(f"{name}: cannot read file: {exc.strerror or exc}") from None
+    return digests
+
+
+def save_plan(plan: Plan, store: Store) -> str:
+    """The text of a saved plan file: ``plan`` with a MAC under the state's plan-file key."""
+    return dump_plan_file(plan, key=store.plan_file_key())
+
+
+def read_saved_plan(text: str, store: Store, *, root: Path, environment: str,
+                    source: str) -> Plan:
+    """The plan saved in ``text`` (the file ``source``), refused unless it can be applied to
+    ``environment`` as saved: its MAC verifies under this state's key, it is a plan for
+    ``environment``, and the YAML files under ``root`` are those it was made from.
+
+    That the state has not moved since is checked by :func:`apply`, under the lock.
+    """
+    plan = load_plan_file(text, key=store.plan_file_key(), source=source,
+                          environment=environment)
+    if plan.environment != environment:
+        raise PlanError(f"{source} is a plan for '{plan.environment}', not '{environment}'")
+    changed = config_file_changes(plan.config_files, config_file_digests(root, environment))
+    if changed:
+        raise StaleStateError(
+            f"Saved plan is stale: the configuration of '{environment}' changed since the plan "
+            "was made:\n" + "\n".join(f"  {line}" for line in changed)
+            + f"\nRun 'hookplane plan {environment}' again."
+        )
+    return plan
 
 
 def _resolve(change: Change, environ: Mapping[str, str], store: Store,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hookplane.apply import ApplyResult, apply
+from hookplane.apply import ApplyResult, apply, config_file_digests, read_saved_plan, save_plan
 from hookplane.cli.common import (
     actor,
     database_url_option,
@@ -26,10 +26,14 @@ from hookplane.state.store import Store
 
 
 def make_plan(obj: Context, store: Store, environment: str) -> Plan:
+    # The files are hashed before they are loaded: a file changed in between makes the saved
+    # plan refused at apply, never a plan that does not match its record.
+    files = config_file_digests(obj.root, environment)
     config = load_environment(obj.root, environment)
     source = promotion_source(obj.root, config)
     return diff(config, store.snapshot(environment), environ=os.environ,
-                fingerprint=store.fingerprint, promotion_source=source, now=now())
+                fingerprint=store.fingerprint, promotion_source=source, now=now(),
+                config_files=files)
 
 
 @click.command("plan")
@@ -51,6 +55,7 @@ def plan_command(obj: Context, environment: str, *, as_json: bool, output_format
     """Show what apply would change in ENVIRONMENT."""
     with open_store(obj.root, database_url) as store:
         plan = make_plan(obj, store, environment)
+        saved = save_plan(plan, store) if out is not None else None
     fmt = "json" if as_json else output_format or "text"
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
@@ -58,8 +63,8 @@ def plan_command(obj: Context, environment: str, *, as_json: bool, output_format
         click.echo(render_markdown(plan, full_plan_url=full_plan_url), nl=False)
     else:
         click.echo(render_text(plan, style=obj.style), nl=False)
-    if out is not None:
-        out.write_text(plan.dumps(), encoding="utf-8")
+    if out is not None and saved is not None:
+        out.write_text(saved, encoding="utf-8")
         if fmt == "text":
             click.echo(f"\nSaved the plan to: {out}\nTo perform exactly these actions, run:\n"
                        f"    hookplane apply {environment} {out}")
@@ -106,10 +111,9 @@ def apply_command(obj: Context, environment: str, planfile: Path | None, auto_ap
     """Apply the YAML of ENVIRONMENT (or a saved PLANFILE) to the state, atomically."""
     with open_store(obj.root, database_url) as store:
         if planfile is not None:
-            plan = Plan.loads(planfile.read_text(encoding="utf-8"))
-            if plan.environment != environment:
-                raise PlanError(f"{planfile} is a plan for '{plan.environment}', not "
-                                f"'{environment}'")
+            plan = read_saved_plan(planfile.read_bytes().decode("utf-8", "replace"), store,
+                                   root=obj.root,
+                                   environment=environment, source=str(planfile))
         else:
             plan = make_plan(obj, store, environment)
             click.echo(render_text(plan, style=obj.style), nl=False)

@@ -163,6 +163,7 @@ def diff(
     fingerprint: Fingerprint,
     promotion_source: Config | None = None,
     now: str = "",
+    config_files: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compare the YAML (``config``) with the applied state (``snapshot``).
 
@@ -170,6 +171,8 @@ def diff(
     into a keyed fingerprint, so that a changed secret is detected without being held.
     ``promotion_source`` is the preview environment that promotes into a production one
     (``None`` when there is none): production creates and deletes must match it.
+    ``config_files`` (path -> sha256 of every YAML file ``config`` was loaded from) is
+    recorded in the plan, so that a saved plan is refused once those files change.
     Raises :class:`PlanError` when a rule refuses the plan.
     """
     warnings: list[str] = []
@@ -220,4 +223,5 @@ def diff(
         drift=tuple(drift),
         warnings=tuple(warnings),
         created_at=now,
+        config_files=dict(sorted((config_files or {}).items())),
     )

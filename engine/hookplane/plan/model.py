@@ -91,6 +91,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     created_at: str = ""
     format_version: str = FORMAT_VERSION
+    config_files: dict[str, str] = field(default_factory=dict)
+    """Every YAML file the plan was made from: path under the project root -> sha256 (hex)
+    of its bytes. Apply refuses a saved plan when the checked-out files differ."""
 
     @property
     def has_changes(self) -> bool:
@@ -114,8 +117,18 @@ class Plan:
 
     @classmethod
     def loads(cls, text: str) -> Plan:
+        """The plan :meth:`dumps` wrote. Checks nothing but the shape: a saved plan file is
+        read with :func:`hookplane.plan.planfile.load_plan_file`, which verifies its MAC."""
         try:
             data = json.loads(text)["hookplane_plan"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"not a Hookplane plan file ({type(exc).__name__}: {exc})") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Plan:
+        """The plan :meth:`to_dict` made (``PlanError`` when ``data`` is not one)."""
+        try:
             if data.get("format_version") != FORMAT_VERSION:
                 raise PlanError(
                     f"saved plan has format {data.get('format_version')!r}; this Hookplane "
@@ -140,7 +153,8 @@ class Plan:
                 for d in data["drift"]
             )
             return cls(**{**data, "changes": changes, "drift": drift,
-                          "warnings": tuple(data["warnings"])})
+                          "warnings": tuple(data["warnings"]),
+                          "config_files": dict(data.get("config_files", {}))})
         except PlanError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

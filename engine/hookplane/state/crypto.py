@@ -4,7 +4,8 @@ One key protects a state database: ``HOOKPLANE_SECRET_KEY`` (a Fernet key), or, 
 embedded SQLite database only, a key file created beside it with mode 0600. Values are
 encrypted with Fernet (AES-128-CBC + HMAC-SHA256). Fingerprints are HMAC-SHA256 under a key
 derived from the same secret with HKDF and a label of their own, so a fingerprint says
-whether two values are equal and nothing else.
+whether two values are equal and nothing else. Saved plan files are authenticated with
+HMAC-SHA256 under another key derived the same way (label ``hookplane/plan-file/v1``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _MAKE_KEY = (
 )
 _FINGERPRINT_INFO = b"hookplane/fingerprint/v1"
 _KEY_CHECK_INFO = b"hookplane/key-check/v1"
+_PLAN_FILE_INFO = b"hookplane/plan-file/v1"
 _TOKEN_PREFIX = "hpt_"
 _SIGNING_PREFIX = "whsec_"
 _DISPLAY_LENGTH = 12
@@ -58,6 +60,7 @@ class SecretBox:
                 f"base64 (44 characters). Make one with: {_MAKE_KEY}"
             ) from None
         self._fingerprint_key = _derive(decoded, _FINGERPRINT_INFO)
+        self._plan_file_key = _derive(decoded, _PLAN_FILE_INFO)
         self._key_check = "kc:" + hmac.new(_derive(decoded, _KEY_CHECK_INFO), b"hookplane",
                                            hashlib.sha256).hexdigest()
 
@@ -85,6 +88,13 @@ class SecretBox:
     def key_check(self) -> str:
         """A value that identifies the key without revealing it (stored in the database)."""
         return self._key_check
+
+    def plan_file_key(self) -> bytes:
+        """The key that authenticates saved plan files (HKDF of the secret key, own label).
+
+        Only a holder of the state's secret key can make or verify it; it is never stored.
+        """
+        return self._plan_file_key
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")

@@ -215,6 +215,10 @@ class Store:
         """Keyed fingerprint of a resolved value, as stored in ``AppliedResource.fingerprints``."""
         return self._box.fingerprint(value)
 
+    def plan_file_key(self) -> bytes:
+        """The key that authenticates saved plan files made against this state."""
+        return self._box.plan_file_key()
+
     # -- reading -------------------------------------------------------------------------
 
     def environments(self) -> list[str]:

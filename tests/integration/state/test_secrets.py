@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,3 +219,15 @@ def test_a_wrong_key_cannot_decrypt(store: Store, database_url: str, root: Path,
                            match=r"cannot decrypt: wrong HOOKPLANE_SECRET_KEY\?") as caught:
             other.read_secret(ENV, "triggers", "notify", "signing_secret")
         assert wrong not in str(caught.value)
+
+
+def test_the_plan_file_key_is_derived_from_the_secret_key(store: Store) -> None:
+    key = Fernet.generate_key()
+    derived = SecretBox(key).plan_file_key()
+    assert derived == SecretBox(key).plan_file_key() and len(derived) == 32
+    assert derived != SecretBox(Fernet.generate_key()).plan_file_key()
+    assert derived not in (key, base64.urlsafe_b64decode(key))
+    assert store.plan_file_key() == store.plan_file_key() != derived
+    # its own label: not the fingerprint key, so a fingerprint is no MAC of a plan file
+    assert store.fingerprint("x") != "fp:" + hmac.new(store.plan_file_key(), b"x",
+                                                      hashlib.sha256).hexdigest()
