@@ -193,13 +193,15 @@ def test_bulk_recovery_from_the_cli_and_the_admin_api(
         runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     """A receiver outage: every failed delivery since a time is queued again in one audited
     operation; running it again queues nothing twice; --include-delivered resends all."""
-    from datetime import UTC, datetime, timedelta
+    import time
+    from datetime import UTC, datetime
 
     from hookplane.cli.main import run
 
     rt = runtime
     admin = {"Authorization": "Bearer admin-token-for-tests"}
-    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    time.sleep(1.1)  # the listing shows whole seconds: keep earlier tests' deliveries out
+    since = datetime.now(UTC).isoformat()
     rt.receiver.routes["/hooks/p1"] = lambda _: (503, {"error": "down"})
     writer = {"Authorization": f"Bearer {rt.token('api_keys', 'writer')}"}
     for n in range(3):
