@@ -26,13 +26,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "yamledit": frozenset({"config", "errors"}),
     "promote": frozenset({"config", "mapping", "plan", "state", "yamledit", "errors"}),
     "authoring": frozenset({"config", "mapping", "plan", "yamledit", "errors"}),
+    "catalogue": frozenset({"config", "mapping", "errors"}),
     "runtime": frozenset({"config", "mapping", "state", "errors"}),
     "cli": frozenset({"errors", "config", "mapping", "plan", "state", "apply", "promote",
-                      "authoring", "yamledit", "runtime"}),
+                      "authoring", "yamledit", "runtime", "catalogue"}),
 }
 """Layer -> the other layers of the package it may import (its own is always fine)."""
 
-PURE = frozenset({"errors", "config", "mapping", "plan"})
+PURE = frozenset({"errors", "config", "mapping", "plan", "catalogue"})
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "httpx", "aiohttp", "litestar", "click", "alembic",
                               "uvicorn"})
 ONLY_IN: dict[str, frozenset[str]] = {

@@ -54,9 +54,9 @@ def cli(ctx: click.Context, root: Path, no_color: bool) -> None:
 
 
 def _register() -> None:
-    from hookplane.cli import init, plan, promote, resources, schema, serve, validate
+    from hookplane.cli import events, init, plan, promote, resources, schema, serve, validate
 
-    for module in (validate, init, schema, plan, promote, resources, serve):
+    for module in (validate, init, schema, plan, promote, resources, serve, events):
         module.register(cli)
 
 
