@@ -166,3 +166,4 @@ def test_the_example_projects_catalogues_are_valid_schemas() -> None:
                 jsonschema.Draft202012Validator.check_schema(event.envelope_schema)
                 for subscriber in event.subscribers:
                     jsonschema.Draft202012Validator.check_schema(subscriber.body_schema)
+

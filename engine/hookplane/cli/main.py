@@ -42,11 +42,24 @@ def _want_color(no_color: bool) -> bool:
     return sys.stdout.isatty()
 
 
+def _print_version(ctx: click.Context, value: bool) -> None:
+    """``hookplane, version X (state schema revision R)``: the revision a state database is
+    migrated to when this version opens it (imported only when asked)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from hookplane.state.migrate import head_revision
+
+    click.echo(f"hookplane, version {__version__} (state schema revision {head_revision()})")
+    ctx.exit(0)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--root", "root", type=click.Path(file_okay=False, path_type=Path),
               default=".", show_default=True, help="Project root (holds environments/).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR works too).")
-@click.version_option(__version__, prog_name="hookplane")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, param, value: _print_version(ctx, value),
+              help="Show the version and the state schema revision, then exit.")
 @click.pass_context
 def cli(ctx: click.Context, root: Path, no_color: bool) -> None:
     """Webhooks as code: validate, plan, apply and promote webhook configuration."""
