@@ -27,7 +27,7 @@ from hookplane.mapping import MISSING, get_path, render_value
 from hookplane.runtime.batch import GroupCommitter
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
-from hookplane.runtime.network import allowed, client_address
+from hookplane.runtime.network import allowed, client_address, header_list
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
 from hookplane.runtime.verify import stripe_event_id, verify
@@ -171,7 +171,7 @@ class IngestService:
         hook = view.inbound.get(webhook_id) if view is not None else None
         client = None
         if hook is not None:
-            client = client_address(peer, headers.get("x-forwarded-for"),
+            client = client_address(peer, header_list(headers, "x-forwarded-for"),
                                     tuple(hook.spec.trusted_proxies))
 
         def entry(outcome: Outcome) -> LogInbound:

@@ -8,7 +8,7 @@ trusted proxy is used (the standard way to avoid trusting a spoofed left-most en
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -43,9 +43,25 @@ def contains(nets: Sequence[IPNetwork], address: IPAddress) -> bool:
     return any(address.version == net.version and address in net for net in nets)
 
 
+def header_list(headers: Mapping[str, str], name: str) -> str | None:
+    """Every field line of a list-valued header (``X-Forwarded-For``) joined with commas, in
+    order — RFC 9110 §5.3: several lines are one comma-separated list. Reading only the
+    first line would let a client's forged line stand in front of a trusted proxy's own."""
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        lines = [str(value) for value in getall(name, [])]
+    else:
+        value = headers.get(name)
+        lines = [] if value is None else [value]
+    return ",".join(lines) if lines else None
+
+
 def client_address(peer: str | None, forwarded_for: str | None,
                    trusted_proxies: tuple[str, ...]) -> IPAddress | None:
-    """The address to apply allowlists and rate limits to (None if unknown)."""
+    """The address to apply allowlists and rate limits to (None if unknown).
+
+    ``forwarded_for`` is the whole ``X-Forwarded-For`` list (every header line, see
+    :func:`header_list`)."""
     address = parse_address(peer or "")
     if address is None or not trusted_proxies or not forwarded_for:
         return address

@@ -188,10 +188,15 @@ class _Delivery:
     now: float
 
     def header(self, name: str) -> str | None:
-        """The stripped value of header ``name``; None when absent or empty."""
+        """The stripped value of header ``name``; None when absent or empty. A header sent
+        on several lines with different values is refused: which line a proxy or framework
+        keeps differs, so a forged first line must not decide (RFC 9110 §5.3)."""
         value = self.headers.get(name.lower())
         if value is None:
             return None
+        if value is _CONFLICTING:
+            raise _Reject("malformed_header",
+                          f"header {name} is sent more than once with different values")
         if len(value) > _MAX_HEADER_CHARS:
             raise _Reject("malformed_header", f"header {name} is longer than 8 KiB")
         return value.strip() or None
@@ -203,11 +208,22 @@ class _Delivery:
         return value
 
 
+_CONFLICTING = "\x00conflicting\x00"
+"""Stands for a header sent on several lines with different values (never a real value:
+header values cannot hold NUL)."""
+
+
 def _normalise(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case names; every field line counts (a multi-dict's ``items()`` yields each):
+    a name repeated with the same value is that value, with different values
+    :data:`_CONFLICTING`."""
     normal: dict[str, str] = {}
     for name, value in headers.items():
         if isinstance(name, str) and isinstance(value, str):
-            normal.setdefault(name.lower(), value)
+            key = name.lower()
+            seen = normal.setdefault(key, value)
+            if seen != value:
+                normal[key] = _CONFLICTING
     return normal
 
 
@@ -485,7 +501,10 @@ _SCHEMES: dict[str, Callable[[Auth, _Delivery], str]] = {
 
 def _delivery_id(auth_type: str, delivery: _Delivery) -> str | None:
     for name in _DELIVERY_ID_HEADERS.get(auth_type, ()):
-        value = delivery.headers.get(name, "").strip()
+        value = delivery.headers.get(name, "")
+        if value is _CONFLICTING:  # which line is the id is unknowable: no de-duplication
+            return None
+        value = value.strip()
         if value and len(value) <= _MAX_HEADER_CHARS:
             return value
     return None
