@@ -64,6 +64,49 @@ def _json_identity(value: Any) -> str:
     return f"{type(value).__name__}:{value!r}"
 
 
+OWN_VARIABLE_PREFIX = "HOOKPLANE_"
+"""``${env:HOOKPLANE_…}`` is refused: those variables configure the runtime (its secret key,
+database URL, admin token, allowed networks) and a reference would send them out with the
+next delivery."""
+
+
+_CREDENTIAL_QUERY = re.compile(
+    r"(?i)^(?:.*[_-])?(?:token|key|secret|sig|signature|password|passwd|pwd|auth|"
+    r"credential|apikey|api_key|access_token|code)$")
+_CREDENTIAL_HOSTS = (
+    ("hooks.slack.com", "/services/"), ("discord.com", "/api/webhooks/"),
+    ("discordapp.com", "/api/webhooks/"), ("hooks.zapier.com", "/hooks/catch/"),
+    ("webhook.office.com", "/webhookb2/"), ("outlook.office.com", "/webhook/"),
+    ("chat.googleapis.com", "/v1/spaces/"), ("api.telegram.org", "/bot"),
+)
+"""Webhook URLs whose path is the credential (Slack, Discord, Zapier, Teams, Google Chat,
+Telegram)."""
+
+
+def _literal_credential(value: str) -> str:
+    """What kind of credential a URL carries in its literal text (not in ``${env:…}``
+    parts), or an empty string. Never the credential itself."""
+    marker = "\x00"
+    probe = ENV_REF.sub(marker, value)
+    try:
+        parts = urlsplit(probe)
+        netloc = parts.netloc
+        hostname = (parts.hostname or "").lower()
+    except ValueError:
+        return ""
+    if "@" in netloc and netloc.rsplit("@", 1)[0].replace(marker, "").replace(":", ""):
+        return "user info before the host"
+    for pair in parts.query.split("&"):
+        name, _, given = pair.partition("=")
+        if given and given.strip(marker) and _CREDENTIAL_QUERY.match(name):
+            return f"the query parameter '{name}'"
+    for host, prefix in _CREDENTIAL_HOSTS:
+        if (hostname == host or hostname.endswith("." + host)) and \
+                parts.path.startswith(prefix) and parts.path[len(prefix):].strip("/" + marker):
+            return f"a {host} webhook path"
+    return ""
+
+
 def _has_ref(value: str) -> bool:
     return ENV_REF.search(value) is not None
 
@@ -187,6 +230,16 @@ class _Checker:
                 elif not allowed(path):
                     self.add(resource, path, "environment references (${env:NAME}) are allowed "
                              "only in URLs, headers, source settings and secret fields")
+                else:
+                    own = [name for name in ENV_REF.findall(value)
+                           if name.upper().startswith(OWN_VARIABLE_PREFIX)]
+                    if own:
+                        self.add(resource, path,
+                                 f"${{env:{own[0]}}} is one of Hookplane's own variables "
+                                 "(HOOKPLANE_*: the secret key, the database URL, the admin "
+                                 "token …), which configuration may not send anywhere",
+                                 hint="reference a variable of your own, e.g. "
+                                      "${env:SLACK_WEBHOOK_URL}")
 
     def secret_field(self, resource: Resource, path: tuple[Any, ...], value: str | None) -> None:
         if value is None or _malformed_refs(value):
@@ -208,10 +261,20 @@ class _Checker:
         if value is None or ENV_REF.fullmatch(value) or _malformed_refs(value):
             return  # a malformed ${…} is reported once, by env_refs
         probe = ENV_REF.sub("x", value)
-        parts = urlsplit(probe)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.add(resource, path, f"'{value}' is not an http(s) URL",
+        try:
+            parts = urlsplit(probe)
+            hostname = parts.hostname
+        except ValueError:
+            hostname = None
+        if hostname is None or parts.scheme not in ("http", "https"):
+            self.add(resource, path, "not an http(s) URL",
                      hint="e.g. https://hooks.example.com/path, or ${env:NAME}")
+            return
+        credential = _literal_credential(value)
+        if credential:
+            self.add(resource, path,
+                     f"a literal URL with a credential in it ({credential}): secrets never go "
+                     "in YAML", hint="write the whole URL, or the secret part, as ${env:NAME}")
 
     def templates(self, resource: Resource, path: tuple[Any, ...], value: Any, *,
                   roots: tuple[str, ...], schema: FieldSchema | None) -> None:
