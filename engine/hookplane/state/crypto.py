@@ -150,7 +150,7 @@ def _create_key_file(path: Path) -> str:
         return _read_key_file(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state directory
     # Write a private temporary file, then link it into place: the key file appears complete
     # or not at all, and if another process got there first its key wins.
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")

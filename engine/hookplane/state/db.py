@@ -9,6 +9,7 @@ failing half-way with ``database is locked``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -81,9 +82,10 @@ def make_engine(url: str | None, *, root: Path) -> Engine:
     """
     resolved = resolve_url(url, root=root)
     if url is None and not os.environ.get(DATABASE_URL_ENV):
-        (root / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        private_directory(root / STATE_DIR)
     try:
         if is_sqlite(resolved):
+            _private_database_files(sqlite_path(resolved))
             engine = create_engine(resolved, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
             _configure_sqlite(engine)
         else:
@@ -101,6 +103,36 @@ def make_engine(url: str | None, *, root: Path) -> Engine:
     except ArgumentError as exc:
         raise StateError(f"invalid database URL {redact_url(resolved)}: {exc}") from exc
     return engine
+
+
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+
+
+def private_directory(path: Path) -> None:
+    """Create Hookplane's state directory readable by its owner only (0700, whatever the
+    umask), and tighten one an older version created 0755: it holds the state database,
+    its WAL and the secret key file."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
+    if (path.stat().st_mode & 0o777) != DIRECTORY_MODE:
+        path.chmod(DIRECTORY_MODE)
+
+
+def _private_database_files(database: Path | None) -> None:
+    """The SQLite database file is created 0600 before SQLite opens it (SQLite gives its
+    ``-wal`` and ``-shm`` files the database's mode), and an existing database and its
+    ``-wal``/``-shm`` and write-lock files with looser modes (made by an older version) are
+    tightened."""
+    if database is None:
+        return
+    if not database.exists() and database.parent.is_dir():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    for path in (database, *(database.with_name(database.name + suffix)
+                             for suffix in ("-wal", "-shm", "-writer.lock"))):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if (path.stat().st_mode & 0o777) & ~FILE_MODE:
+                path.chmod(FILE_MODE)
 
 
 def _configure_sqlite(engine: Engine) -> None:
