@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,17 @@ class _Collector:
     def raise_if_any(self) -> None:
         if self:
             raise ConfigError(self.diagnostics())
+
+
+def _leads_outside(path: Path, root: Path) -> bool:
+    """True when ``path`` exists and resolves (through symbolic links) outside ``root``."""
+    if not path.exists():
+        return False
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return True
+    return False
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -328,6 +340,15 @@ def load(directory: Path, *, root: Path | None = None) -> Config:
     if not directory.is_dir():
         raise ConfigError([Diagnostic(rel_dir, 0, 0, "environment directory does not exist")])
     env_path = directory / ENVIRONMENT_FILE
+    escaped = [path for path in (directory, env_path, *sorted(directory.rglob("*")))
+               if _leads_outside(path, root)]
+    if escaped:
+        raise ConfigError([Diagnostic(
+            os.path.relpath(path, root), 0, 0,
+            "is a symbolic link (or inside one) that leads outside the project; Hookplane "
+            "reads configuration only from inside the project root, so that a pull request "
+            "cannot make plan read files of the machine it runs on",
+            hint="replace the link with the file itself") for path in escaped])
     env_rel = _relative(env_path, root)
     if not env_path.is_file():
         raise ConfigError([Diagnostic(
