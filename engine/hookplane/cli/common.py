@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 import click
 
 from hookplane.config import Config, list_environments, load_environment
-from hookplane.state.store import Store
+from hookplane.state.store import Store, current_actor
 
 DATABASE_URL_HELP = (
     "State database (default: SQLite at ROOT/.hookplane/state.db; "
@@ -37,23 +36,9 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-_CI_ACTORS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "CIRCLE_USERNAME",
-              "BITBUCKET_STEP_TRIGGERER_UUID")
-
-
 def actor() -> str:
-    """Who is running this: the CI actor when in CI, else $USER."""
-    for name in _CI_ACTORS:
-        value = os.environ.get(name)
-        if value:
-            return f"{value} (ci:{name.split('_')[0].lower()})"
-    user = os.environ.get("USER") or os.environ.get("USERNAME")
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
+    """Who is running this (the audit log's actor): see :func:`current_actor`."""
+    return current_actor()
 
 
 def git_commit(root: Path) -> str | None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import getpass
 import json
 import os
 import secrets as _random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1046,8 +1047,36 @@ def _clip(text: str, length: int = 200) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+ACTOR_VAR = "HOOKPLANE_ACTOR"
+_CI_ACTORS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "CIRCLE_USERNAME",
+              "BITBUCKET_STEP_TRIGGERER_UUID")
+
+
+def current_actor(environ: Mapping[str, str] | None = None) -> str:
+    """Who the audit log says did something, one rule for every audited operation:
+    ``HOOKPLANE_ACTOR`` when set (CI sets it to the person or bot behind the run), else the
+    CI system's actor (``GITHUB_ACTOR`` …, marked ``(ci:github)``), else the OS user —
+    ``$USER``/``$USERNAME``, or the account the process runs as when they are unset (a
+    container), else ``uid:N``."""
+    env = os.environ if environ is None else environ
+    given = env.get(ACTOR_VAR, "").strip()
+    if given:
+        return given
+    for name in _CI_ACTORS:
+        value = env.get(name)
+        if value:
+            return f"{value} (ci:{name.split('_')[0].lower()})"
+    user = env.get("USER") or env.get("USERNAME")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
 def _default_actor() -> str:
-    return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    return current_actor()
 
 
 def _now() -> datetime:
