@@ -64,6 +64,7 @@ from hookplane.runtime.protocol import DEFAULT_HEAD_SECONDS, head_deadline_proto
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.records import RecordsService
 from hookplane.runtime.registry import Registry
+from hookplane.runtime.schema_page import schema_plugins
 from hookplane.runtime.system import SystemEvents
 from hookplane.state.runtime import (
     DuplicateDelivery,
@@ -490,6 +491,17 @@ async def admin_rotate_trigger(request: Request[Any, Any, Any], environment: Fro
 # --------------------------------------------------------------------------- app
 
 
+def route_template(scope: Scope) -> str:
+    """The route's whole template, router prefixes included (``/admin/{environment}/
+    triggers``, Litestar's ``path_template``): the handler's own path alone made an admin and
+    a console route with the same tail one label. ``unmatched`` for requests no route
+    answered."""
+    template = scope.get("path_template")
+    if isinstance(template, str) and template and scope.get("route_handler") is not None:
+        return template
+    return "unmatched"
+
+
 def _metrics_middleware(app: ASGIApp) -> ASGIApp:
     """Count requests and time them by route template (never by raw path: ids stay out)."""
 
@@ -509,9 +521,7 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, capture)
         finally:
-            handler = scope.get("route_handler")
-            paths = sorted(getattr(handler, "paths", ()) or ("unmatched",))
-            route = paths[0]
+            route = route_template(scope)
             meters: Metrics = scope["app"].state.services.metrics
             meters.requests.labels(route=route, status=str(status)).inc()
             meters.latency.labels(route=route).observe(time.perf_counter() - started)
@@ -637,7 +647,8 @@ def create_app(
         lifespan=[background],
         exception_handlers={Exception: _error_handler},
         openapi_config=OpenAPIConfig(title="Hookplane runtime", version=__version__,
-                                     path="/schema", use_handler_docstrings=True),
+                                     path="/schema", use_handler_docstrings=True,
+                                     render_plugins=schema_plugins()),
         middleware=[_metrics_middleware],
         debug=False,
     )

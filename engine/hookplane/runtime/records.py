@@ -65,21 +65,22 @@ class RecordsService:
 
     def _authorise(self, environment: str, collection: str, token: str | None,
                    action: str) -> tuple[EnvironmentView, CollectionView] | Result:
-        view = self.registry.get(environment)
-        if view is None:
-            return Result(404, {"error": f"no environment '{environment}'"})
+        # authenticate before anything else is said: an unauthenticated caller learns
+        # nothing about which environments and collections exist (no enumeration)
         if token is None:
             return Result(401, {"error": "API key required: Authorization: Bearer hpt_…"},
                           {"WWW-Authenticate": "Bearer"})
-        key = view.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
-        if key is None:
+        view = self.registry.get(environment)
+        key = (view.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
+               if view is not None else None)
+        if view is None or key is None:  # an unknown environment has no valid key either
             return Result(401, {"error": "invalid API key"}, {"WWW-Authenticate": "Bearer"})
-        target = view.collections.get(collection)
-        if target is None:
-            return Result(404, {"error": f"no collection '{collection}' in '{environment}'"})
         if not key.allows(action, collection):
             return Result(403, {"error": f"API key '{key.name}' lacks the '{action}' scope "
                                 f"for '{collection}'"})
+        target = view.collections.get(collection)
+        if target is None:
+            return Result(404, {"error": f"no collection '{collection}' in '{environment}'"})
         return view, target
 
     def refuse(self, environment: str, collection: str, token: str | None,
