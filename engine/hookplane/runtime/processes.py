@@ -18,6 +18,7 @@ exits.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import logging
 import multiprocessing
@@ -68,7 +69,13 @@ def serve(settings: ServeSettings, *, processes: int = 1) -> int:
     if processes < 1:
         raise ValueError("processes must be at least 1")
     if processes == 1:
-        _run_server(settings, None, None)
+        # bind before anything starts: a port in use is a clear error (exit 1) before the
+        # dispatcher and the job workers ever run
+        sock = _bind(settings.host, settings.port)
+        try:
+            _run_server(settings, sock, None)
+        finally:
+            sock.close()
         return 0
     logs.configure(level=settings.log_level, log_format=settings.log_format)
     return supervise(_run_server, (settings,), host=settings.host, port=settings.port,
@@ -127,7 +134,11 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as exc:
-        raise HookplaneError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        hint = ("another process (perhaps another 'hookplane serve') listens there: stop it "
+                "or choose another --port" if exc.errno == errno.EADDRINUSE else
+                "check --host and --port")
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise HookplaneError(f"cannot listen on {host}:{port}: {reason}; {hint}") from exc
     sock.set_inheritable(True)
     return sock
 
