@@ -167,12 +167,17 @@ def healthz() -> dict[str, str]:
 @get("/readyz", tags=["health"],
      responses=_documented(s503="Not ready: the database is away or configuration loading."))
 async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Readiness: the state database answers and configuration is loaded."""
+    """Readiness: the state database answers, writes to it work (the last write, or a probe
+    write when none was made for 30 s) and configuration is loaded."""
     services = _services(request)
     try:
         environments = await anyio.to_thread.run_sync(services.store.environments)
     except HookplaneError as exc:
         return _json({"status": "unavailable", "error": str(exc)}, 503)
+    failing = await anyio.to_thread.run_sync(services.store.write_health)
+    if failing is not None:  # reads work, writes do not (a full disk, a read-only file)
+        return _json({"status": "degraded", "error": f"writes to the state database fail: "
+                      f"{failing}"}, 503)
     loaded = services.registry.environments()
     if set(environments) - set(loaded):
         return _json({"status": "loading", "environments": loaded}, 503)

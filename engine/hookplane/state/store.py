@@ -170,6 +170,11 @@ class Store:
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             contextlib.nullcontext() if self._postgres else _SQLiteWriteLock(
                 _lock_file(sqlite_path(url)), timeout=BUSY_TIMEOUT_SECONDS))
+        # write health, for /readyz: the last failed write (monotonic time, reason), the
+        # last successful one, the last probe
+        self._write_failure: tuple[float, str] | None = None
+        self._last_write_ok = time.monotonic()
+        self._last_probe = 0.0
 
     # -- opening -------------------------------------------------------------------------
 
@@ -653,7 +658,30 @@ class Store:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
-            raise self._error(exc) from exc
+            error = self._error(exc)
+            if write and isinstance(error, DatabaseUnavailable):
+                self._write_failure = (time.monotonic(), str(error))
+            raise error from exc
+        if write:
+            self._write_failure = None
+            self._last_write_ok = time.monotonic()
+
+    def write_health(self, *, probe_after: float = 30.0) -> str | None:
+        """Why writes are failing (the last write's error), or None when they work. With no
+        successful write in ``probe_after`` seconds, one real write (a timestamp in the
+        ``meta`` table) is tried first, at most every 5 s: a full disk or a read-only
+        database shows here before a delivery is refused."""
+        now = time.monotonic()
+        if (self._write_failure is None and now - self._last_write_ok > probe_after
+                and now - self._last_probe > 5.0):
+            self._last_probe = now
+            # a failure is recorded by _transaction
+            with contextlib.suppress(StateError), self._transaction(write=True) as conn:
+                stamp = {"key": "write_probe", "value": _iso(_now())}
+                if conn.execute(update(t.meta).where(t.meta.c.key == "write_probe")
+                                .values(value=stamp["value"])).rowcount == 0:
+                    conn.execute(insert(t.meta).values(**stamp))
+        return self._write_failure[1] if self._write_failure is not None else None
 
     def _error(self, exc: SQLAlchemyError) -> StateError:
         reason = _reason(exc)
