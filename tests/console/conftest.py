@@ -27,7 +27,7 @@ from hookplane.runtime.app import create_app
 from hookplane.state.store import AuditRecord, Store
 from tests.integration.runtime.harness import AppServer, Peer, Seen, client, wait_for
 
-ADMIN_TOKEN = "console-admin-token-for-tests"
+ADMIN_TOKEN = "console-admin-token-for-tests-0123456789"
 URL_SECRET = "url-secret-value-9f3a"
 HEADER_SECRET = "header-secret-value-77c1"
 CHROMIUM = "/usr/bin/chromium"
@@ -37,7 +37,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(os.environ.get("HOOKPLANE_TEST_ARTIFACTS", "")) if os.environ.get(
     "HOOKPLANE_TEST_ARTIFACTS") else None
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images" / "console"
-ENVIRON = {"ONCALL_TOKEN": HEADER_SECRET}
+ENVIRON = {"ONCALL_TOKEN": HEADER_SECRET, "ONCALL_URL_KEY": URL_SECRET}
 COMMIT = "4f2c9e1d7b3a5c8e9f0a1b2c3d4e5f6a7b8c9d0e"
 
 
@@ -67,7 +67,7 @@ def project_yaml(receiver: str) -> str:
             description: Tell the on-call bridge about every incident.
             collection: incidents
             events: [create, update]
-            url: {receiver}/hooks/notify?key={URL_SECRET}
+            url: "{receiver}/hooks/notify?key=${{env:ONCALL_URL_KEY}}"
             headers: {{Authorization: "Bearer ${{env:ONCALL_TOKEN}}", X-Team: platform}}
           flaky-sink:
             collection: incidents

@@ -32,7 +32,7 @@ from tests.hardening.support import Runtime
 pytestmark = pytest.mark.parametrize("rt", ["sqlite"], indirect=True)
 
 EXAMPLES = scale(25, 300)
-ADMIN_TOKEN = "admin-token-for-tests"  # what start_runtime gives create_app
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"  # what start_runtime gives create_app
 REAL = {"environment": ["preview"], "collection": ["incidents", "orders", "tasks", "runs"],
         "name": ["p1-alert", "every-incident", "plain", "bearer", "orders-ref"],
         "webhook_id": [], "record_id": [], "delivery_id": []}

@@ -35,7 +35,12 @@ import uvicorn
 from litestar import Litestar, Request, Response, Router, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    TooManyRequestsException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
@@ -52,6 +57,7 @@ from hookplane.runtime.admin import (
     rotate,
     trigger_deliveries,
 )
+from hookplane.runtime.authguard import FailedAuth, check_admin_token
 from hookplane.runtime.console import console_handlers, template_config
 from hookplane.runtime.dispatch import Dispatcher, retention_days_from_env
 from hookplane.runtime.egress import Sender, sender_from_env
@@ -62,7 +68,7 @@ from hookplane.runtime.logs import request_ids
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.protocol import DEFAULT_HEAD_SECONDS, head_deadline_protocol
 from hookplane.runtime.ratelimit import RateLimiter
-from hookplane.runtime.records import RecordsService
+from hookplane.runtime.records import Caller, RecordsService
 from hookplane.runtime.registry import Registry
 from hookplane.runtime.schema_page import schema_plugins
 from hookplane.runtime.system import SystemEvents
@@ -94,6 +100,8 @@ class Services:
     system: SystemEvents
     admin_token: str | None
     sender: Sender
+    auth: FailedAuth
+    """Wrong credentials per client (admin API, console sign-in, records API keys)."""
 
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -133,7 +141,8 @@ _ERRORS = {
     413: "The body is larger than the limit.",
     415: "The body is not JSON (Content-Type: application/json).",
     422: "The body does not match the collection schema or the mapping.",
-    429: "Rate limited; Retry-After says when to try again.",
+    429: "Rate limited, or too many wrong credentials from this address (then the "
+         "credential is not checked); Retry-After says when to try again.",
     503: "The state database is unavailable; Retry-After says when to try again.",
 }
 
@@ -150,9 +159,9 @@ def _documented(*errors: int, **success: str) -> dict[int, ResponseSpec]:
     return specs
 
 
-_ADMIN_ERRORS = (400, 401, 404, 409, 503)
-_RECORD_READ_ERRORS = (400, 401, 403, 404, 503)
-_RECORD_WRITE_ERRORS = (400, 401, 403, 404, 408, 409, 413, 422, 503)
+_ADMIN_ERRORS = (400, 401, 404, 409, 429, 503)
+_RECORD_READ_ERRORS = (400, 401, 403, 404, 429, 503)
+_RECORD_WRITE_ERRORS = (400, 401, 403, 404, 408, 409, 413, 422, 429, 503)
 
 
 # --------------------------------------------------------------------------- health
@@ -229,10 +238,12 @@ async def ingest(request: Request[Any, Any, Any], environment: FromPath[str],
 # --------------------------------------------------------------------------- records
 
 
-def _bearer(request: Request[Any, Any, Any]) -> str | None:
+def _caller(request: Request[Any, Any, Any]) -> Caller:
+    """The records API's caller: its bearer token (None when it sent none) and address."""
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return Caller(token.strip() if scheme.lower() == "bearer" and token.strip() else None,
+                  request.client.host if request.client else None)
 
 
 RECORD_BODY_BYTES = 1_048_576
@@ -245,7 +256,7 @@ async def _record_body(request: Request[Any, Any, Any], environment: str, collec
     ``RECORD_BODY_BYTES`` (413) and the ingest body deadline (408)."""
     from hookplane.runtime.ingest import BODY_SECONDS, BodyTooLarge, parse_json, read_capped
 
-    refused = _services(request).records.refuse(environment, collection, _bearer(request),
+    refused = _services(request).records.refuse(environment, collection, _caller(request),
                                                 "write")
     if refused is not None:
         return _json(refused.body, refused.status, refused.headers)
@@ -289,7 +300,7 @@ async def create_record(request: Request[Any, Any, Any], environment: FromPath[s
     if isinstance(data, Response):
         return data
     result = await _services(request).records.create(
-        environment, collection, _bearer(request), data, origin=_origin(request))
+        environment, collection, _caller(request), data, origin=_origin(request))
     return _json(result.body, result.status, result.headers)
 
 
@@ -302,7 +313,7 @@ async def list_records(
     """List records, newest first; any other query parameter filters by field equality."""
     filters = {k: v for k, v in request.query_params.items() if k not in ("limit", "cursor")}
     result = await _services(request).records.list(
-        environment, collection, _bearer(request), filters=filters, limit=limit, cursor=cursor)
+        environment, collection, _caller(request), filters=filters, limit=limit, cursor=cursor)
     return _json(result.body, result.status, result.headers)
 
 
@@ -311,7 +322,7 @@ async def list_records(
 async def get_record(request: Request[Any, Any, Any], environment: FromPath[str],
                      collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Read one record."""
-    result = await _services(request).records.get(environment, collection, _bearer(request),
+    result = await _services(request).records.get(environment, collection, _caller(request),
                                                   record_id)
     return _json(result.body, result.status, result.headers)
 
@@ -325,7 +336,7 @@ async def update_record(request: Request[Any, Any, Any], environment: FromPath[s
     if isinstance(data, Response):
         return data
     result = await _services(request).records.update(
-        environment, collection, _bearer(request), record_id, data, origin=_origin(request))
+        environment, collection, _caller(request), record_id, data, origin=_origin(request))
     return _json(result.body, result.status, result.headers)
 
 
@@ -335,7 +346,7 @@ async def delete_record(request: Request[Any, Any, Any], environment: FromPath[s
                         collection: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Soft-delete a record."""
     result = await _services(request).records.delete(
-        environment, collection, _bearer(request), record_id, origin=_origin(request))
+        environment, collection, _caller(request), record_id, origin=_origin(request))
     return _json(result.body, result.status, result.headers)
 
 
@@ -350,12 +361,20 @@ def _admin_guard(connection: ASGIConnection[Any, Any, Any, Any],
     if not token:
         raise NotFoundException("management API is off: set HOOKPLANE_ADMIN_TOKEN")
     del handler  # one rule for every admin route
+    address = connection.client.host if connection.client else None
+    wait = services.auth.retry_after(address)
+    if wait is not None:  # too many wrong tokens from this client: not even checked
+        raise TooManyRequestsException("too many wrong admin tokens from this address; "
+                                       f"try again in {wait}s",
+                                       headers={"Retry-After": str(wait)})
     scheme, _, given = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        hashlib.sha256(given.strip().encode()).digest(),
-        hashlib.sha256(token.encode()).digest(),
-    ):
+    if scheme.lower() != "bearer" or not given.strip():
+        raise NotAuthorizedException("admin token required")  # no guess: not counted
+    if not hmac.compare_digest(hashlib.sha256(given.strip().encode()).digest(),
+                               hashlib.sha256(token.encode()).digest()):
+        services.auth.failed(address, "admin API")
         raise NotAuthorizedException("admin token required")
+    services.auth.succeeded(address)
 
 
 async def _rows(load: Callable[[], list[dict[str, Any]]
@@ -537,6 +556,7 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
 def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, HTTPException):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        headers.update(exc.headers or {})
         return _json({"error": exc.detail}, exc.status_code, headers)
     if isinstance(exc, DatabaseUnavailable):
         log.warning("state database unavailable: %s", type(exc).__name__)
@@ -576,6 +596,10 @@ def create_app(
     restarted) takes it over when the lease runs out.
     """
     root = root or Path.cwd()
+    token = admin_token if admin_token is not None else (
+        os.environ.get("HOOKPLANE_ADMIN_TOKEN") or None)
+    check_admin_token(token)  # a weak token stops start-up, before anything is opened
+    auth = FailedAuth()
     store = Store.open(database_url, root=root)
     runtime = RuntimeStore(store)
     registry = Registry(store)
@@ -594,14 +618,14 @@ def create_app(
     services = Services(
         store=store, runtime=runtime, registry=registry, metrics=meters,
         ingest=IngestService(registry, runtime, limiter, meters, events),
-        records=RecordsService(registry, runtime, events),
+        records=RecordsService(registry, runtime, events, auth=auth),
         jobs=(JobRunner(registry, runtime, outbound, meters, events=events, worker=worker,
                         lease_seconds=lease_seconds) if run_jobs else None),
         dispatcher=dispatcher,
         system=SystemEvents(store, runtime, registry),
-        admin_token=admin_token if admin_token is not None
-        else os.environ.get("HOOKPLANE_ADMIN_TOKEN") or None,
+        admin_token=token,
         sender=outbound,
+        auth=auth,
     )
 
     @contextlib.asynccontextmanager

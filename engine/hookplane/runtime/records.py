@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from hookplane.runtime.authguard import FailedAuth
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.registry import CollectionView, EnvironmentView, Registry
 from hookplane.state.runtime import InvalidQuery, Record, RecordNotFound, RuntimeStore
@@ -57,24 +58,42 @@ def _filter_value(text: str) -> str | int | float | bool | None:
         return text
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who calls the records API: the bearer token sent (None: none) and the client address
+    (for slowing down wrong keys)."""
+
+    token: str | None
+    address: str | None = None
+
+
 class RecordsService:
-    def __init__(self, registry: Registry, store: RuntimeStore, events: WriteEvents) -> None:
+    def __init__(self, registry: Registry, store: RuntimeStore, events: WriteEvents, *,
+                 auth: FailedAuth | None = None) -> None:
+        self.auth = auth or FailedAuth()
         self.registry = registry
         self.store = store
         self.events = events
 
-    def _authorise(self, environment: str, collection: str, token: str | None,
+    def _authorise(self, environment: str, collection: str, caller: Caller,
                    action: str) -> tuple[EnvironmentView, CollectionView] | Result:
         # authenticate before anything else is said: an unauthenticated caller learns
         # nothing about which environments and collections exist (no enumeration)
+        token = caller.token
         if token is None:
             return Result(401, {"error": "API key required: Authorization: Bearer hpt_…"},
                           {"WWW-Authenticate": "Bearer"})
+        wait = self.auth.retry_after(caller.address)
+        if wait is not None:  # too many wrong keys from this client: not even checked
+            return Result(429, {"error": "too many wrong API keys from this address; try "
+                                f"again in {wait}s"}, {"Retry-After": str(wait)})
         view = self.registry.get(environment)
         key = (view.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
                if view is not None else None)
         if view is None or key is None:  # an unknown environment has no valid key either
+            self.auth.failed(caller.address, "records API")
             return Result(401, {"error": "invalid API key"}, {"WWW-Authenticate": "Bearer"})
+        self.auth.succeeded(caller.address)
         if not key.allows(action, collection):
             return Result(403, {"error": f"API key '{key.name}' lacks the '{action}' scope "
                                 f"for '{collection}'"})
@@ -83,11 +102,11 @@ class RecordsService:
             return Result(404, {"error": f"no collection '{collection}' in '{environment}'"})
         return view, target
 
-    def refuse(self, environment: str, collection: str, token: str | None,
+    def refuse(self, environment: str, collection: str, caller: Caller,
                action: str) -> Result | None:
         """The answer refusing this caller (401/403/404), or None when it may go on: checked
         before a request body is read, so an unauthenticated client costs no body read."""
-        allowed = self._authorise(environment, collection, token, action)
+        allowed = self._authorise(environment, collection, caller, action)
         return allowed if isinstance(allowed, Result) else None
 
     @staticmethod
@@ -98,9 +117,9 @@ class RecordsService:
         return Result(422, {"error": "record does not match the collection schema",
                             "fields": [{"path": e.path, "message": e.message} for e in errors]})
 
-    async def create(self, environment: str, collection: str, token: str | None,
+    async def create(self, environment: str, collection: str, caller: Caller,
                      data: dict[str, Any], *, origin: str) -> Result:
-        allowed = self._authorise(environment, collection, token, "write")
+        allowed = self._authorise(environment, collection, caller, "write")
         if isinstance(allowed, Result):
             return allowed
         _, target = allowed
@@ -114,9 +133,9 @@ class RecordsService:
         self.events.written()
         return Result(201, record_json(record), {"X-Hookplane-Source": origin})
 
-    async def get(self, environment: str, collection: str, token: str | None,
+    async def get(self, environment: str, collection: str, caller: Caller,
                   record_id: str) -> Result:
-        allowed = self._authorise(environment, collection, token, "read")
+        allowed = self._authorise(environment, collection, caller, "read")
         if isinstance(allowed, Result):
             return allowed
         record = await anyio.to_thread.run_sync(
@@ -125,9 +144,9 @@ class RecordsService:
             return Result(404, {"error": f"no record '{record_id}'"})
         return Result(200, record_json(record))
 
-    async def list(self, environment: str, collection: str, token: str | None, *,
+    async def list(self, environment: str, collection: str, caller: Caller, *,
                    filters: dict[str, str], limit: int, cursor: str | None) -> Result:
-        allowed = self._authorise(environment, collection, token, "read")
+        allowed = self._authorise(environment, collection, caller, "read")
         if isinstance(allowed, Result):
             return allowed
         equals = {k: _filter_value(v) for k, v in filters.items()}
@@ -140,9 +159,9 @@ class RecordsService:
         return Result(200, {"data": [record_json(r) for r in records],
                             "next_cursor": next_cursor})
 
-    async def update(self, environment: str, collection: str, token: str | None,
+    async def update(self, environment: str, collection: str, caller: Caller,
                      record_id: str, patch: dict[str, Any], *, origin: str) -> Result:
-        allowed = self._authorise(environment, collection, token, "write")
+        allowed = self._authorise(environment, collection, caller, "write")
         if isinstance(allowed, Result):
             return allowed
         _, target = allowed
@@ -164,9 +183,9 @@ class RecordsService:
         self.events.written()
         return Result(200, record_json(record), {"X-Hookplane-Source": origin})
 
-    async def delete(self, environment: str, collection: str, token: str | None,
+    async def delete(self, environment: str, collection: str, caller: Caller,
                      record_id: str, *, origin: str) -> Result:
-        allowed = self._authorise(environment, collection, token, "write")
+        allowed = self._authorise(environment, collection, caller, "write")
         if isinstance(allowed, Result):
             return allowed
         current = await anyio.to_thread.run_sync(

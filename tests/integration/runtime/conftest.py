@@ -231,7 +231,8 @@ def start_runtime(root: Path, database_url: str, upstream: Peer, receiver: Peer,
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOOKPLANE_ALLOW_NETWORKS", "127.0.0.0/8")
     apply_environment(root, database_url, "preview", ENVIRON)
-    app = create_app(database_url=database_url, root=root, admin_token="admin-token-for-tests",
+    app = create_app(database_url=database_url, root=root,
+                     admin_token="admin-token-for-tests-0123456789",
                      reload_interval=0.2, run_jobs=run_jobs)
     server = AppServer(app).start()
     with Store.open(database_url, root=root) as store:

@@ -89,7 +89,7 @@ def test_job_outcomes_are_shown_by_the_cli_and_the_admin_api(
     assert f"job {job_id} invoke failed (attempt 1 of 1): target answered 500" in text
 
     admin = rt.http.get("/admin/preview/inbound-webhooks/agent/deliveries",
-                        headers={"Authorization": "Bearer admin-token-for-tests"})
+                        headers={"Authorization": "Bearer admin-token-for-tests-0123456789"})
     assert admin.status_code == 200, admin.text
     (entry,) = [e for e in admin.json()["data"] if e["job_id"] == job_id]
     assert entry["job"] == job
@@ -185,7 +185,7 @@ def test_every_listing_pages_with_a_cursor_and_streams_with_all(
     assert bad == 1
     assert "invalid cursor" in capsys.readouterr().err
 
-    admin = {"Authorization": "Bearer admin-token-for-tests"}
+    admin = {"Authorization": "Bearer admin-token-for-tests-0123456789"}
     first = rt.http.get("/admin/preview/inbound-webhooks/keyed/deliveries",
                         params={"limit": 2}, headers=admin).json()
     second = rt.http.get("/admin/preview/inbound-webhooks/keyed/deliveries",

@@ -289,14 +289,14 @@ def test_admin_api_requires_the_token(runtime: Runtime) -> None:
     runtime.post("plain", b'{"title": "t", "severity": "p1"}', {"X-Signature": "sha256=00"})
     assert http.get("/admin/preview/inbound-webhooks").status_code == 401
     listed = http.get("/admin/preview/inbound-webhooks",
-                      headers={"Authorization": "Bearer admin-token-for-tests"})
+                      headers={"Authorization": "Bearer admin-token-for-tests-0123456789"})
     assert listed.status_code == 200
     rows = {r["name"]: r for r in listed.json()["data"]}
     assert rows["plain"]["has_secret"] and rows["plain"]["is_active"]
     assert rows["disabled"]["is_active"] is False
     assert rows["bearer"]["token_prefix"].startswith("hpt_")
     log = http.get("/admin/preview/inbound-webhooks/plain/deliveries",
-                   headers={"Authorization": "Bearer admin-token-for-tests"})
+                   headers={"Authorization": "Bearer admin-token-for-tests-0123456789"})
     assert log.status_code == 200
     assert log.json()["data"][0]["reason"] == "malformed_header"
     assert log.json()["data"][0]["status_code"] == 401
@@ -309,7 +309,7 @@ def test_rotation_keeps_the_old_secret_valid_during_grace(runtime: Runtime) -> N
     rt = runtime
     old = rt.secret("keyed")
     rotated = rt.http.post("/admin/preview/inbound-webhooks/keyed/rotate-secret",
-                           headers={"Authorization": "Bearer admin-token-for-tests"})
+                           headers={"Authorization": "Bearer admin-token-for-tests-0123456789"})
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
     assert new != old and rotated.json()["grace_period_hours"] == 24

@@ -83,7 +83,7 @@ def test_config_applied_system_event(runtime: Runtime) -> None:
     assert event["data"]["actor"] == "test" and event["data"]["serial"] >= 1
 
 
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
+ADMIN = {"Authorization": "Bearer admin-token-for-tests-0123456789"}
 
 
 def test_admin_triggers_history_test_and_redeliver(runtime: Runtime) -> None:
@@ -158,7 +158,7 @@ def test_cli_trigger_test_goes_through_the_running_server(
     rt.receiver.routes["/hooks/p1"] = lambda _: (200, {"ok": True})
     before = len(_received(rt, "/hooks/p1"))
     monkeypatch.delenv("HOOKPLANE_ALLOW_NETWORKS")
-    monkeypatch.setenv("HOOKPLANE_ADMIN_TOKEN", "admin-token-for-tests")
+    monkeypatch.setenv("HOOKPLANE_ADMIN_TOKEN", "admin-token-for-tests-0123456789")
     base = ["-C", str(rt.root), "--no-color", "triggers", "test", "preview", "p1-alert",
             "--json", "--database-url", rt.database_url]
     assert run([*base, "--server", rt.server.url]) == 0
@@ -199,7 +199,7 @@ def test_bulk_recovery_from_the_cli_and_the_admin_api(
     from hookplane.cli.main import run
 
     rt = runtime
-    admin = {"Authorization": "Bearer admin-token-for-tests"}
+    admin = {"Authorization": "Bearer admin-token-for-tests-0123456789"}
     time.sleep(1.1)  # the listing shows whole seconds: keep earlier tests' deliveries out
     since = datetime.now(UTC).isoformat()
     rt.receiver.routes["/hooks/p1"] = lambda _: (503, {"error": "down"})

@@ -343,8 +343,8 @@ def test_each_attempt_says_which_worker_made_it(rt: RuntimeStore) -> None:
     rt.record_attempt(row_id, worker="host-a:101:x", status_code=503, success=False,
                       latency_ms=1, error="HTTP 503", response_excerpt=None, retry_at=_later(-1))
     rt.claim_outbox(worker="host-b:202:y", limit=1, lease_seconds=30)
-    (reclaimed,) = rt.claim_outbox(worker="host-a:101:x", limit=1, lease_seconds=30,
-                                   now=_later(60))  # host-b died holding it
+    (_,) = rt.claim_outbox(worker="host-a:101:x", limit=1, lease_seconds=30,
+                           now=_later(60))  # host-b died holding it
     rt.record_attempt(row_id, worker="host-a:101:x", status_code=200, success=True,
                       latency_ms=1, error=None, response_excerpt=None, retry_at=None)
     delivery = rt.delivery(row_id)

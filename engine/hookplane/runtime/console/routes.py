@@ -253,11 +253,21 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
         return _message_page(request, 403, "Refused",
                              "The sign-in form expired or was not sent from this console. "
                              "Open the sign-in page again.")
+    address = request.client.host if request.client else None
+    auth = _services(request).auth
+    wait = auth.retry_after(address)
+    if wait is not None:  # too many wrong tokens from this client: not even checked
+        response = _sign_in_form(request, status=429,
+                                 error=f"Too many wrong tokens from your address: try again "
+                                       f"in {wait} seconds.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not sessions.token_matches(str(form.get("token") or "")):
-        log.warning("console sign-in refused: wrong admin token (from %s)",
-                    request.client.host if request.client else "?")
+        auth.failed(address, "console sign-in")
+        log.warning("console sign-in refused: wrong admin token (from %s)", address or "?")
         return _sign_in_form(request, status=401,
                              error="That is not the admin token of this runtime.")
+    auth.succeeded(address)
     session, value = sessions.issue()
     request.state.console_session = session
     response = _redirect(_safe_next(str(form.get("next") or "")))
