@@ -235,7 +235,7 @@ def event_catalogue(config: Config) -> list[EventType]:
         events = [(event, _DESCRIPTIONS[event]) for event in RECORD_EVENTS]
         events += [(event, rule.description or _rule_text(rule.writes, rule.when,
                                                           rule.changes))
-                   for event, rule in spec.events.items()]
+                   for event, rule in (spec.events or {}).items()]
         for event, description in events:
             envelope = _record_envelope(event, resource.name, data)
             catalogue.append(EventType(

@@ -166,6 +166,11 @@ _NOTES: dict[tuple[str, str], str] = {
     ("Auth", "secret"): "Generated at apply, or `${env:NAME}` for provider presets "
                         "(stripe, slack, shopify, pagerduty).",
     ("Auth", "tolerance_seconds"): "Allowed clock skew for timestamped schemes.",
+    ("Auth", "timestamp_header"): "`hmac` only, opt-in: the header with the Unix time the "
+                                  "sender signed; the signature covers `{timestamp}.{body}` "
+                                  "and stale timestamps are refused (replay protection).",
+    ("RateLimit", "ipv6_prefix"): "IPv6 clients share a bucket per network of this many "
+                                  "bits.",
     ("SourceBinding", "collection"): "The collection written.",
     ("SourceBinding", "source"): "The source whose mapping (and read endpoint) is used.",
     ("Hydration", "id_path"): "Where the record id is in the payload (dot path).",

@@ -163,15 +163,18 @@ class Collection(_Model):
     """A collection of records with a schema."""
 
     schema_: FieldSchema = Field(alias="schema")
-    events: dict[str, NamedEvent] = Field(default_factory=dict)
+    events: dict[str, NamedEvent] | None = None
+    """Named events; None (not ``{}``) when none are declared, so that collections applied
+    before named events existed plan as unchanged."""
     description: str | None = None
     protect: bool = False
     renamed_from: str | None = None
 
     @field_validator("events")
     @classmethod
-    def _event_names(cls, value: dict[str, NamedEvent]) -> dict[str, NamedEvent]:
-        for name in value:
+    def _event_names(cls, value: dict[str, NamedEvent] | None
+                     ) -> dict[str, NamedEvent] | None:
+        for name in value or {}:
             problem = _named_event_name(name)
             if problem is not None:
                 raise ValueError(problem)
@@ -375,6 +378,11 @@ class Auth(_Model):
     encoding: Literal["hex", "sha256=", "base64"] | None = None
     secret: str | None = None
     tolerance_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
+    timestamp_header: str | None = None
+    """``hmac`` only, opt-in: the header carrying the Unix time the sender signed; the
+    signature then covers ``{timestamp}.{body}`` and a timestamp outside
+    ``tolerance_seconds`` (default 300) is refused, so a captured delivery cannot be
+    replayed later."""
 
     @model_validator(mode="after")
     def _shape(self) -> Auth:
@@ -386,12 +394,15 @@ class Auth(_Model):
             raise ValueError(
                 f"auth type '{self.type}' uses its own header; remove 'header'"
             )
-        if self.tolerance_seconds is not None and self.type not in (
-            "stripe", "slack", "standard_webhooks"
-        ):
+        if self.timestamp_header is not None and self.type != "hmac":
+            raise ValueError(f"'timestamp_header' applies to auth type 'hmac', not "
+                             f"'{self.type}' (whose timestamp, if any, is its own)")
+        timestamped = self.type in ("stripe", "slack", "standard_webhooks") or (
+            self.type == "hmac" and self.timestamp_header is not None)
+        if self.tolerance_seconds is not None and not timestamped:
             raise ValueError(
                 f"'tolerance_seconds' applies to timestamped schemes (stripe, slack, "
-                f"standard_webhooks), not '{self.type}'"
+                f"standard_webhooks, hmac with timestamp_header), not '{self.type}'"
             )
         return self
 
@@ -420,6 +431,10 @@ class Hydration(_Model):
 class RateLimit(_Model):
     requests: int = Field(default=30, gt=0)
     per_seconds: Annotated[int, Field(gt=0, le=86400)] = 60
+    ipv6_prefix: Annotated[int, Field(ge=32, le=128)] | None = None
+    """IPv6 clients share a bucket per network of this prefix (default 64: one host holds a
+    whole /64 and could otherwise rotate through it freely). None when not written, so
+    webhooks applied before the setting existed plan as unchanged."""
 
 
 class UpsertAction(_Model):

@@ -465,11 +465,11 @@ class _Checker:
             for index, event in enumerate(spec.events):
                 if event in RECORD_EVENTS or event in SYSTEM_EVENTS:
                     continue
-                if event not in collection.events:
-                    declared = ", ".join(collection.events) or "none"
+                if event not in (collection.events or {}):
+                    declared = ", ".join(collection.events or {}) or "none"
                     self.add(resource, ("events", index),
                              f"collection '{spec.collection}' declares no event '{event}'"
-                             f"{_did_you_mean(event, collection.events)} (declared: "
+                             f"{_did_you_mean(event, collection.events or {})} (declared: "
                              f"{declared}); declare it under the collection's 'events'")
         if spec.body is not None:
             self.templates(resource, ("body",), spec.body, roots=TRIGGER_ROOTS, schema=schema)
@@ -588,7 +588,7 @@ class _Checker:
 
     def check_collection(self, resource: Resource, spec: Collection) -> None:
         self.env_refs(resource, lambda p: False)
-        for name, event in spec.events.items():
+        for name, event in (spec.events or {}).items():
             if event.when:
                 self.filter(resource, ("events", name, "when"), event.when, spec.schema_,
                             resource.name)

@@ -27,7 +27,7 @@ from hookplane.mapping import MISSING, get_path, render_value
 from hookplane.runtime.batch import GroupCommitter
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
-from hookplane.runtime.network import allowed, client_address, header_list
+from hookplane.runtime.network import allowed, client_address, header_list, rate_key
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
 from hookplane.runtime.verify import stripe_event_id, verify
@@ -224,8 +224,12 @@ class IngestService:
         if not allowed(client, tuple(spec.ip_allowlist)):
             return Outcome(403, {"error": "client address not allowed"}, "ip_not_allowed",
                            detail=f"client {client}")
-        decision = self.limiter.check(hook.id, str(client), requests=spec.rate_limit.requests,
-                                      per_seconds=spec.rate_limit.per_seconds)
+        rate = spec.rate_limit
+        bucket = rate_key(client, rate.ipv6_prefix or 64)
+        # over its verified budget: refused before the body is read (a peek: only deliveries
+        # that verify spend this bucket, so forged ones cannot empty it)
+        decision = self.limiter.peek(hook.id, bucket, requests=rate.requests,
+                                     per_seconds=rate.per_seconds)
         if not decision.allowed:
             return Outcome(429, {"error": "rate limited"}, "rate_limited",
                            headers={"Retry-After": str(decision.retry_after)})
@@ -255,8 +259,19 @@ class IngestService:
                         token_hashes=hook.token_hashes)
         if not result.ok:
             self.metrics.verification_failed(result.reason)
+            failed = self.limiter.check(f"{hook.id}:failed", bucket, requests=rate.requests,
+                                        per_seconds=rate.per_seconds)
+            if not failed.allowed:  # a flood of bad credentials: paced on its own budget
+                return Outcome(429, {"error": "rate limited"}, "rate_limited",
+                               headers={"Retry-After": str(failed.retry_after)},
+                               detail=f"too many failed verifications ({result.reason})")
             return Outcome(401, {"error": "missing or invalid credentials"}, result.reason,
                            detail=result.detail)
+        decision = self.limiter.check(hook.id, bucket, requests=rate.requests,
+                                      per_seconds=rate.per_seconds)
+        if not decision.allowed:
+            return Outcome(429, {"error": "rate limited"}, "rate_limited",
+                           headers={"Retry-After": str(decision.retry_after)})
         if not isinstance(payload, dict):
             return Outcome(400, {"error": "the body must be a JSON object"}, "bad_json")
         delivery_id = result.delivery_id

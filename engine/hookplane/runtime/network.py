@@ -89,3 +89,15 @@ def allowed(address: IPAddress | None, allowlist: tuple[str, ...]) -> bool:
 def source_url(base_url: str, path: str, external_id: str) -> str:
     """The configured read URL with the id URL-encoded (no ``/``, ``..`` or ``?`` survive)."""
     return base_url.rstrip("/") + path.replace("{id}", quote(external_id, safe=""))
+
+
+def rate_key(address: IPAddress | None, ipv6_prefix: int = 64) -> str:
+    """Whose rate-limit bucket a client uses: its IPv4 address, or its IPv6 network of
+    ``ipv6_prefix`` bits (a host holds a whole /64 and could rotate through it freely)."""
+    if address is None:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False))
+    return str(address)

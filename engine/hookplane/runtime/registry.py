@@ -70,7 +70,8 @@ class CollectionView:
         """The collection's named events, their filters compiled (on first use)."""
         if b'"events"' not in self.packed:
             return ()
-        return tuple(NamedEventRule.of(name, rule) for name, rule in self.spec.events.items())
+        return tuple(NamedEventRule.of(name, rule)
+                     for name, rule in (self.spec.events or {}).items())
 
 
 @dataclass(frozen=True)

@@ -350,6 +350,11 @@ def _after(prefix: str, parse: Callable[[str], bytes | None]) -> Callable[[str],
 def _hmac(auth: Auth, delivery: _Delivery) -> str:
     header = auth.header or _DEFAULT_HMAC_HEADER
     value = delivery.require(header)
+    prefix = b""
+    if auth.timestamp_header is not None:  # opt-in: the signature covers "{t}.{body}"
+        timestamp = delivery.require(auth.timestamp_header)
+        _check_time(delivery, auth, timestamp, auth.timestamp_header)
+        prefix = f"{timestamp}.".encode()
     encoding = auth.encoding or "hex"
     digest = _base64_digest if encoding == "base64" else _hex_digest
 
@@ -367,7 +372,7 @@ def _hmac(auth: Auth, delivery: _Delivery) -> str:
         }[encoding]
         raise _Reject("malformed_header", f"{header} is not '{shape}'")
     keys = _utf8_keys(delivery.secrets)
-    return _match(header, candidates, keys, len(delivery.secrets), delivery.body)
+    return _match(header, candidates, keys, len(delivery.secrets), prefix, delivery.body)
 
 
 def _static_header(auth: Auth, delivery: _Delivery) -> str:

@@ -98,3 +98,17 @@ def test_excluding_values_outside_the_enum_is_fine(tmp_path: Path) -> None:
             "    filter: {severity: {ne: p4, not_in: [p9]}}\n")
     config = load_all(_project(tmp_path, Case(text, "", "")))["preview"]
     assert config.get("triggers", "t") is not None
+
+
+def test_settings_added_later_keep_older_resources_unchanged(tmp_path: Path) -> None:
+    """A collection without named events and a webhook without ipv6_prefix canonicalise as
+    they did before those settings existed: a plan after upgrading shows no changes."""
+    text = ("collections:\n  plain: {schema: {type: object}}\n"
+            "inbound_webhooks:\n  hook: {collection: plain}\n")
+    config = load_all(_project(tmp_path, Case(text, "", "")))["preview"]
+    collection = config.get("collections", "plain")
+    hook = config.get("inbound_webhooks", "hook")
+    assert collection is not None and hook is not None
+    assert "events" not in collection.canonical()
+    assert hook.canonical()["rate_limit"] == {"requests": 30, "per_seconds": 60}
+    assert "timestamp_header" not in hook.canonical()["auth"]

@@ -230,7 +230,7 @@ def collections(services: Services, view: EnvironmentView,
              "description": c.spec.description,
              "events": [{"name": event, "description": rule.description,
                          "rule": _event_rule(rule)}
-                        for event, rule in c.spec.events.items()],
+                        for event, rule in (c.spec.events or {}).items()],
              "declared_in": declared.get(f"collections.{name}")}
             for name, c in sorted(view.collections.items())]
 
