@@ -11,6 +11,8 @@ YAML files changed since the plan was made (:func:`config_file_digests`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -101,6 +103,12 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
                             f"(referenced by {path} as ${{env:{name}}})")
         if missing:
             continue
+        if _standard_secret(change, path) and value.startswith("whsec_") \
+                and not _base64(value[6:]):
+            problems.append(f"{change.address}: the value behind {path} starts with 'whsec_' "
+                            "but is not valid base64 after it, so no Standard Webhooks library "
+                            "could use it (check the variable; the value is not shown)")
+            continue
         expected = change.fingerprints.get(path)
         if expected is not None and store.fingerprint(value) != expected:
             raise StaleStateError(
@@ -109,6 +117,25 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
             )
         values[path] = value
     return values
+
+
+def _standard_secret(change: Change, path: str) -> bool:
+    """A secret Standard Webhooks libraries decode: a trigger's signing secret (deliveries
+    carry webhook-signature), an inbound ``standard_webhooks`` secret. (Stripe's ``whsec_``
+    secrets are not base64 and are used as text.)"""
+    if path == "signing.secret":
+        return change.kind == "triggers"
+    auth = (change.after or {}).get("auth")
+    return path == "auth.secret" and isinstance(auth, dict) and \
+        auth.get("type") == "standard_webhooks"
+
+
+def _base64(text: str) -> bool:
+    """Standard base64 (padding optional), as the Standard Webhooks libraries decode it."""
+    try:
+        return bool(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        return False
 
 
 _SECRET_KINDS: dict[str, SecretKind] = {

@@ -12,15 +12,18 @@ A delivery is signed twice:
 plus ``X-Hookplane-Event``. During a rotation grace period every valid secret signs, newest
 first, and the signatures are space-separated in both signature headers.
 
-The Standard Webhooks key: for a ``whsec_<base64>`` secret (what Hookplane generates) it is the
-base64-decoded part after the prefix — that convention's rule — and any other secret is used
-as its UTF-8 bytes.
+The Standard Webhooks key is the base64 decoding of the secret, with or without the
+``whsec_`` prefix — exactly what the official libraries (Python, npm, svix) do with the same
+string, so they verify what Hookplane signs. A ``whsec_`` secret that is not base64 is
+refused at apply; an unprefixed ``${env:…}`` secret that is not base64 is used as its UTF-8
+bytes (the libraries cannot verify such a secret; ``X-Hookplane-Signature`` still works).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -95,6 +98,10 @@ def _key(secret: str) -> bytes:
     if not secret:
         raise SecretError("cannot sign a delivery with an empty secret")
     if not secret.startswith(_WHSEC):
+        with contextlib.suppress(binascii.Error, ValueError):
+            decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
+            if decoded:
+                return decoded  # the libraries decode an unprefixed secret too
         try:
             return secret.encode("utf-8")
         except UnicodeEncodeError as exc:

@@ -260,8 +260,14 @@ def _utf8_keys(secrets: Sequence[str]) -> list[tuple[int, bytes]]:
 
 
 def _standard_key(secret: str) -> bytes | None:
+    """The key the Standard Webhooks libraries use: the base64 decoding of the secret, with
+    or without ``whsec_``; an unprefixed secret that is not base64 is used as its bytes."""
     if not secret.startswith(_WHSEC):
-        return _utf8(secret)
+        try:
+            return base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True) \
+                or _utf8(secret)
+        except (binascii.Error, ValueError):
+            return _utf8(secret)
     encoded = secret[len(_WHSEC):]
     try:
         return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
