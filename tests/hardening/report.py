@@ -73,6 +73,41 @@ FIXED = [
     "every `StateError` answered 503 'state database unavailable', so a bad query read as an "
     "outage — now 503 only for `DatabaseUnavailable`, 400 for `InvalidQuery`, 404 for "
     "`RecordNotFound`, 409 for `RecordConflict`.",
+    # round 2 (issue 15): the security boundary, from an outside review
+    "SSRF: hydration fetches and invoke calls went through a plain `httpx.AsyncClient` and "
+    "reached loopback, private and metadata addresses (an invoke answer became a readable "
+    "record) — every outbound request now goes through one guarded sender "
+    "(`runtime/egress.py`); a test reads every module's imports and drives all seven call "
+    "sites against a loopback receiver.",
+    "`X-Forwarded-For` sent on several lines: only the first was read, so a client's forged "
+    "line passed `ip_allowlist` behind a proxy that appends its own — the lines are one list "
+    "now; conflicting duplicates of a signature, timestamp or token header are refused.",
+    "a malformed `${env:}` trigger URL (a bad port) put the whole URL, secret path included, "
+    "into the delivery error, the database, the CLI, the admin API, the console and the log — "
+    "error texts carry scheme, host and port only; the log filter masks URL paths.",
+    "`${env:HOOKPLANE_SECRET_KEY}` (or the database URL, the admin token) in a URL or header "
+    "was sent out with the next delivery — refused at validate; so is a literal URL carrying "
+    "a credential.",
+    "a hand-edited `plan --out` file was applied as edited — plan files carry an HMAC under a "
+    "key derived from the state's secret key, and the sha256 of every YAML file; apply "
+    "refuses a changed plan or changed YAML, naming each file.",
+    "no brute-force protection and a one-character admin token accepted — weak tokens stop "
+    "start-up; wrong credentials get 429 + Retry-After per client (IPv6 per /64) with a "
+    "doubling back-off, without locking out other addresses.",
+    "state files were 0644 in a 0755 directory — the directory is 0700, the database, WAL, "
+    "lock and key 0600, older states tightened.",
+    "rate limits keyed by the exact address (IPv6 rotated freely in its /64) and spent by "
+    "forged 401s (a NAT neighbour locked a sender out) — /64 keys, a separate budget for "
+    "failed verifications, and an opt-in signed timestamp for `hmac`.",
+    "a symlink under environments/ to a file outside the project was read (its keys in "
+    "errors) — refused before reading.",
+    "CLI rotate/reveal audited as 'unknown'; /readyz ready while writes failed (disk full); "
+    "serve exited 3 after starting its workers when the port was taken; the records API "
+    "named environments before authenticating; /schema loaded a CDN; metrics merged admin and "
+    "console routes — each fixed and tested.",
+    "Standard Webhooks secrets: unprefixed secrets were used as raw bytes (SDKs disagreed) "
+    "and a non-base64 `whsec_` failed at delivery time — decoded as the libraries do, "
+    "refused at apply; the specification's published example runs in the suite.",
 ]
 
 
