@@ -64,7 +64,7 @@ from hookplane.runtime.egress import Sender, sender_from_env
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.ingest import IngestService
 from hookplane.runtime.jobs import JobRunner
-from hookplane.runtime.logs import request_ids
+from hookplane.runtime.logs import replica, request_ids
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.protocol import DEFAULT_HEAD_SECONDS, head_deadline_protocol
 from hookplane.runtime.ratelimit import RateLimiter
@@ -604,7 +604,7 @@ def create_app(
     runtime = RuntimeStore(store)
     registry = Registry(store)
     registry.refresh()
-    meters = Metrics()
+    meters = Metrics(replica=replica())
     limiter = RateLimiter()
     outbound = sender or sender_from_env()
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

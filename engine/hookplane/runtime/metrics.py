@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
 
 
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, *, replica: str | None = None) -> None:
+        self.replica = replica
+        """Added to every sample as the ``replica`` label (None: no such label)."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("hookplane_http_requests", "HTTP requests served",
                                 ["route", "status"], registry=self.registry)
@@ -45,6 +48,27 @@ class Metrics:
         self.queue_depth.labels(queue=queue).set(depth)
 
     def render(self, refresh: Callable[[], None] | None = None) -> bytes:
+        """The exposition text; with a ``replica`` every sample carries it as a label."""
         if refresh is not None:
             refresh()
-        return generate_latest(self.registry)
+        if self.replica is None:
+            return generate_latest(self.registry)
+        return generate_latest(_Labelled(self.registry, self.replica))
+
+
+class _Labelled:
+    """A registry's families with ``replica="host:pid"`` added to every sample: each
+    replica (and each ``serve --processes`` process) exposes its own counters, and a
+    dashboard sums them ``by`` anything but ``replica``."""
+
+    def __init__(self, registry: CollectorRegistry, replica: str) -> None:
+        self._registry = registry
+        self._replica = replica
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            labelled.samples = [sample._replace(labels={**sample.labels,
+                                                        "replica": self._replica})
+                                for sample in family.samples]
+            yield labelled

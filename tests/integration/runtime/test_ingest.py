@@ -297,8 +297,11 @@ def test_metrics_and_openapi(runtime: Runtime) -> None:
     assert "hookplane_verifications_failed_total" in text
     assert "hookplane_inbound_deliveries_total" in text
     assert "hookplane_queue_depth" in text
-    assert ('hookplane_http_requests_total{route="/inbound/{environment}/{webhook_id}'
-            '/ingest",status="401"}') in text
+    import os
+    import socket
+
+    assert (f'hookplane_http_requests_total{{replica="{socket.gethostname()}:{os.getpid()}",'
+            'route="/inbound/{environment}/{webhook_id}/ingest",status="401"}') in text
     assert rt_ids_absent(runtime, text)
     schema = runtime.http.get("/schema/openapi.json").json()
     assert "/inbound/{environment}/{webhook_id}/ingest" in schema["paths"]
