@@ -1,4 +1,4 @@
-"""Saved plan files are tamper-evident: ``hookplane apply ENV FILE`` applies a saved plan only
+"""Saved plan files are tamper-evident: ``hookplane apply`` applies a saved plan file only
 when its MAC (HMAC-SHA256 under a key derived from the state's secret key) verifies and the
 YAML it was made from is unchanged — every file under the environment has the sha256 the plan
 recorded, none added, none removed — and the state's serial has not moved.

@@ -33,6 +33,7 @@ class AppServer:
     """``create_app(...)`` served by uvicorn in a thread, like ``hookplane serve``."""
 
     def __init__(self, app: Any) -> None:
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = server_config(app, host="127.0.0.1", port=self.port, log_level="warning",
