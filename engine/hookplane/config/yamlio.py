@@ -149,6 +149,25 @@ def _expanded_size(root: yaml.Node) -> int:
     return sizes[id(root)]
 
 
+def _indentation_hint(text: str, mark: Any) -> str:
+    """For the parser's "did not find expected key" family: say which indentation the line
+    could have (the columns of the keys above it), since that is nearly always the cause."""
+    if mark is None or not text:
+        return ""
+    lines = text.splitlines()
+    if not 0 <= mark.line < len(lines):
+        return ""
+    line = lines[mark.line]
+    indent = len(line) - len(line.lstrip(" "))
+    above = sorted({len(ln) - len(ln.lstrip(" ")) for ln in lines[:mark.line]
+                    if ln.strip() and not ln.lstrip().startswith(("#", "-"))})
+    if not above or indent in above:
+        return " (check the indentation of this line and the one above)"
+    shown = ", ".join(str(column) for column in above)
+    return (f" (this line is indented {indent} spaces; keys above are at {shown}: a key must "
+            "line up with the other keys of its mapping)")
+
+
 def _problem_from(exc: yaml.YAMLError, text: str = "") -> YamlProblem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -158,6 +177,9 @@ def _problem_from(exc: yaml.YAMLError, text: str = "") -> YamlProblem:
         message = "tab character: YAML must be indented with spaces, not tabs"
     message = message.replace("could not determine a constructor for the tag",
                               "YAML tags that construct objects are not allowed:")
+    if ("did not find expected key" in message or "mapping values are not allowed" in message
+            or "expected <block end>" in message):
+        message += _indentation_hint(text, mark)
     if mark is None:
         return YamlProblem(f"invalid YAML: {message}")
     return YamlProblem(f"invalid YAML: {message}", mark.line + 1, mark.column + 1)
