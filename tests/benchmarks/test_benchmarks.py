@@ -10,9 +10,16 @@ import shutil
 import pytest
 
 from benchmarks import dispatch, footprint, ingest, isolation, plan_10k
+from tests.conftest import missing_tool
 
-needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None,
-                               reason="wrk is not installed (apt-get install -y wrk)")
+
+@pytest.fixture
+def wrk() -> None:
+    if shutil.which("wrk") is None:
+        missing_tool("wrk is not installed (apt-get install -y wrk)")
+
+
+needs_wrk = pytest.mark.usefixtures("wrk")
 
 
 def test_plan_10k_small() -> None:
@@ -53,7 +60,7 @@ def test_footprint_small() -> None:
 def test_a_failing_answer_fails_the_ingest_run(monkeypatch: pytest.MonkeyPatch) -> None:
     """Non-2xx answers are counted and fail the run loudly (here: a wrong HMAC secret)."""
     if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed")
+        missing_tool("wrk is not installed (apt-get install -y wrk)")
     monkeypatch.setattr(ingest, "sign", lambda _secret, body: "0" * 64)
     with pytest.raises(ingest.LoadErrors, match="non-2xx"):
         ingest.run(seconds=1, warmup=0, connections=4, distinct=10)

@@ -2,8 +2,9 @@
 receiver, and Debian's Chromium driven by Playwright.
 
 Chromium comes from ``apt-get install chromium``; Playwright's own browser downloads are not
-used. Without ``/usr/bin/chromium`` (or the ``playwright`` package) the browser tests fail
-loudly rather than skip: CI installs both (``.ci/run``).
+used. Without ``/usr/bin/chromium`` (or the ``playwright`` package) the browser tests skip
+with what to install — and fail under ``HOOKPLANE_TESTS_REQUIRE_TOOLS=1``, which ``.ci/run``
+sets after installing both.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hookplane.config import load_environment
 from hookplane.plan import diff
 from hookplane.runtime.app import create_app
 from hookplane.state.store import AuditRecord, Store
+from tests.conftest import missing_tool
 from tests.integration.runtime.harness import AppServer, Peer, Seen, client, wait_for
 
 ADMIN_TOKEN = "console-admin-token-for-tests-0123456789"
@@ -212,9 +214,13 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="package")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "install Chromium: apt-get install -y chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_tool("the playwright package is missing: pip install -e '.[dev]'")
+    if not Path(CHROMIUM).exists():
+        missing_tool(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium "
+                     "(.ci/run does)")
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

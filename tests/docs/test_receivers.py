@@ -26,6 +26,7 @@ import pytest
 
 from hookplane.runtime.signing import new_message_id, sign
 from hookplane.state.crypto import new_signing_secret
+from tests.conftest import missing_tool
 from tests.integration.runtime.harness import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,14 +167,14 @@ def test_python_receiver_server(serve: Any, tmp_path: Path) -> None:
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("'node' is not on PATH: the Node.js receiver snippets cannot run here "
-                    "(CI installs Node.js in .ci/run)")
+        missing_tool("'node' is not on PATH: the Node.js receiver snippets cannot run here "
+                     "(apt-get install -y nodejs npm; .ci/run does)")
     if not (NODE_DIR / "node_modules" / "standardwebhooks").is_dir():
         message = ("docs/receivers/node/node_modules is missing: run "
                    "'npm ci --prefix docs/receivers/node' (.ci/run does)")
         if os.environ.get("CI"):
             pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(message)
     return node
 
 
