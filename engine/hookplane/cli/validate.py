@@ -8,6 +8,7 @@ import click
 
 from hookplane.cli.main import Context
 from hookplane.config import list_environments, load_all, load_environment
+from hookplane.config.advice import config_warnings
 from hookplane.config.loader import promotion_problems
 from hookplane.errors import ConfigError
 
@@ -34,6 +35,7 @@ def validate(obj: Context, environment: str | None, as_json: bool) -> int:
         click.echo(json.dumps({"valid": False,
                                "errors": [d.as_dict() for d in exc.diagnostics]}, indent=2))
         return 1
+    warnings = [w for config in configs.values() for w in config_warnings(config)]
     if as_json:
         click.echo(json.dumps({
             "valid": True,
@@ -42,8 +44,11 @@ def validate(obj: Context, environment: str | None, as_json: bool) -> int:
                 for name, c in configs.items()
             },
             "errors": [],
+            "warnings": [w.as_dict() for w in warnings],
         }, indent=2))
         return 0
+    for warning in warnings:  # valid, but cannot work as written: said, never fatal
+        click.echo(f"{obj.style('Warning:', fg='yellow')} {warning.format()}", err=True)
     for name, config in configs.items():
         count = sum(1 for _ in config.all_resources())
         click.echo(f"{obj.style('✓', fg='green')} {name}: {count} resource"

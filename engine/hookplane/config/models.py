@@ -217,6 +217,10 @@ class Mapping(_Model):
     """native path -> external date format (epoch_s, epoch_ms, iso8601 or strftime)."""
     compose: dict[str, str] = Field(default_factory=dict)
     """native path -> ``"{first} {last}"`` built from external fields (inbound only)."""
+    unmapped: Literal["keep", "drop"] = "keep"
+    """Fields the mapping does not name: ``keep`` (the default) carries them over under
+    their own names, in both directions; ``drop`` leaves them out, so the result holds only
+    the fields the mapping names."""
 
 
 # --------------------------------------------------------------------------- sources

@@ -15,18 +15,29 @@ Inbound (``to_native``: external payload -> native record), in this order:
 3. ``computed`` fields, in declaration order: templates over ``payload`` (the external
    payload) and ``record`` (the native record so far), rendered with
    :func:`~hookplane.mapping.template.render_value` -- so ``"{{payload.n}}"`` keeps its
-   JSON type.
+   JSON type, and leaves the field out when ``n`` is absent.
 
-Anything the mapping does not mention is dropped: the record holds exactly the mapping's
-:attr:`CompiledMapping.owned_fields` (those present).
+Fields the mapping does not name follow ``unmapped``:
+
+- ``keep`` (the default): the record starts as a copy of the payload from which every
+  external path the mapping reads (step 1) and every native path it writes (steps 1-3)
+  are removed, so a renamed field is never also kept under its old name and each named
+  field has exactly one origin (a payload's own ``status`` does not stand in for a
+  ``status`` the mapping reads from ``state``). An object or list emptied by those
+  removals is removed too; a list item removed shifts the ones after it. ``compose`` and
+  ``computed`` read fields without moving them.
+- ``drop``: the record holds only the mapping's :attr:`CompiledMapping.owned_fields`
+  (those present).
 
 Outbound (``to_external``: native record -> external payload): every native path named in
 ``to_external``, ``dates`` or ``value_maps`` is written at ``to_external[f]`` (or ``f``),
 the date formatted first and the value map applied forward after. ``to_native``,
-``compose`` and ``computed`` are inbound only; fields the mapping does not mention are
-not written.
+``compose`` and ``computed`` are inbound only: the fields they write are the mapping's own
+and are never written outbound. With ``keep`` every other native field is written under
+its own name (the named native paths and the external paths written are removed from the
+copy first, as inbound); with ``drop`` only the named fields are written.
 
-An empty mapping is a pass-through: both directions return a deep copy.
+An empty mapping with ``keep`` is a pass-through: both directions return a deep copy.
 """
 
 from __future__ import annotations
@@ -188,8 +199,12 @@ class CompiledMapping:
         "_compose",
         "_computed",
         "_inbound",
+        "_inbound_taken",
         "_outbound",
+        "_outbound_taken",
+        "_owned_trie",
         "is_passthrough",
+        "keeps_unmapped",
         "mapping",
         "owned_fields",
     )
@@ -197,9 +212,11 @@ class CompiledMapping:
     mapping: Mapping
     """The mapping this was compiled from."""
     owned_fields: frozenset[str]
-    """Native paths the mapping writes on the way in (empty for a pass-through)."""
+    """Native paths the mapping names and writes on the way in (empty for a pass-through)."""
+    keeps_unmapped: bool
+    """True for ``unmapped: keep``: fields the mapping does not name are carried over."""
     is_passthrough: bool
-    """True for an empty mapping: payloads are stored as they come."""
+    """True for an empty ``keep`` mapping: payloads are stored as they come."""
 
     def __init__(
         self,
@@ -217,7 +234,23 @@ class CompiledMapping:
         self.owned_fields = frozenset(
             [f.native for f in inbound] + [n for n, _ in compose] + [n for n, _ in computed]
         )
-        self.is_passthrough = not (inbound or outbound or compose or computed)
+        self.keeps_unmapped = mapping.unmapped == "keep"
+        self.is_passthrough = self.keeps_unmapped and not (
+            inbound or outbound or compose or computed
+        )
+        derived = [split_path(n) for n, _ in compose] + [split_path(n) for n, _ in computed]
+        # keep: what to take out of a copy before the named fields are written
+        self._inbound_taken = _trie(
+            [f.external_segments for f in inbound] + [f.native_segments for f in inbound] + derived
+        )
+        outbound_names = {f.native for f in outbound}
+        self._outbound_taken = _trie(
+            [f.native_segments for f in outbound]
+            + [f.external_segments for f in outbound]
+            + [f.native_segments for f in inbound if f.native not in outbound_names]
+            + derived
+        )
+        self._owned_trie = _trie([split_path(path) for path in self.owned_fields])
 
     # ------------------------------------------------------------------ inbound
 
@@ -227,6 +260,9 @@ class CompiledMapping:
         if self.is_passthrough:
             return _copy(external)
         record: dict[str, Any] = {}
+        if self.keeps_unmapped:
+            record = _copy(external)
+            _take(record, self._inbound_taken)
         for field in self._inbound:
             value = get_path(external, field.external_segments)
             if value is MISSING:
@@ -260,10 +296,11 @@ class CompiledMapping:
             _write(record, split_path(native), text, native)
         for native, text in self._computed:
             try:
-                value = render_value(text, {"payload": external, "record": record})
+                value = render_value(text, {"payload": external, "record": record}, missing=MISSING)
             except TemplateError as exc:
                 raise MappingError(f"computed field '{native}': {exc}") from exc
-            _write(record, split_path(native), value, native)
+            if value is not MISSING:  # "{{payload.x}}" over an absent x writes nothing
+                _write(record, split_path(native), value, native)
         return record
 
     # ------------------------------------------------------------------ outbound
@@ -274,6 +311,9 @@ class CompiledMapping:
         if self.is_passthrough:
             return _copy(native)
         payload: dict[str, Any] = {}
+        if self.keeps_unmapped:
+            payload = _copy(native)
+            _take(payload, self._outbound_taken)
         for field in self._outbound:
             value = get_path(native, field.native_segments)
             if value is MISSING:
@@ -298,9 +338,11 @@ class CompiledMapping:
         """``existing`` refreshed by a freshly mapped record, keeping what it alone has.
 
         Every owned field is replaced by its value in ``mapped``, or removed when
-        ``mapped`` lacks it (the upstream cleared it); fields the mapping does not own
-        are kept. For a pass-through mapping the top-level keys of ``mapped`` replace
-        those of ``existing``. Neither argument is modified.
+        ``mapped`` lacks it (the upstream cleared it); fields only ``existing`` has are
+        kept. With ``unmapped: keep`` every other key of ``mapped`` (one it carried over
+        from the payload) replaces the same key of ``existing``, beside owned fields
+        inside the same object; for a pass-through mapping that is simply its top-level
+        keys. Neither argument is modified.
         """
         merged = _copy(existing)
         if self.is_passthrough:
@@ -312,7 +354,73 @@ class CompiledMapping:
             value = get_path(mapped, path)
             if value is not MISSING:
                 _write(merged, split_path(path), _copy(value), path)
+        if self.keeps_unmapped:
+            _overlay(merged, mapped, self._owned_trie)
         return merged
+
+
+# A trie of paths: segment -> sub-trie, or None where a whole path ends (removed as a whole).
+_Trie = dict[str, "_Trie | None"]
+
+
+def _trie(paths: list[tuple[str, ...]]) -> _Trie:
+    root: _Trie = {}
+    for segments in paths:
+        node = root
+        for depth, segment in enumerate(segments):
+            if depth == len(segments) - 1:
+                node[segment] = None
+                break
+            child = node.setdefault(segment, {})
+            if child is None:  # a shorter path already takes the whole value
+                break
+            node = child
+    return root
+
+
+def _take(container: dict[str, Any] | list[Any], trie: _Trie) -> bool:
+    """Remove every path of ``trie`` from ``container`` (list items by their original
+    index); an object or list emptied by a removal goes too. Return whether
+    ``container`` itself was emptied by a removal."""
+    removed = False
+    if isinstance(container, dict):
+        for segment, sub in trie.items():
+            if segment not in container:
+                continue
+            child = container[segment]
+            if sub is None or (isinstance(child, dict | list) and _take(child, sub)):
+                del container[segment]
+                removed = True
+    else:
+        doomed: set[int] = set()
+        for segment, sub in trie.items():
+            if not (segment.isascii() and segment.isdigit()) or int(segment) >= len(container):
+                continue
+            child = container[int(segment)]
+            if sub is None:
+                doomed.add(int(segment))
+            elif isinstance(child, dict | list):
+                _take(child, sub)  # an emptied item stays: removing it would shift the rest
+        for index in sorted(doomed, reverse=True):
+            del container[index]
+            removed = True
+    return removed and not container
+
+
+def _overlay(target: dict[str, Any], source: dict[str, Any], owned: _Trie) -> None:
+    """Copy into ``target`` every key of ``source`` that is not an owned path."""
+    for key, value in source.items():
+        if key not in owned:
+            target[key] = _copy(value)
+            continue
+        sub = owned[key]
+        if sub is None:
+            continue
+        current = target.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            _overlay(current, value, sub)
+        else:
+            target[key] = _copy(value)
 
 
 def _copy(value: _T) -> _T:

@@ -14,12 +14,16 @@ Resolution
     method is ever called: ``{{ payload.__class__ }}`` is simply a missing key.
 
 Rendering
-    Missing and ``null`` render as ``""``, strings as themselves, numbers and booleans as
-    JSON (``true``), objects and arrays as compact JSON. :func:`render_value` walks a
-    JSON-like structure and renders each string leaf; a leaf that is exactly one
-    placeholder keeps the JSON type of what it references (``"{{record.count}}"`` -> ``3``;
-    a missing value -> ``""``). Output is capped (``max_bytes``, UTF-8): rendering stops
-    with :class:`~hookplane.errors.TemplateError` as soon as the cap is passed.
+    Inside text, missing and ``null`` render as ``""``, strings as themselves, numbers and
+    booleans as JSON (``true``), objects and arrays as compact JSON. :func:`render_value`
+    walks a JSON-like structure and renders each string leaf; a leaf that is exactly one
+    placeholder keeps the JSON type of what it references (``"{{record.count}}"`` -> ``3``,
+    ``null`` stays ``null``). When that value is missing the leaf is left out: an object
+    loses the key, a list the item -- never a ``""`` where a list or a number belongs. A
+    whole template that is one placeholder over a missing value renders as ``missing``
+    (``""`` unless the caller says otherwise). Output is capped (``max_bytes``, UTF-8):
+    rendering stops with :class:`~hookplane.errors.TemplateError` as soon as the cap is
+    passed.
 """
 
 from __future__ import annotations
@@ -208,6 +212,7 @@ class _Renderer:
         return "".join(pieces)
 
     def value(self, value: Any) -> Any:
+        """``value`` rendered; :data:`MISSING` for a lone placeholder over nothing."""
         if isinstance(value, str):
             template = parse_template(value)
             single = template.single
@@ -215,15 +220,16 @@ class _Renderer:
                 return self.string(template)
             return self.typed(self.resolve(single))
         if isinstance(value, dict):
-            return {key: self.value(item) for key, item in value.items()}
+            rendered = ((key, self.value(item)) for key, item in value.items())
+            return {key: item for key, item in rendered if item is not MISSING}
         if isinstance(value, list | tuple):
-            return [self.value(item) for item in value]
+            return [item for item in map(self.value, value) if item is not MISSING]
         return value
 
     def typed(self, resolved: Any) -> Any:
         """What a lone placeholder renders to: the referenced value, JSON type kept."""
         if resolved is MISSING:
-            return ""
+            return MISSING
         if isinstance(resolved, dict | list):
             text = self.dump(resolved)
             self.spend(text)
@@ -252,12 +258,22 @@ def render_string(
     return _Renderer(context, max_bytes).string(parsed)
 
 
-def render_value(value: Any, context: dict[str, Any], *, max_bytes: int = MAX_OUTPUT_BYTES) -> Any:
+def render_value(
+    value: Any,
+    context: dict[str, Any],
+    *,
+    max_bytes: int = MAX_OUTPUT_BYTES,
+    missing: Any = "",
+) -> Any:
     """Render every string leaf of a JSON-like ``value``; dict keys are left as they are.
 
     A leaf that is exactly one placeholder keeps the referenced value's JSON type (a
-    number stays a number, ``null`` stays ``null``, an object is copied); missing -> ``""``.
-    ``max_bytes`` caps the rendered text of all leaves together (substituted objects count
-    as their compact JSON); literal non-text leaves and keys are not counted.
+    number stays a number, ``null`` stays ``null``, an object is copied); when the value
+    is missing the leaf is left out of its object or list. When ``value`` itself is one
+    placeholder over a missing value the result is ``missing`` (pass :data:`MISSING` to
+    tell "absent" from an empty string). ``max_bytes`` caps the rendered text of all
+    leaves together (substituted objects count as their compact JSON); literal non-text
+    leaves and keys are not counted.
     """
-    return _Renderer(context, max_bytes).value(value)
+    rendered = _Renderer(context, max_bytes).value(value)
+    return missing if rendered is MISSING else rendered

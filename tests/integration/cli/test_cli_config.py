@@ -134,6 +134,7 @@ def test_validate_json_when_valid(hookplane: Invoke, project: Path) -> None:
         "valid": True,
         "environments": {"preview": {"resources": 3}, "production": {"resources": 0}},
         "errors": [],
+        "warnings": [],
     }
 
 

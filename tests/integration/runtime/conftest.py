@@ -69,6 +69,7 @@ def project_yaml(upstream: str, receiver: str) -> str:
               to_external: {{status: state, total: amount, customer: buyer.name}}
               value_maps: {{status: {{open: OPEN, paid: PAID, refunded: REFUNDED}}}}
               dates: {{placed_at: {{external: epoch_s}}}}
+              unmapped: drop
         inbound_webhooks:
           plain:
             rate_limit: {{requests: 10000, per_seconds: 60}}
@@ -92,11 +93,14 @@ def project_yaml(upstream: str, receiver: str) -> str:
             auth: {{type: github}}
             mapping:
               to_native: {{title: issue.title, severity: labels.0}}
+              unmapped: drop
           stripe:
             rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: stripe, secret: "${{env:STRIPE_WEBHOOK_SECRET}}"}}
-            mapping: {{to_native: {{title: data.object.description, severity: data.object.level}}}}
+            mapping:
+              to_native: {{title: data.object.description, severity: data.object.level}}
+              unmapped: drop
           slack:
             rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents

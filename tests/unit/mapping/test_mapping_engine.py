@@ -30,7 +30,7 @@ def test_spec_example_both_ways() -> None:
         "urgency": "high",
         "summary": "API down",
         "opened_at": 1_700_000_000,
-        "html_url": "https://example.invalid/x",  # not mentioned: dropped
+        "html_url": "https://example.invalid/x",  # not mentioned: kept as it is
     }
     native = compiled.to_native(external)
     assert native == {
@@ -38,12 +38,19 @@ def test_spec_example_both_ways() -> None:
         "severity": "p1",
         "title": "API down",
         "opened_at": "2023-11-14T22:13:20Z",
+        "html_url": "https://example.invalid/x",
     }
-    assert compiled.to_external(native) == {
+    assert compiled.to_external(native) == external
+
+
+def test_spec_example_restricted_to_the_named_fields() -> None:
+    compiled = compile_mapping(PAGERDUTY.model_copy(update={"unmapped": "drop"}))
+    external = {"state": "triggered", "summary": "API down", "html_url": "https://x.invalid"}
+    native = compiled.to_native(external)
+    assert native == {"status": "triggered", "title": "API down"}
+    assert compiled.to_external({**native, "note": "local"}) == {
         "state": "triggered",
-        "urgency": "high",
         "summary": "API down",
-        "opened_at": 1_700_000_000,
     }
 
 
@@ -54,7 +61,8 @@ def test_nested_renames_both_ways() -> None:
                 "customer.name": "client.profile.full_name",
                 "customer.email": "email",
                 "first_item": "lines.0.sku",
-            }
+            },
+            unmapped="drop",
         )
     )
     external = {
@@ -84,7 +92,11 @@ def test_missing_external_fields_are_absent_and_null_is_kept() -> None:
 
 def test_to_native_overrides_the_inverted_rename_and_is_inbound_only() -> None:
     compiled = compile_mapping(
-        _mapping(to_external={"status": "state"}, to_native={"status": "legacy.status", "x": "y"})
+        _mapping(
+            to_external={"status": "state"},
+            to_native={"status": "legacy.status", "x": "y"},
+            unmapped="drop",
+        )
     )
     assert compiled.to_native({"state": "ignored", "legacy": {"status": "open"}, "y": 1}) == {
         "status": "open",
@@ -289,12 +301,12 @@ def test_error_messages_do_not_echo_long_values() -> None:
     ],
 )
 def test_compose(fmt: str, payload: dict[str, Any], expected: str) -> None:
-    compiled = compile_mapping(_mapping(compose={"full": fmt}))
+    compiled = compile_mapping(_mapping(compose={"full": fmt}, unmapped="drop"))
     assert compiled.to_native(payload) == {"full": expected}
 
 
 def test_compose_is_left_out_when_every_referenced_field_is_missing_and_inbound_only() -> None:
-    compiled = compile_mapping(_mapping(compose={"full": "{first} {last}"}))
+    compiled = compile_mapping(_mapping(compose={"full": "{first} {last}"}, unmapped="drop"))
     assert compiled.to_native({"other": 1}) == {}
     assert compiled.to_external({"full": "Ada Lovelace"}) == {}
 
@@ -318,6 +330,7 @@ def test_computed_sees_payload_and_the_record_so_far_in_order() -> None:
                 "missing": "{{payload.nope}}",
                 "whole": "{{payload.stats}}",
             },
+            unmapped="drop",
         )
     )
     native = compiled.to_native(
@@ -335,7 +348,7 @@ def test_computed_sees_payload_and_the_record_so_far_in_order() -> None:
         "label": "[p1] Down by Ada L",
         "shout": "[p1] Down by Ada L!",
         "count": 3,
-        "missing": "",
+        # "missing" is absent: a lone placeholder over a missing value writes nothing
         "whole": {"count": 3},
     }
     assert compiled.to_external(native) == {"summary": "Down", "severity": "high"}

@@ -94,8 +94,9 @@ def test_epochs_survive_the_way_in_and_out(number: int, fmt: str) -> None:
     st.dictionaries(st.sampled_from(["state", "urgency", "summary", "other"]), _json, max_size=4)
 )
 def test_renames_project_external_payloads(payload: dict[str, Any]) -> None:
-    compiled = compile_mapping(
-        Mapping(to_external={"status": "state", "severity": "urgency", "title": "summary"})
-    )
+    renames = {"status": "state", "severity": "urgency", "title": "summary"}
+    keep = compile_mapping(Mapping(to_external=renames))
+    assert keep.to_external(keep.to_native(payload)) == payload
+    drop = compile_mapping(Mapping(to_external=renames, unmapped="drop"))
     expected = {key: value for key, value in payload.items() if key != "other"}
-    assert compiled.to_external(compiled.to_native(payload)) == expected
+    assert drop.to_external(drop.to_native(payload)) == expected

@@ -177,7 +177,7 @@ def test_render_value_walks_structures_and_keeps_single_placeholder_types() -> N
         "ratio": 0.5,
         "ok": True,
         "null": None,
-        "missing": "",
+        # "missing" is left out: a lone placeholder over nothing writes no field
         "repo": {"name": "api", "tags": ["x", "y"]},
         "mixed": "n=3",
         "list": ["jane", 5, None, {"deep": {"id": "first"}}],

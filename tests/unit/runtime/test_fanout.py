@@ -26,14 +26,15 @@ def trigger(name: str, **spec: Any) -> TriggerView:
     return TriggerView.of(f"trg_{name}", name, Trigger.model_validate(spec), ("whsec_x",))
 
 
-def shop() -> SourceView:
+def shop(unmapped: str = "drop") -> SourceView:
     source = Source.model_validate({
         "collection": "orders", "base_url": "https://shop.example.com/api/",
         "headers": {"Authorization": "Bearer shop-token"},
         "write": {"method": "PUT", "path": "/orders/{id}", "headers": {"X-Api": "2"}},
         "mapping": {"to_external": {"status": "state", "total": "amount",
                                     "customer": "buyer.name"},
-                    "value_maps": {"status": {"open": "OPEN", "paid": "PAID"}}}})
+                    "value_maps": {"status": {"open": "OPEN", "paid": "PAID"}},
+                    "unmapped": unmapped}})
     return SourceView.of("shop", source)
 
 
@@ -256,6 +257,11 @@ def test_external_write_sends_the_record_mapped_to_the_source() -> None:
     assert body(item) == {"state": "PAID", "amount": 12.5, "buyer": {"name": "Ada"}}
     assert item.payload["target"] == {"source": "shop", "method": "PUT",
                                       "path": "/orders/A%2F1%20..%3Fx"}
+    # by default a mapping carries the fields it does not name over as they are
+    keep = view(t, sources={"shop": shop("keep")})
+    (kept,) = outbox_for(keep, event("update", {"status": "paid", "note": "internal"},
+                                     collection="orders", external_id="A1"), now=NOW)
+    assert body(kept) == {"state": "PAID", "note": "internal"}
     # no URL and no header values are stored: the token stays in the configuration
     assert "shop-token" not in json.dumps(item.payload)
     assert "shop.example.com" not in json.dumps(item.payload)
