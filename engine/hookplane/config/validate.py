@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from hookplane.config.grammar import (
     GrammarError,
@@ -70,17 +70,42 @@ database URL, admin token, allowed networks) and a reference would send them out
 next delivery."""
 
 
-_CREDENTIAL_QUERY = re.compile(
-    r"(?i)^(?:.*[_-])?(?:token|key|secret|sig|signature|password|passwd|pwd|auth|"
-    r"credential|apikey|api_key|access_token|code)$")
-_CREDENTIAL_HOSTS = (
-    ("hooks.slack.com", "/services/"), ("discord.com", "/api/webhooks/"),
-    ("discordapp.com", "/api/webhooks/"), ("hooks.zapier.com", "/hooks/catch/"),
-    ("webhook.office.com", "/webhookb2/"), ("outlook.office.com", "/webhook/"),
-    ("chat.googleapis.com", "/v1/spaces/"), ("api.telegram.org", "/bot"),
+_CREDENTIAL_SUFFIXES = (
+    "token", "secret", "signature", "password", "passwd", "credential", "credentials",
+    "apikey", "accesskey", "secretkey", "privatekey", "signingkey", "authkey", "clientkey",
+    "appkey", "masterkey", "hmackey", "passcode",
 )
-"""Webhook URLs whose path is the credential (Slack, Discord, Zapier, Teams, Google Chat,
-Telegram)."""
+"""A query parameter whose name, lower-cased and without separators, ends like this carries
+a credential (``token``, ``accessToken``, ``authtoken``, ``client_secret``, ``X-Amz-Signature``,
+``api-key``)."""
+_CREDENTIAL_WORDS = ("key", "sig", "auth", "pwd", "pass", "jwt", "hmac")
+"""… or whose last word is one of these (``key``, ``api_key``, ``sort_key``, ``sig``)."""
+_CREDENTIAL_NAMES = ("code", "sas")
+"""… or which is exactly one of these (Azure Functions' ``?code=``; ``country_code`` is not a
+credential)."""
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+"""Words of a parameter name: ``X-Amz-Signature``, ``accessToken``, ``APIKey``, ``api_key2``."""
+_CREDENTIAL_PATHS = (
+    ("hooks.slack.com", re.compile(r"/(?:services|workflows|triggers)/")),
+    ("discord.com", re.compile(r"/api/(?:v\d+/)?webhooks/")),
+    ("discordapp.com", re.compile(r"/api/(?:v\d+/)?webhooks/")),
+    ("hooks.zapier.com", re.compile(r"/hooks/catch/")),
+    ("webhook.office.com", re.compile(r"/webhookb2/")),
+    ("outlook.office.com", re.compile(r"/webhook/")),
+    ("chat.googleapis.com", re.compile(r"/v1/spaces/")),
+    ("api.telegram.org", re.compile(r"/bot")),
+    ("maker.ifttt.com", re.compile(r"/trigger/[^/]+/(?:json/)?with/key/")),
+)
+"""Webhook URLs whose path is the credential (Slack incoming webhooks and workflows, Discord,
+Zapier, Teams, Google Chat, Telegram bots, IFTTT)."""
+
+
+def _credential_name(name: str) -> bool:
+    """Whether a query (or fragment) parameter named ``name`` carries a credential."""
+    words = [word.lower() for word in _WORDS.findall(name)]
+    joined = "".join(words)
+    return bool(words) and (joined.endswith(_CREDENTIAL_SUFFIXES)
+                            or words[-1] in _CREDENTIAL_WORDS or joined in _CREDENTIAL_NAMES)
 
 
 def _literal_credential(value: str) -> str:
@@ -91,18 +116,22 @@ def _literal_credential(value: str) -> str:
     try:
         parts = urlsplit(probe)
         netloc = parts.netloc
-        hostname = (parts.hostname or "").lower()
+        hostname = (parts.hostname or "").lower().rstrip(".")
     except ValueError:
         return ""
     if "@" in netloc and netloc.rsplit("@", 1)[0].replace(marker, "").replace(":", ""):
         return "user info before the host"
-    for pair in parts.query.split("&"):
-        name, _, given = pair.partition("=")
-        if given and given.strip(marker) and _CREDENTIAL_QUERY.match(name):
-            return f"the query parameter '{name}'"
-    for host, prefix in _CREDENTIAL_HOSTS:
-        if (hostname == host or hostname.endswith("." + host)) and \
-                parts.path.startswith(prefix) and parts.path[len(prefix):].strip("/" + marker):
+    for where, text in (("query", parts.query), ("fragment", parts.fragment)):
+        for pair in text.split("&"):
+            name, _, given = pair.partition("=")
+            decoded = unquote_plus(name).replace(marker, "")
+            if given and given.strip(marker) and _credential_name(decoded):
+                shown = decoded if decoded.isprintable() else name.replace(marker, "")
+                return f"the {where} parameter '{shown}'"
+    for host, prefix in _CREDENTIAL_PATHS:
+        found = prefix.match(parts.path)
+        if (hostname == host or hostname.endswith("." + host)) and found and \
+                parts.path[found.end():].strip("/" + marker):
             return f"a {host} webhook path"
     return ""
 
@@ -276,6 +305,17 @@ class _Checker:
                      f"a literal URL with a credential in it ({credential}): secrets never go "
                      "in YAML", hint="write the whole URL, or the secret part, as ${env:NAME}")
 
+    def endpoint_path(self, resource: Resource, path: tuple[Any, ...], value: str) -> None:
+        """A source endpoint's ``path`` ends up in a URL: its query may not carry a literal
+        credential either."""
+        if _malformed_refs(value):
+            return
+        credential = _literal_credential("https://endpoint.invalid" + value)
+        if credential:
+            self.add(resource, path,
+                     f"a literal URL with a credential in it ({credential}): secrets never go "
+                     "in YAML", hint="write the secret part as ${env:NAME}")
+
     def templates(self, resource: Resource, path: tuple[Any, ...], value: Any, *,
                   roots: tuple[str, ...], schema: FieldSchema | None) -> None:
         record_roots = ("record", "previous")
@@ -437,6 +477,10 @@ class _Checker:
             if endpoint is not None:
                 self.headers(resource, (name, "headers"), endpoint.headers)
         self.url(resource, ("base_url",), spec.base_url)
+        for name in ("read", "write"):
+            endpoint = getattr(spec, name)
+            if endpoint is not None:
+                self.endpoint_path(resource, (name, "path"), endpoint.path)
         collection = self.collection(resource, ("collection",), spec.collection)
         inbound = spec.read is not None or self._bound_by_inbound(resource.name)
         self.mapping(resource, ("mapping",), spec.mapping,
