@@ -57,7 +57,7 @@ def config_file_digests(root: Path, environment: str) -> dict[str, str]:
     if not directory.is_dir():
         return {}
     digests: dict[str, str] = {}
-    for path in environment_files(directory):
+    for path in environment_files(directory, root=root):  # refuses links out
         name = path.relative_to(root).as_posix()
         try:
             digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,4 +1,4 @@
-"""What configuration may carry (#15, round 3):
+"""What configuration may carry, and what Hookplane reads, around secrets (#15, round 3):
 
 - a literal URL carrying a credential is refused at validate, positioned, with the kind of
   credential named and never its value — camelCase and run-together query names
@@ -6,16 +6,29 @@
   endpoint's ``path``, Slack workflow and Discord versioned webhook paths included; a query
   parameter that merely ends in ``code`` (``country_code``) is not a credential;
 - ``${env:HOOKPLANE_…}`` (Hookplane's own variables) is refused wherever a reference is
-  allowed.
+  allowed;
+- a symbolic link out of the project is never opened: not by ``plan`` (which hashed every
+  file, the one behind the link included, before loading and refusing them), not by
+  ``promote`` (which read the target environment's files and echoed their keys), not by the
+  console's declaration index.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from hookplane.apply import config_file_digests
+from hookplane.cli.main import run
 from hookplane.config import load_all
+from hookplane.errors import ConfigError
+from hookplane.runtime.console.declared import Declarations
 from tests.unit.config.test_invalid_configs import Case, _assert_reported, _problems, _project
 
 # --------------------------------------------------------------------------- literal URLs
@@ -99,3 +112,100 @@ def test_hookplane_own_variables_are_refused_wherever_references_are_allowed(
         tmp_path: Path, text: str, where: str, name: str) -> None:
     case = Case(text, where, f"${{env:{name}}} {OWN}")
     _assert_reported(_problems(_project(tmp_path, case)), case)
+
+
+# --------------------------------------------------------------------------- symbolic links
+
+SECRET_LINE = "host_secret_key: s3cr3t-on-the-ci-host\n"
+
+
+def _linked_project(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "repo"
+    for name, text in (("preview", "name: preview\nkind: preview\npromotes_to: production\n"),
+                       ("production", "name: production\nkind: production\n")):
+        (root / "environments" / name).mkdir(parents=True)
+        (root / "environments" / name / "environment.yaml").write_text(text)
+    (root / "environments" / "preview" / "notes.yaml").write_text(
+        "collections:\n  notes: {schema: {type: object}}\n")
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "credentials.yaml").write_text(SECRET_LINE)
+    return root, outside
+
+
+@contextmanager
+def _opened(directory: Path) -> Iterator[Callable[[], set[str]]]:
+    """Names of the files in ``directory`` that anything opens meanwhile (Linux inotify)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    descriptor = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert descriptor >= 0, os.strerror(ctypes.get_errno())
+    assert libc.inotify_add_watch(descriptor, os.fsencode(directory), _IN_OPEN) >= 0
+
+    def names() -> set[str]:
+        found: set[str] = set()
+        while True:
+            try:
+                data = os.read(descriptor, 65536)
+            except BlockingIOError:
+                return found
+            offset = 0
+            while offset < len(data):
+                _, _, _, size = struct.unpack_from("iIII", data, offset)
+                raw = data[offset + 16:offset + 16 + size]
+                found.add(raw.rstrip(b"\0").decode())
+                offset += 16 + size
+
+    try:
+        yield names
+    finally:
+        os.close(descriptor)
+
+
+_IN_OPEN = 0x20
+
+
+def test_plan_never_opens_a_file_behind_a_link_out_of_the_project(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """plan hashed every YAML file before loading (and refusing) them, so the file behind a
+    link out of the project was opened and read in full (a large file, or one under
+    ``/proc``, on the CI host) although the docs say nothing behind the link is read."""
+    root, outside = _linked_project(tmp_path)
+    (root / "environments" / "preview" / "leak.yaml").symlink_to(outside / "credentials.yaml")
+    with _opened(outside) as opened:
+        status = run(["-C", str(root), "plan", "preview"])
+        assert opened() == set()
+    assert status == 1
+    err = capsys.readouterr().err
+    assert ("environments/preview/leak.yaml: is a symbolic link (or inside one) that leads "
+            "outside the project") in err
+    assert "host_secret_key" not in err
+
+
+def test_the_file_digests_refuse_a_link_out_of_the_project(tmp_path: Path) -> None:
+    root, outside = _linked_project(tmp_path)
+    (root / "environments" / "preview" / "leak.yaml").symlink_to(outside / "credentials.yaml")
+    with pytest.raises(ConfigError) as refused:
+        config_file_digests(root, "preview")
+    assert [d.file for d in refused.value.diagnostics] == ["environments/preview/leak.yaml"]
+
+
+def test_promote_never_reads_a_link_out_of_the_project_in_the_target(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """promote read the target environment's files without the loader's check and echoed
+    their keys (``unknown section 'host_secret_key'``)."""
+    root, outside = _linked_project(tmp_path)
+    (root / "environments" / "production" / "leak.yaml").symlink_to(
+        outside / "credentials.yaml")
+    assert run(["-C", str(root), "promote", "preview", "production", "--dry-run"]) == 1
+    out = capsys.readouterr()
+    assert ("environments/production/leak.yaml: is a symbolic link (or inside one) that "
+            "leads outside the project") in out.err
+    assert "host_secret_key" not in out.out + out.err
+
+
+def test_the_console_declaration_index_skips_a_link_out_of_the_project(tmp_path: Path) -> None:
+    root, outside = _linked_project(tmp_path)
+    (outside / "more.yaml").write_text("collections:\n  leaked-from-host: {}\n")
+    (root / "environments" / "preview" / "more.yaml").symlink_to(outside / "more.yaml")
+    declared = Declarations(root).of("preview")
+    assert declared == {"collections.notes": "environments/preview/notes.yaml:2"}

@@ -144,6 +144,27 @@ def _leads_outside(path: Path, root: Path) -> bool:
     return False
 
 
+_OUTSIDE = ("is a symbolic link (or inside one) that leads outside the project; Hookplane "
+            "reads configuration only from inside the project root, so that a pull request "
+            "cannot make plan read files of the machine it runs on")
+
+
+def _entries(directory: Path, root: Path) -> tuple[list[Path], list[Path]]:
+    """Every entry under ``directory`` (links not followed into), and those of them — or
+    ``directory`` itself — that lead outside ``root``. Nothing is opened: links are resolved,
+    never read."""
+    entries = sorted(directory.rglob("*"))
+    escaped = [path for path in (directory, *entries)
+               if (path is directory or path.is_symlink()) and _leads_outside(path, root)]
+    return entries, escaped
+
+
+def _refuse(escaped: list[Path], root: Path) -> ConfigError:
+    return ConfigError([Diagnostic(Path(os.path.relpath(path, root)).as_posix(), 0, 0,
+                                   _OUTSIDE, hint="replace the link with the file itself")
+                        for path in escaped])
+
+
 def _relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -325,8 +346,22 @@ def _read(path: Path, rel: str, collector: _Collector) -> Any:
         return None
 
 
-def environment_files(directory: Path) -> list[Path]:
-    files = [p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+def environment_files(directory: Path, *, root: Path | None = None,
+                      skip_outside: bool = False) -> list[Path]:
+    """The YAML files of an environment directory (``*.yaml``, ``*.yml``, at any depth).
+
+    A symbolic link (or the directory itself) leading outside the project ``root`` (by
+    default the directory's grandparent, ``<root>/environments/<env>``) is never opened: it
+    raises :class:`ConfigError` naming the link, or with ``skip_outside`` is left out. Every
+    reader of an environment's files (load, plan's file digests, promote, edits, the
+    console's declaration index) lists them here.
+    """
+    root = directory.parent.parent if root is None else root
+    entries, escaped = _entries(directory, root)
+    if escaped and not skip_outside:
+        raise _refuse(escaped, root)
+    files = [p for p in entries if p.suffix in (".yaml", ".yml") and p not in escaped
+             and p.is_file()]
     return sorted(files, key=lambda p: p.relative_to(directory).as_posix())
 
 
@@ -340,15 +375,7 @@ def load(directory: Path, *, root: Path | None = None) -> Config:
     if not directory.is_dir():
         raise ConfigError([Diagnostic(rel_dir, 0, 0, "environment directory does not exist")])
     env_path = directory / ENVIRONMENT_FILE
-    escaped = [path for path in (directory, env_path, *sorted(directory.rglob("*")))
-               if _leads_outside(path, root)]
-    if escaped:
-        raise ConfigError([Diagnostic(
-            os.path.relpath(path, root), 0, 0,
-            "is a symbolic link (or inside one) that leads outside the project; Hookplane "
-            "reads configuration only from inside the project root, so that a pull request "
-            "cannot make plan read files of the machine it runs on",
-            hint="replace the link with the file itself") for path in escaped])
+    files_here = environment_files(directory, root=root)  # refuses links out, reads nothing
     env_rel = _relative(env_path, root)
     if not env_path.is_file():
         raise ConfigError([Diagnostic(
@@ -380,7 +407,7 @@ def load(directory: Path, *, root: Path | None = None) -> Config:
     resources: dict[str, dict[str, Resource]] = {kind: {} for kind in SECTIONS}
     files: dict[str, str] = {}
     with gc_paused():
-        for path in environment_files(directory):
+        for path in files_here:
             if path == env_path:
                 continue
             rel = _relative(path, root)

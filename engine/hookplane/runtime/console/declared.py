@@ -31,7 +31,8 @@ class Declarations:
         directory = environments_root(self._root) / environment
         if "/" in environment or environment.startswith(".") or not directory.is_dir():
             return {}
-        files = [p for p in environment_files(directory) if p.name != ENVIRONMENT_FILE]
+        files = [p for p in environment_files(directory, skip_outside=True)
+                 if p.name != ENVIRONMENT_FILE]
         signature: _Signature = tuple(
             (p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
         with self._lock:
