@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hookplane.config.applied import SecretKind, env_paths, resolve_references
 from hookplane.config.loader import environment_files, environments_root
+from hookplane.config.models import ENV_REF
 from hookplane.errors import ApplyError, PlanError, StaleStateError
 from hookplane.plan.model import Action, Change, Plan
 from hookplane.plan.planfile import config_file_changes, dump_plan_file, load_plan_file
@@ -105,9 +106,11 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
             continue
         if _standard_secret(change, path) and value.startswith("whsec_") \
                 and not _base64(value[6:]):
+            names = ", ".join(f"${{env:{name}}}" for name in ENV_REF.findall(text))
+            spaces = "; it has leading or trailing whitespace" if value != value.strip() else ""
             problems.append(f"{change.address}: the value behind {path} starts with 'whsec_' "
                             "but is not valid base64 after it, so no Standard Webhooks library "
-                            "could use it (check the variable; the value is not shown)")
+                            f"could use it (check {names}{spaces}; its value is not shown)")
             continue
         expected = change.fingerprints.get(path)
         if expected is not None and store.fingerprint(value) != expected:

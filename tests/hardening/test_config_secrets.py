@@ -10,7 +10,10 @@
 - a symbolic link out of the project is never opened: not by ``plan`` (which hashed every
   file, the one behind the link included, before loading and refusing them), not by
   ``promote`` (which read the target environment's files and echoed their keys), not by the
-  console's declaration index.
+  console's declaration index;
+- Standard Webhooks secrets behave exactly as the specification's libraries decode them,
+  checked with the vectors their own test suites publish; a bad ``whsec_`` value from the
+  environment is an apply error naming the variable, never its value.
 """
 
 from __future__ import annotations
@@ -18,17 +21,24 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+import textwrap
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from standardwebhooks import Webhook
 
 from hookplane.apply import config_file_digests
 from hookplane.cli.main import run
 from hookplane.config import load_all
+from hookplane.config.models import Auth
 from hookplane.errors import ConfigError
 from hookplane.runtime.console.declared import Declarations
+from hookplane.runtime.signing import sign
+from hookplane.runtime.verify import verify
 from tests.unit.config.test_invalid_configs import Case, _assert_reported, _problems, _project
 
 # --------------------------------------------------------------------------- literal URLs
@@ -209,3 +219,123 @@ def test_the_console_declaration_index_skips_a_link_out_of_the_project(tmp_path:
     (root / "environments" / "preview" / "more.yaml").symlink_to(outside / "more.yaml")
     declared = Declarations(root).of("preview")
     assert declared == {"collections.notes": "environments/preview/notes.yaml:2"}
+
+
+# --------------------------------------------------------------------------- Standard Webhooks
+#
+# Vectors copied (values only) from the test suites of the official libraries,
+# github.com/standard-webhooks/standard-webhooks at commit b2fa7b8:
+# - libraries/{python/tests/test_webhooks.py, go/webhook_test.go, ruby/spec/webhook_spec.rb,
+#   php/tests/WebhookTest.php, csharp/StandardWebhooks.Tests/WebhookTest.cs}: "sign function"
+#   (the same vector in each), the invalid signature, the multi-signature header, the
+#   unpadded secrets and the empty "whsec_" secret;
+# - libraries/rust/src/lib.rs: test_sign and test_no_verify.
+
+SIGNED = [  # (secret, msg_id, timestamp, payload, expected webhook-signature)
+    ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+     b'{"test": 2432232314}', "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+    ("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553,
+     b'{"email":"test@example.com","username":"test_user"}',
+     "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="),
+]
+WRONG = [  # (secret, msg_id, payload, a signature that must not verify)
+    ("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+     b'{"test": 2432232314}', "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="),
+    ("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+     b'{"email":"test@example.com","username":"test_user"}',
+     "v1,R3PTzyfHASBKHH98a7yexTwaJ4yNIcGhFQc1yuN+BPU="),
+]
+DECOY = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="
+UNPADDED = ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwBr"]
+
+
+def _headers(msg_id: str, timestamp: int, signature: str) -> dict[str, str]:
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature}
+
+
+def _verify(secret: str, headers: dict[str, str], body: bytes, now: int) -> bool:
+    return verify(Auth(type="standard_webhooks"), headers=headers, body=body,
+                  secrets=(secret,), token_hashes=(), now=now).ok
+
+
+@pytest.mark.parametrize(("secret", "msg_id", "timestamp", "payload", "expected"), SIGNED)
+@pytest.mark.parametrize("prefixed", [True, False])
+def test_the_libraries_sign_vectors(secret: str, msg_id: str, timestamp: int, payload: bytes,
+                                    expected: str, prefixed: bool) -> None:
+    secret = secret if prefixed else secret.removeprefix("whsec_")
+    headers = sign(secrets=[secret], body=payload, message_id=msg_id, timestamp=timestamp,
+                   event="create")
+    assert headers["webhook-signature"] == expected
+    assert _verify(secret, _headers(msg_id, timestamp, expected), payload, timestamp)
+    # several signatures, other versions among them: the valid one is found
+    several = " ".join([DECOY, "v2," + DECOY[3:], expected, DECOY])
+    assert _verify(secret, _headers(msg_id, timestamp, several), payload, timestamp)
+    # a timestamp just outside the libraries' five minutes, either way, is refused
+    assert not _verify(secret, _headers(msg_id, timestamp, expected), payload, timestamp + 301)
+    assert not _verify(secret, _headers(msg_id, timestamp, expected), payload, timestamp - 301)
+
+
+@pytest.mark.parametrize(("secret", "msg_id", "payload", "signature"), WRONG)
+def test_the_libraries_wrong_signatures_are_refused(secret: str, msg_id: str, payload: bytes,
+                                                    signature: str) -> None:
+    now = int(time.time())
+    for given in (signature, "v1,", signature[:8]):
+        assert not _verify(secret, _headers(msg_id, now, given), payload, now)
+
+
+@pytest.mark.parametrize("secret", UNPADDED)
+@pytest.mark.parametrize("prefix", ["", "whsec_"])
+def test_unpadded_secrets_agree_with_the_official_library(secret: str, prefix: str) -> None:
+    now = datetime.now(UTC)
+    stamp = int(now.timestamp())
+    payload = b'{"test": 2432232314}'
+    library = Webhook(prefix + secret)
+    theirs = library.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", now, payload.decode())
+    assert _verify(prefix + secret, _headers("msg_p5jXN8AQM9LWM0D4loKWxJek", stamp, theirs),
+                   payload, stamp)
+    ours = sign(secrets=[prefix + secret], body=payload,
+                message_id="msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp=stamp, event="create")
+    library.verify(payload, {k: v for k, v in ours.items() if k.startswith("webhook-")})
+
+
+def _apply_project(root: Path) -> None:
+    env = root / "environments" / "preview"
+    env.mkdir(parents=True)
+    (env / "environment.yaml").write_text("name: preview\nkind: preview\n")
+    (env / "main.yaml").write_text(textwrap.dedent("""\
+        collections:
+          notes: {schema: {type: object}}
+        triggers:
+          t:
+            collection: notes
+            events: [create]
+            url: https://hooks.example.com/t
+            signing: {secret: "${env:T_SECRET}"}
+        inbound_webhooks:
+          sw: {collection: notes, auth: {type: standard_webhooks, secret: "${env:SW_SECRET}"}}
+        """))
+
+
+@pytest.mark.parametrize(("value", "extra"), [
+    ("whsec_", ""),  # the libraries refuse an empty secret
+    ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", "; it has leading or trailing whitespace"),
+    ("whsec_MfKQ9r8G-KYqrTwjUPD8ILPZIo2LaLa_", ""),  # URL-safe alphabet: not what they decode
+])
+def test_a_bad_whsec_value_is_an_apply_error_naming_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        value: str, extra: str) -> None:
+    _apply_project(tmp_path)
+    monkeypatch.delenv("HOOKPLANE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("T_SECRET", value)
+    monkeypatch.setenv("SW_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    status = run(["-C", str(tmp_path), "apply", "preview", "--auto-approve"])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert ("triggers.t: the value behind signing.secret starts with 'whsec_' but is not "
+            "valid base64 after it") in err
+    assert f"(check ${{env:T_SECRET}}{extra}; its value is not shown)" in err
+    assert "inbound_webhooks.sw" not in err
+    if len(value) > len("whsec_"):
+        assert value.strip()[6:] not in err

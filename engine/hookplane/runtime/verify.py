@@ -12,7 +12,8 @@ Every scheme is implemented the way its sender documents it:
 ``bearer``                    ``Authorization: Bearer <token>``; SHA-256 of the token is one of
                               ``token_hashes``
 ``standard_webhooks``         ``webhook-id``/``-timestamp``/``-signature: v1,<base64>`` over
-                              ``"{id}.{timestamp}.{body}"``; key = base64 part of ``whsec_…``
+                              ``"{id}.{timestamp}.{body}"``; key = the secret base64-decoded,
+                              with or without ``whsec_`` (as the official libraries do)
 ``github``                    ``X-Hub-Signature-256: sha256=<hex>`` over the body
 ``stripe``                    ``Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`` over ``"{t}.{body}"``
 ``slack``                     ``X-Slack-Signature: v0=<hex>`` over ``"v0:{timestamp}:{body}"``
