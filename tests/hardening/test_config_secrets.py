@@ -191,6 +191,22 @@ def test_plan_never_opens_a_file_behind_a_link_out_of_the_project(
     assert "host_secret_key" not in err
 
 
+@pytest.mark.parametrize("linked", ["environments/production", "environments"])
+def test_an_environment_directory_linked_out_of_the_project_is_refused_unread(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], linked: str) -> None:
+    root, outside = _linked_project(tmp_path)
+    target = outside / "tree"
+    (root / linked).rename(target)  # the real directory now lives outside the project
+    (root / linked).symlink_to(target, target_is_directory=True)
+    with _opened(target / "production") if linked == "environments" else _opened(target) \
+            as opened:
+        assert run(["-C", str(root), "plan", "production"]) == 1
+        assert opened() == set()
+    err = capsys.readouterr().err
+    assert "environments/production: is a symbolic link (or inside one) that leads outside " \
+           "the project" in err
+
+
 def test_the_file_digests_refuse_a_link_out_of_the_project(tmp_path: Path) -> None:
     root, outside = _linked_project(tmp_path)
     (root / "environments" / "preview" / "leak.yaml").symlink_to(outside / "credentials.yaml")

@@ -153,10 +153,11 @@ def _entries(directory: Path, root: Path) -> tuple[list[Path], list[Path]]:
     """Every entry under ``directory`` (links not followed into), and those of them — or
     ``directory`` itself — that lead outside ``root``. Nothing is opened: links are resolved,
     never read."""
+    if _leads_outside(directory, root):
+        return [], [directory]  # not even listed
     entries = sorted(directory.rglob("*"))
-    escaped = [path for path in (directory, *entries)
-               if (path is directory or path.is_symlink()) and _leads_outside(path, root)]
-    return entries, escaped
+    return entries, [path for path in entries
+                     if path.is_symlink() and _leads_outside(path, root)]
 
 
 def _refuse(escaped: list[Path], root: Path) -> ConfigError:
