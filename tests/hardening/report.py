@@ -108,6 +108,12 @@ FIXED = [
     "Standard Webhooks secrets: unprefixed secrets were used as raw bytes (SDKs disagreed) "
     "and a non-base64 `whsec_` failed at delivery time — decoded as the libraries do, "
     "refused at apply; the specification's published example runs in the suite.",
+    "a token-authenticated webhook could not also require a body signature, so a forged "
+    "signature sent with a valid token was accepted — `auth: {type: bearer, signature: {}}` "
+    "checks both; `bearer` with a `secret` and no signature (which never verified) is refused.",
+    "mappings dropped every field they did not name (the delivery then failed with 422) and "
+    "an absent `{{payload.x}}` rendered `\"\"` into a typed field — unnamed fields are kept "
+    "(`unmapped: drop` restricts), absent values leave the field out.",
 ]
 
 

@@ -99,10 +99,14 @@ def _group(kind: str, title: str) -> click.Group:
     @click.argument("name")
     @click.option("--grace-hours", default=24.0, show_default=True, type=click.FloatRange(0),
                   help="How long the old secret stays valid.")
+    @click.option("--secret", "which", type=click.Choice(sorted(_SECRET_KINDS)),
+                  help="Which secret, when the resource has several (a bearer webhook with "
+                       "a body signature: token and hmac_secret; an invoke action: also "
+                       "signing_secret). Default: the first one apply generated.")
     @database_url_option
     @click.pass_obj
-    def rotate_command(obj: Context, environment: str, name: str, grace_hours: float,
-                       database_url: str | None) -> int:
+    def rotate_command(obj: Context, environment: str, name: str, *, grace_hours: float,
+                       which: str | None, database_url: str | None) -> int:
         """Make a new secret (printed once); the old one stays valid for the grace period."""
         with open_store(obj.root, database_url) as store:
             snapshot = store.snapshot(environment)
@@ -113,7 +117,11 @@ def _group(kind: str, title: str) -> click.Group:
             if not kinds:
                 raise StateError(f"{kind}.{name} has no generated secret to rotate; its secret "
                                  "comes from ${env:…}: change the variable and apply")
-            secret = store.rotate_secret(environment, kind, name, kinds[0],
+            if which is not None and which not in kinds:
+                raise StateError(f"{kind}.{name} has no generated {which}; it has "
+                                 + ", ".join(kinds))
+            secret = store.rotate_secret(environment, kind, name,
+                                         _SECRET_KINDS[which] if which else kinds[0],
                                          grace_hours=grace_hours)
         click.echo(secret)
         click.echo(f"New secret shown once; the old one stays valid for {grace_hours:g} hours.",

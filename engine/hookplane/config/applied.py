@@ -95,10 +95,13 @@ def generated_secrets(kind: str, spec: dict[str, Any]) -> tuple[SecretKind, ...]
         action = spec.get("action") or {}
         invoke: tuple[SecretKind, ...] = ("signing_secret",) if action.get("invoke") else ()
         auth = spec.get("auth") or {}
+        if auth.get("type") == "bearer":  # plus an HMAC key when a body signature is required
+            signed: tuple[SecretKind, ...] = (
+                ("hmac_secret",) if auth.get("signature") is not None and not auth.get("secret")
+                else ())
+            return ("token", *signed, *invoke)
         if auth.get("secret"):
             return invoke
-        if auth.get("type") == "bearer":
-            return ("token", *invoke)
         if auth.get("type", "hmac") in _SIGNED_AUTH:
             return ("hmac_secret", *invoke)
         return invoke

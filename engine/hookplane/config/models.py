@@ -371,6 +371,16 @@ class Trigger(_Model):
 # --------------------------------------------------------------------------- inbound webhooks
 
 
+class BodySignature(_Model):
+    """``bearer`` only: an HMAC-SHA256 of the raw body required as well as the token (the
+    PromptRails scheme: ``Authorization: Bearer …`` plus ``X-Webhook-Signature: sha256=…``).
+    The key is the webhook's ``hmac_secret``, generated at apply, or ``auth.secret``."""
+
+    header: str = "X-Webhook-Signature"
+    encoding: Literal["hex", "sha256=", "base64"] = "sha256="
+    """``sha256=`` requires the prefix; ``hex`` and ``base64`` accept it optionally."""
+
+
 class Auth(_Model):
     """How an inbound delivery proves who sent it."""
 
@@ -382,6 +392,8 @@ class Auth(_Model):
     encoding: Literal["hex", "sha256=", "base64"] | None = None
     secret: str | None = None
     tolerance_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
+    signature: BodySignature | None = None
+    """``bearer`` only, opt-in: also require a body signature; both are checked."""
     timestamp_header: str | None = None
     """``hmac`` only, opt-in: the header carrying the Unix time the sender signed; the
     signature then covers ``{timestamp}.{body}`` and a timestamp outside
@@ -398,6 +410,13 @@ class Auth(_Model):
             raise ValueError(
                 f"auth type '{self.type}' uses its own header; remove 'header'"
             )
+        if self.signature is not None and self.type != "bearer":
+            raise ValueError(f"'signature' applies to auth type 'bearer' (a token plus a body "
+                             f"signature), not '{self.type}'")
+        if self.type == "bearer" and self.secret is not None and self.signature is None:
+            raise ValueError("auth type 'bearer' takes no 'secret': Hookplane issues the token "
+                             "at apply ('reveal' shows it once); to also require a body "
+                             "signature keyed with this secret, add 'signature: {}'")
         if self.timestamp_header is not None and self.type != "hmac":
             raise ValueError(f"'timestamp_header' applies to auth type 'hmac', not "
                              f"'{self.type}' (whose timestamp, if any, is its own)")

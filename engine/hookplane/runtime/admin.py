@@ -74,8 +74,9 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 def rotate(services: Services, environment: str, kind: str, name: str, *,
-           actor: str = "admin api") -> tuple[dict[str, Any], int]:
-    """Rotate a generated secret (24 h grace); ``actor`` is what the audit log records."""
+           actor: str = "admin api", which: str | None = None) -> tuple[dict[str, Any], int]:
+    """Rotate a generated secret (24 h grace); ``actor`` is what the audit log records,
+    ``which`` the secret kind when the resource has several (default: the first)."""
     view = services.registry.get(environment)
     if view is None:
         return {"error": f"no environment '{environment}'"}, 404
@@ -90,16 +91,21 @@ def rotate(services: Services, environment: str, kind: str, name: str, *,
         if not generated:
             return {"error": f"{kind}.{name} has no generated secret to rotate (it comes from "
                              "${env:…}; change the variable and apply)"}, 409
-        secret = services.store.rotate_secret(environment, kind, name, generated[0],
+        if which is not None and which not in generated:
+            return {"error": f"{kind}.{name} has no generated {which}; it has "
+                             + ", ".join(generated)}, 400
+        chosen = kinds[which] if which is not None else generated[0]
+        secret = services.store.rotate_secret(environment, kind, name, chosen,
                                               grace_hours=24, actor=actor)
         previous = [info.expires_at for info in services.store.secret_info(
-            environment, kind, name) if info.kind == generated[0]
+            environment, kind, name) if info.kind == chosen
             and info.status == "previous" and info.expires_at]
     except SecretError as exc:
         return {"error": str(exc)}, 409
     services.registry.refresh()
     expires = max(previous) if previous else None
-    return {"secret": secret, "grace_period_hours": 24, "old_secret_expires_at": expires,
+    return {"secret": secret, "kind": chosen, "grace_period_hours": 24,
+            "old_secret_expires_at": expires,
             "note": "shown once: store it now; the old secret stays valid until "
                     f"{expires or 'the grace period ends (24 hours)'}"}, 200
 

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -416,10 +416,16 @@ async def admin_inbound_deliveries(request: Request[Any, Any, Any], environment:
       responses=_documented(*_ADMIN_ERRORS),
       status_code=200)
 async def admin_rotate_inbound(request: Request[Any, Any, Any], environment: FromPath[str],
-                               name: FromPath[str]) -> Response[Any]:
+                               name: FromPath[str],
+                               secret: Annotated[
+                                   Literal["token", "hmac_secret", "signing_secret"] | None,
+                                   QueryParameter(description="which secret, when the webhook "
+                                                  "has several (default: the first)")] = None,
+                               ) -> Response[Any]:
     """Rotate the webhook's secret or token; the new one is returned once."""
     result = await anyio.to_thread.run_sync(
-        lambda: rotate(_services(request), environment, "inbound_webhooks", name))
+        lambda: rotate(_services(request), environment, "inbound_webhooks", name,
+                       which=secret))
     return _json(result[0], result[1])
 
 

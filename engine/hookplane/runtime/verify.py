@@ -10,7 +10,8 @@ Every scheme is implemented the way its sender documents it:
                               requires the prefix, ``encoding: base64`` is standard base64
 ``static_header``             ``auth.header``'s value equals the secret
 ``bearer``                    ``Authorization: Bearer <token>``; SHA-256 of the token is one of
-                              ``token_hashes``
+                              ``token_hashes``; with ``auth.signature`` the body's HMAC
+                              (``X-Webhook-Signature: sha256=<hex>``) is required as well
 ``standard_webhooks``         ``webhook-id``/``-timestamp``/``-signature: v1,<base64>`` over
                               ``"{id}.{timestamp}.{body}"``; key = the secret base64-decoded,
                               with or without ``whsec_`` (as the official libraries do)
@@ -161,7 +162,10 @@ def secret_header_names(auth: Auth) -> frozenset[str]:
     """Lower-case names of the headers that carry this scheme's credentials."""
     if auth.type in ("hmac", "static_header"):
         return frozenset({(auth.header or _DEFAULT_HMAC_HEADER).lower()})
-    return frozenset(_SCHEME_HEADERS.get(auth.type, ()))
+    names = frozenset(_SCHEME_HEADERS.get(auth.type, ()))
+    if auth.signature is not None:
+        names |= {auth.signature.header.lower()}
+    return names
 
 
 def redact_headers(headers: Mapping[str, str], auth: Auth) -> dict[str, str]:
@@ -362,7 +366,12 @@ def _hmac(auth: Auth, delivery: _Delivery) -> str:
         timestamp = delivery.require(auth.timestamp_header)
         _check_time(delivery, auth, timestamp, auth.timestamp_header)
         prefix = f"{timestamp}.".encode()
-    encoding = auth.encoding or "hex"
+    return _body_hmac(header, value, auth.encoding or "hex", delivery, prefix)
+
+
+def _body_hmac(header: str, value: str, encoding: str, delivery: _Delivery,
+               prefix: bytes = b"") -> str:
+    """HMAC-SHA256 of ``prefix + body`` keyed with the secret text, in ``header``'s value."""
     digest = _base64_digest if encoding == "base64" else _hex_digest
 
     def parse(entry: str) -> bytes | None:
@@ -411,7 +420,12 @@ def _bearer(auth: Auth, delivery: _Delivery) -> str:
             matched = True
     if not matched:
         raise _Reject("bad_token", "the bearer token is not a current token of this webhook")
-    return "bearer token matched"
+    if auth.signature is None:
+        return "bearer token matched"
+    # both are required when both are configured: a valid token never excuses a forged body
+    header = auth.signature.header
+    signed = _body_hmac(header, delivery.require(header), auth.signature.encoding, delivery)
+    return f"bearer token matched; {signed}"
 
 
 def _standard_webhooks(auth: Auth, delivery: _Delivery) -> str:

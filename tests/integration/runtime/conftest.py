@@ -83,6 +83,10 @@ def project_yaml(upstream: str, receiver: str) -> str:
             rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents
             auth: {{type: bearer}}
+          signed-bearer:
+            rate_limit: {{requests: 10000, per_seconds: 60}}
+            collection: incidents
+            auth: {{type: bearer, signature: {{}}}}
           standard:
             rate_limit: {{requests: 10000, per_seconds: 60}}
             collection: incidents

@@ -52,6 +52,44 @@ def test_rotate_secret_from_the_cli(runtime: Runtime, capsys: pytest.CaptureFixt
     assert rt.secret("standard") == new
 
 
+def test_rotate_each_secret_of_a_token_plus_signature_webhook(
+        runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bearer webhook with a body signature has two generated secrets: --secret (CLI) and
+    ?secret= (admin API) choose which one is rotated; the other stays as it was."""
+    import hashlib
+    import hmac
+
+    from tests.integration.runtime.harness import wait_for
+
+    rt = runtime
+    token, secret = rt.token("inbound_webhooks", "signed-bearer"), rt.secret("signed-bearer")
+    new_secret = cli(rt, capsys, "inbound-webhooks", "rotate-secret", "preview",
+                     "signed-bearer", "--secret", "hmac_secret").strip()
+    assert new_secret != secret and rt.secret("signed-bearer") == new_secret
+    admin = {"Authorization": "Bearer admin-token-for-tests-0123456789"}
+    rotated = rt.http.post("/admin/preview/inbound-webhooks/signed-bearer/rotate-secret",
+                           params={"secret": "token"}, headers=admin)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["kind"] == "token"
+    new_token = rotated.json()["secret"]
+    assert new_token.startswith("hpt_") and rt.secret("signed-bearer") == new_secret
+    body = b'{"title": "after both rotations", "severity": "p2"}'
+    for key in (secret, new_secret):  # both secrets and both tokens verify during the grace
+        for bearer in (token, new_token):
+            signature = "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+            headers = {"Authorization": f"Bearer {bearer}", "X-Webhook-Signature": signature}
+            assert wait_for(lambda h=headers: rt.post("signed-bearer", body, h)
+                            .status_code == 201)
+    wrong = rt.http.post("/admin/preview/inbound-webhooks/keyed/rotate-secret",
+                         params={"secret": "token"}, headers=admin)
+    assert wrong.status_code == 400 and "has no generated token" in wrong.text
+    status = run(["-C", str(rt.root), "--no-color", "inbound-webhooks", "rotate-secret",
+                  "preview", "keyed", "--secret", "token", "--database-url", rt.database_url])
+    refused = capsys.readouterr()
+    assert status != 0 and refused.out == ""
+    assert "has no generated token; it has hmac_secret" in refused.err
+
+
 def test_job_outcomes_are_shown_by_the_cli_and_the_admin_api(
         runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     """A 202 with a job id is not the end of the story: whether the invoke or hydration

@@ -104,6 +104,28 @@ def test_bearer_token(runtime: Runtime) -> None:
     assert bad.status_code == 401
 
 
+def test_bearer_token_plus_signature_checks_both(runtime: Runtime) -> None:
+    """PromptRails' scheme: a token in Authorization and, because a secret is configured,
+    ``X-Webhook-Signature: sha256=<hex HMAC of the body>`` too. A valid token never excuses
+    a forged or missing signature, and a valid signature never excuses a wrong token."""
+    rt = runtime
+    token, secret = rt.token("inbound_webhooks", "signed-bearer"), rt.secret("signed-bearer")
+    body = json.dumps({"title": "token and signature", "severity": "p2"}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    bearer = {"Authorization": f"Bearer {token}"}
+    ok = rt.post("signed-bearer", body, {**bearer, "X-Webhook-Signature": signature})
+    assert ok.status_code == 201, ok.text
+    forged = "sha256=" + hmac.new(b"guess", body, hashlib.sha256).hexdigest()
+    for headers in ({**bearer, "X-Webhook-Signature": forged}, bearer,
+                    {"Authorization": "Bearer hpt_guess", "X-Webhook-Signature": signature}):
+        refused = rt.post("signed-bearer", body, headers)
+        assert refused.status_code == 401, (headers.keys(), refused.text)
+    # the plain bearer webhook keeps working with the token alone
+    plain = rt.token("inbound_webhooks", "bearer")
+    alone = rt.post("bearer", body, {"Authorization": f"Bearer {plain}"})
+    assert alone.status_code == 201
+
+
 def test_mapping_is_applied_and_stored_record_is_readable(runtime: Runtime) -> None:
     rt = runtime
     body = b'{"issue":{"title":"Build red"},"labels":["p2","ci"],"sender":"x"}'

@@ -281,6 +281,24 @@ CASES = [
                  headers: {Authorization: "Bearer sk-live-1"}
          """, "main.yaml:7:34", "header 'Authorization' carries a credential",
          id="literal-invoke-authorization"),
+    case("""\
+         inbound_webhooks:
+           w:
+             auth: {type: hmac, signature: {}}
+         """, "main.yaml:3:11", "'signature' applies to auth type 'bearer'",
+         id="signature-on-hmac"),
+    case("""\
+         inbound_webhooks:
+           w:
+             auth: {type: bearer, secret: "${env:TOKEN}"}
+         """, "main.yaml:3:11", "auth type 'bearer' takes no 'secret'",
+         id="bearer-with-secret-and-no-signature"),
+    case("""\
+         inbound_webhooks:
+           w:
+             auth: {type: bearer, signature: {encoding: sha1}}
+         """, "main.yaml:3:48", "auth.signature.encoding: \"sha1\" is not one of",
+         id="bearer-signature-bad-encoding"),
     case(TRIGGER.replace("https://hooks.example.com/t", '"${env:slack-url}"'), "main.yaml:5:10",
          "malformed reference '${env:slack-url}': write ${env:NAME} (NAME: letters, digits, '_')",
          id="malformed-env-name"),

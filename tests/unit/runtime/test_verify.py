@@ -546,6 +546,64 @@ def test_bearer_ignores_malformed_stored_hashes() -> None:
     assert verify(BEARER, headers=headers, body=BODY, secrets=(), token_hashes=hashes).ok
 
 
+# the PromptRails scheme: a bearer token and, when configured, a body signature as well
+SIGNED_BEARER = Auth.model_validate({"type": "bearer", "signature": {}})
+PROMPTRAILS_SECRET = "wh_secret_6a1f0c"
+
+
+def _promptrails_signature(secret: str, body: bytes) -> str:
+    """As the seed's sender computes it: hmac.new(secret.encode(), payload, sha256)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("token", "signature", "reason"),
+    [
+        (TOKEN, _promptrails_signature(PROMPTRAILS_SECRET, BODY), "ok"),
+        (TOKEN, _promptrails_signature("someone-else", BODY), "bad_signature"),
+        (TOKEN, _promptrails_signature(PROMPTRAILS_SECRET, BODY + b" "), "bad_signature"),
+        (TOKEN, hmac.new(PROMPTRAILS_SECRET.encode(), BODY, hashlib.sha256).hexdigest(),
+         "malformed_header"),  # sha256= is required by default
+        (TOKEN, None, "missing_header"),
+        ("hpt_wrong", _promptrails_signature(PROMPTRAILS_SECRET, BODY), "bad_token"),
+        (None, _promptrails_signature(PROMPTRAILS_SECRET, BODY), "missing_header"),
+    ],
+)
+def test_bearer_with_signature_checks_both(token: str | None, signature: str | None,
+                                           reason: str) -> None:
+    headers = {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if signature is not None:
+        headers["X-Webhook-Signature"] = signature
+    result = verify(SIGNED_BEARER, headers=headers, body=BODY, secrets=(PROMPTRAILS_SECRET,),
+                    token_hashes=[_token_hash(TOKEN)], now=NOW)
+    assert (result.ok, result.reason) == (reason == "ok", reason)
+    assert TOKEN not in result.detail and PROMPTRAILS_SECRET not in result.detail
+
+
+def test_bearer_signature_header_and_encoding_are_configurable() -> None:
+    auth = Auth.model_validate(
+        {"type": "bearer", "signature": {"header": "X-Sig", "encoding": "base64"}})
+    mac = hmac.new(PROMPTRAILS_SECRET.encode(), BODY, hashlib.sha256).digest()
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Sig": base64.b64encode(mac).decode()}
+    hashes = [_token_hash(TOKEN)]
+    assert verify(auth, headers=headers, body=BODY, secrets=(PROMPTRAILS_SECRET,),
+                  token_hashes=hashes).ok
+    # a rotation's previous secret still verifies; no secret at all fails closed
+    assert verify(auth, headers=headers, body=BODY, secrets=("new", PROMPTRAILS_SECRET),
+                  token_hashes=hashes).ok
+    assert verify(auth, headers=headers, body=BODY, secrets=(),
+                  token_hashes=hashes).reason == "bad_signature"
+    assert "x-sig" in secret_header_names(auth)
+
+
+def test_a_bearer_without_signature_ignores_a_signature_header() -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Webhook-Signature": "sha256=forged"}
+    assert verify(BEARER, headers=headers, body=BODY, secrets=(),
+                  token_hashes=[_token_hash(TOKEN)]).ok
+
+
 # --------------------------------------------------------------------------- delivery ids
 
 
