@@ -48,8 +48,10 @@ from hookplane.yamledit import (
     SCHEMA_COMMENT,
     FileChange,
     append_entry,
+    append_text,
     dump,
     remove_entry,
+    remove_text,
     round_trip_value,
     round_trip_yaml,
     validate_environment,
@@ -573,15 +575,21 @@ def create(root: Path, environment: str, name: str, options: Options, *,
     loaded = yaml.load(before) if before else None
     if before is not None and not isinstance(loaded, CommentedMap | None):
         raise AuthoringError(f"{relative}: not a mapping of sections; choose another --file")
-    doc = append_entry(yaml, loaded if loaded is not None else CommentedMap(), kind, name,
-                       round_trip_value(spec, flow=False))
-    after = dump(yaml, doc)
-    if before is None:
-        after = SCHEMA_COMMENT + after
-    elif loaded is None:  # a file of comments only: keep them on top
-        after = before.rstrip("\n") + "\n" + after if before.strip() else after
+    value = round_trip_value(spec, flow=False)
+    spliced = (append_text(before, kind, name, value)
+               if before is not None and loaded is not None else None)
+    if spliced is not None:  # the entry's lines inserted, every other byte as it was
+        after = spliced
     else:
-        notes += _reformatted(yaml, before, relative)
+        doc = append_entry(yaml, loaded if loaded is not None else CommentedMap(), kind, name,
+                           value)
+        after = dump(yaml, doc)
+        if before is None:
+            after = SCHEMA_COMMENT + after
+        elif loaded is None:  # a file of comments only: keep them on top
+            after = before.rstrip("\n") + "\n" + after if before.strip() else after
+        else:
+            notes += _reformatted(yaml, before, relative)
     address = f"{kind}.{name}"
     result = _validated(root, config, path, after, address)
     written = result.get(kind, name)
@@ -604,11 +612,18 @@ def delete(root: Path, environment: str, kind: str, name: str) -> Edit:
                              f"{suggest(name, known)}; {listed}")
     path = root / resource.file
     before = path.read_text(encoding="utf-8")
-    yaml = round_trip_yaml()
-    doc = remove_entry(yaml, yaml.load(before), kind, name)
-    after: str | None = dump(yaml, doc) if len(doc) else None
-    notes = _reformatted(yaml, before, resource.file) if after is not None else (
-        f"{resource.file} declared nothing else and is removed",)
+    spliced = remove_text(before, kind, name)
+    after: str | None
+    if spliced is not None:  # the entry's lines cut out, every other byte as it was
+        after = spliced or None
+        notes: tuple[str, ...] = () if after is not None else (
+            f"{resource.file} declared nothing else and is removed",)
+    else:
+        yaml = round_trip_yaml()
+        doc = remove_entry(yaml, yaml.load(before), kind, name)
+        after = dump(yaml, doc) if len(doc) else None
+        notes = _reformatted(yaml, before, resource.file) if after is not None else (
+            f"{resource.file} declared nothing else and is removed",)
     if getattr(resource.spec, "protect", False):
         notes += (f"{kind}.{name} has protect: true: once applied, plan refuses to destroy "
                   "it until protect: false has been applied first",)

@@ -8,6 +8,9 @@ Shared by :mod:`hookplane.promote` (mirror FROM's resources into TO) and
 - :func:`append_entry` / :func:`remove_entry`: add or drop one named resource of a section
   and keep every comment where a reader expects it (the comment above a removed resource goes
   with it; a comment that introduces the next section stays in front of that section);
+- :func:`append_text` / :func:`remove_text`: the same edits made on the text itself, so that
+  every other byte of the file stays (authoring uses them, falling back to the two above for
+  shapes they do not handle);
 - :func:`round_trip_value`: plain data as ruamel nodes in the house style (short flat lists
   and mappings in flow style, strings quoted whenever Hookplane's loader would read them as
   something other than text);
@@ -442,3 +445,229 @@ def remove_entry(yaml: YAML, doc: CommentedMap, section: str, name: str) -> Comm
         merged = _strip_leading_blanks(merged)
     _set_after_section(doc, after, merged)
     return doc
+
+
+# --------------------------------------------------------------------------- text splices
+#
+# append_entry/remove_entry re-serialise the whole document through ruamel, which rewrites
+# constructs it does not keep (a flow mapping over several lines becomes one line, anchors
+# and quoting can change). The splices below edit the text itself: the new entry's lines are
+# inserted, or the removed entry's lines cut out, and every other byte stays as it was. They
+# follow the same comment rules as append_entry/remove_entry (the CASES in
+# tests/unit/test_yamledit.py hold for both) and answer None where the file's shape is one
+# they do not handle (a flow-style section, document markers), so that callers fall back to
+# the re-serialising edit. Every splice is checked by parsing its result.
+
+
+@dataclass(frozen=True)
+class _Section:
+    key: Any
+    line: int
+    """Line of the top-level key (0-based)."""
+    body: Any
+    entries: list[tuple[Any, int]]
+    """(key, line) of every entry when the body is a block mapping, else empty."""
+    column: int
+    """Column of the entries (block mappings); 0 otherwise."""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _is_gap(line: str, column: float) -> bool:
+    """A line between entries: blank, or a comment indented at most ``column``."""
+    text = line.strip()
+    return not text or (text.startswith("#") and _indent(line) <= column)
+
+
+def _gap_start(lines: list[str], start: int, end: int, column: float) -> int:
+    """Where the run of gap lines that ends at ``end`` (exclusive) begins, not before start."""
+    index = end
+    while index > start and _is_gap(lines[index - 1], column):
+        index -= 1
+    return index
+
+
+def _sections(doc: CommentedMap) -> list[_Section] | None:
+    found = []
+    for key in doc:
+        line, _column = doc.lc.key(key)
+        body = doc[key]
+        entries: list[tuple[Any, int]] = []
+        column = 0
+        if isinstance(body, CommentedMap) and len(body) and not body.fa.flow_style():
+            entries = [(name, body.lc.key(name)[0]) for name in body]
+            column = body.lc.key(next(iter(body)))[1]
+        found.append(_Section(key, line, body, entries, column))
+    lines = [s.line for s in found]
+    return found if lines == sorted(lines) else None
+
+
+def _layout(text: str) -> tuple[list[str], str, CommentedMap] | None:
+    """The lines of ``text``, its newline and its round-trip document; None when the text is
+    not one plain document of sections (document markers, directives, not a mapping)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.split(newline)
+    if lines and lines[-1] == "":
+        lines.pop()
+    if any(line.startswith(("---", "...", "%")) for line in lines):
+        return None
+    try:
+        doc = round_trip_yaml().load(text)
+    except Exception:  # unreadable: the re-serialising edit reports it
+        return None
+    if not isinstance(doc, CommentedMap) or not len(doc):
+        return None
+    return lines, newline, doc
+
+
+def _section_end(sections: list[_Section], index: int, total: int) -> int:
+    return sections[index + 1].line if index + 1 < len(sections) else total
+
+
+def _step(sections: list[_Section]) -> int:
+    """How far the file indents a resource's keys under its name (2 unless it says else)."""
+    for section in sections:
+        for name, _line in section.entries:
+            value = section.body[name]
+            if isinstance(value, CommentedMap) and len(value) and not value.fa.flow_style():
+                step = int(value.lc.key(next(iter(value)))[1]) - section.column
+                if 2 <= step <= 8:
+                    return step
+    return 2
+
+
+def _entry_text(name: str, value: Any, column: int, step: int = 2) -> list[str]:
+    yaml = round_trip_yaml()
+    yaml.indent(mapping=step, sequence=step + 2, offset=step)
+    rendered = dump(yaml, CommentedMap([(name, value)])).split("\n")
+    if rendered and rendered[-1] == "":
+        rendered.pop()
+    return [" " * column + line if line.strip() else "" for line in rendered]
+
+
+def _joined(lines: list[str], newline: str) -> str:
+    return newline.join(lines) + newline if lines else ""
+
+
+def _checked(text: str, expected: Any) -> str | None:
+    """``text`` when it parses to exactly ``expected`` (values and key order), else None."""
+    try:
+        data = parse(text)
+    except YamlProblem:
+        return None
+    if data != expected or json.dumps(data, default=str) != json.dumps(expected, default=str):
+        return None
+    return text
+
+
+def append_text(text: str, section: str, name: str, value: Any) -> str | None:
+    """``text`` with ``section.name`` added after the section's last entry (a missing
+    section is added at the end of the file), every other byte unchanged; None when the
+    file's shape needs :func:`append_entry` instead."""
+    layout = _layout(text)
+    if layout is None:
+        return None
+    lines, newline, doc = layout
+    sections = _sections(doc)
+    if sections is None:
+        return None
+    expected = parse(text)
+    plain = parse(dump(round_trip_yaml(), CommentedMap([("v", value)])))["v"]
+    keys = [s.key for s in sections]
+    columns = [s.column for s in sections if s.entries]
+    column = columns[0] if columns else 2
+    if section not in keys:
+        expected[section] = {name: plain}
+        gap = [""] if lines and lines[-1].strip() else []
+        added = [*lines, *gap, f"{section}:",
+                 *_entry_text(name, value, column, _step(sections))]
+        return _checked(_joined(added, newline), expected)
+    index = keys.index(section)
+    current = sections[index]
+    body = expected.get(section)
+    if current.body is None and body is None:  # ``section:`` with nothing under it yet
+        expected[section] = {name: plain}
+        at = current.line + 1
+        added = [*lines[:at], *_entry_text(name, value, column, _step(sections)),
+                 *lines[at:]]
+        return _checked(_joined(added, newline), expected)
+    if not current.entries or not isinstance(body, dict):
+        return None
+    body[name] = plain
+    end = _section_end(sections, index, len(lines))
+    last = current.entries[-1][1]
+    at = _gap_start(lines, last + 1, end, current.column)
+    spaced = False
+    for (_, previous), (_, line) in zip(current.entries, current.entries[1:], strict=False):
+        start = _gap_start(lines, previous + 1, line, current.column)
+        spaced = spaced or (start < line and not lines[start].strip())
+    new = ([""] if spaced else []) + _entry_text(name, value, current.column, _step(sections))
+    return _checked(_joined([*lines[:at], *new, *lines[at:]], newline), expected)
+
+
+def remove_text(text: str, section: str, name: str) -> str | None:
+    """``text`` without ``section.name`` (its own comment lines go with it, a section left
+    empty goes with its heading), every other byte unchanged; ``""`` when nothing would be
+    left but comments; None when the file's shape needs :func:`remove_entry` instead."""
+    layout = _layout(text)
+    if layout is None:
+        return None
+    lines, newline, doc = layout
+    sections = _sections(doc)
+    if sections is None:
+        return None
+    keys = [s.key for s in sections]
+    if section not in keys:
+        return None
+    index = keys.index(section)
+    current = sections[index]
+    names = [entry for entry, _ in current.entries]
+    if name not in names:
+        return None
+    expected = parse(text)
+    del expected[section][name]
+    if not expected[section]:
+        del expected[section]
+        if not expected:
+            return ""
+    end = _section_end(sections, index, len(lines))
+    position = names.index(name)
+    entry_line = current.entries[position][1]
+    column = current.column
+    leads = []  # where each entry's lead-in (gap lines above its key) starts
+    for number, (_, line) in enumerate(current.entries):
+        previous = current.entries[number - 1][1] + 1 if number else current.line + 1
+        leads.append(_gap_start(lines, previous, line, column))
+    tail = _gap_start(lines, current.entries[-1][1] + 1, end, column)
+    keep, _own = _split_own(lines[leads[position]:entry_line])
+    if len(names) > 1 and position + 1 < len(names):
+        following = current.entries[position + 1][1]
+        merged = _join(keep, lines[leads[position + 1]:following])
+        if position == 0:
+            merged = _strip_leading_blanks(merged)
+        result = [*lines[:leads[position]], *merged, *lines[following:]]
+        return _checked(_joined(result, newline), expected)
+    kept = keep if _has_comment(keep) else []
+    while kept[-1:] == [""]:
+        kept = kept[:-1]
+    if len(names) > 1:  # the last entry: comments above it that are not its own stay
+        result = [*lines[:leads[position]], *_join(kept, lines[tail:end]), *lines[end:]]
+        return _checked(_joined(result, newline), expected)
+    # the section is empty now: it goes, with the comment lines directly above it (lines
+    # above the first section are the file's header and stay)
+    start = current.line
+    if index > 0:
+        before = sections[index - 1]
+        after_previous = (before.entries[-1][1] if before.entries else before.line) + 1
+        start = _gap_start(lines, after_previous, current.line,
+                           before.column if before.entries else float("inf"))
+    section_keep, _section_own = _split_own(lines[start:current.line])
+    merged = _join(_join(section_keep, kept), lines[tail:end])
+    if index == 0:
+        merged = _strip_leading_blanks(merged)
+    while end == len(lines) and merged[-1:] == [""]:  # the file does not end in blank lines
+        merged = merged[:-1]
+    result = [*lines[:start], *merged, *lines[end:]]
+    return _checked(_joined(result, newline), expected)

@@ -549,3 +549,40 @@ def test_created_resources_are_planned_and_applied(
     assert hookplane("-C", project, "plan", "preview", "--detailed-exitcode").code == 0
     listed = hookplane("-C", project, "inbound-webhooks", "get", "preview", "orders")
     assert listed.code == 0 and "auth_type: static_header" in listed.out
+
+
+HAND_WRITTEN = """\
+triggers:
+    # written by hand: four-space indentation, a flow mapping over three lines
+    notify:
+        collection: incidents
+        events: [create]
+        url: 'https://hooks.example.com/notify'
+        filter: {severity: p1,
+                 status: open}
+        headers: {X-Team: sre}   # who owns it
+"""
+
+
+def test_create_and_delete_leave_every_other_byte_as_it_was(
+    hookplane: Invoke, project: Path
+) -> None:
+    """`triggers create` joined a flow mapping written over three lines into one line and
+    re-indented the file; now only the new entry's lines are added (in the file's own
+    indentation), and deleting it gives the file back byte for byte."""
+    path = project / "environments" / "preview" / "hand.yaml"
+    path.write_text(HAND_WRITTEN)
+    created = hookplane("-C", project, "triggers", "create", "preview", "page",
+                        "--collection", "incidents", "--url", "https://oncall.example.com/p",
+                        "--events", "create,update,delete",
+                        "--file", "environments/preview/hand.yaml")
+    assert created.code == 0, created
+    assert "re-indents" not in created.out + created.err
+    assert path.read_text() == HAND_WRITTEN + (
+        "    page:\n"
+        "        collection: incidents\n"
+        "        events: [create, update, delete]\n"
+        "        url: https://oncall.example.com/p\n")
+    deleted = hookplane("-C", project, "triggers", "delete", "preview", "page")
+    assert deleted.code == 0, deleted
+    assert path.read_text() == HAND_WRITTEN
