@@ -48,7 +48,13 @@ def test_dispatch_small() -> None:
 def test_isolation_small() -> None:
     figures = isolation.run(rate=50, seconds=4, delay=5, warmup=1)
     assert figures.slow.queued_at_end > 0
-    assert figures.ratio <= 3, figures.row()
+    # The regression this guards against is a write that waits for the 5 s receiver: its
+    # latency is then seconds against a few milliseconds, a ratio in the hundreds at any
+    # percentile. p99 of 200 writes is the second slowest — one scheduler hiccup on a busy
+    # 2-core machine measured 3.89 — so the steady p90 carries the tight bound and p99 a
+    # loose one; both are still far below what a real regression produces.
+    assert figures.ratio_p90 <= 3, figures.row()
+    assert figures.ratio <= 10, figures.row()
 
 
 @needs_wrk
