@@ -10,14 +10,17 @@ What moves:
   sources, which is where a promotion that would break production is caught.
 
 Only YAML is read and written: no state of FROM is opened, so no secret of FROM can be read,
-copied or printed. TO's files are edited with ruamel.yaml round-trip: comments, key order and
-quoting survive; a resource already in TO is updated in place in the file that holds it; a new
-one goes to the file with the same name as in FROM. The result is loaded and validated before
-anything is written.
+copied or printed. TO's files are edited as text: a new file is FROM's file of the same name
+as written (less what TO declares elsewhere), a removed resource's lines are cut out, an added
+one's lines are inserted (with the ``x-`` anchor block its aliases need), and an updated one is
+rewritten on its own with TO's comments kept; every other byte stays. A file whose shape the
+text edits do not handle (a flow-style section, document markers) is re-serialised with
+ruamel.yaml round-trip instead. The result is loaded and validated before anything is written.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +32,22 @@ from ruamel.yaml.comments import CommentedMap
 from hookplane.config import Config, load_environment
 from hookplane.config.loader import ENVIRONMENT_FILE, environment_files, environments_root
 from hookplane.config.models import SECTIONS
+from hookplane.config.yamlio import parse
 from hookplane.errors import ConfigError, PromotionError
 from hookplane.plan.rules import PROMOTED_ONLY
 from hookplane.yamledit import (
     SCHEMA_COMMENT,
     FileChange,
+    anchors_defined,
+    append_lines,
     dump,
+    entry_text,
+    extension_blocks,
+    insert_block,
+    remove_text,
+    replace_lines,
     round_trip_yaml,
+    update_entry,
     validate_environment,
     write_changes,
 )
@@ -128,13 +140,16 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
                     for name, spec in body.items():
                         wanted[(section, str(name))] = (spec, relative)
 
+    source_text = {path.relative_to(source.directory).as_posix(): path.read_text(
+        encoding="utf-8") for path in environment_files(source.directory)
+        if not (path.name == ENVIRONMENT_FILE and path.parent == source.directory)}
+    removals: list[tuple[str, str, Path]] = []
+    updates: list[tuple[str, str, Path, str]] = []
+    additions: list[tuple[str, str, Path, str]] = []
     kept: list[str] = []
     for (section, name), path in located.items():
         if (section, name) not in wanted and section in PROMOTED_ONLY:
-            body = target_docs[path][section]
-            del body[name]
-            if not body:
-                del target_docs[path][section]
+            removals.append((section, name, path))
     for (section, name), (spec, relative) in wanted.items():
         existing = located.get((section, name))
         if existing is not None and section not in PROMOTED_ONLY:
@@ -142,38 +157,167 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
                 kept.append(f"{section}.{name}")
             continue
         if existing is not None:
-            body = target_docs[existing][section]
-            if isinstance(body[name], CommentedMap) and isinstance(spec, Mapping):
-                _merge(body[name], spec)
-            else:
-                body[name] = spec
+            if _plain(target_docs[existing][section][name]) != _plain(spec):
+                updates.append((section, name, existing, relative))
             continue
-        path = target_dir / relative
-        doc = target_docs.get(path)
-        if doc is None:
-            doc = CommentedMap()
-            target_docs[path] = doc
-        if not isinstance(doc.get(section), CommentedMap):
-            doc[section] = CommentedMap()
-        doc[section][name] = spec
+        additions.append((section, name, target_dir / relative, relative))
 
-    changes: list[FileChange] = []
+    touched = sorted({p for *_, p in removals} | {p for _s, _n, p, _r in updates}
+                     | {p for _s, _n, p, _r in additions})
     new_files: dict[Path, str | None] = {}
-    for path, doc in sorted(target_docs.items()):
-        before = target_text.get(path)
-        if isinstance(doc, CommentedMap) and not doc:
-            after: str | None = None
-        else:
-            after = dump(yaml, doc)
-            if before is None:
-                after = SCHEMA_COMMENT + after
-        if after != before:
-            new_files[path] = after
-            changes.append(FileChange(path.relative_to(root).as_posix(), before, after))
+    for path in touched:
+        edits = _Edits([(s_, n) for s_, n, p in removals if p == path],
+                       [(s_, n, r) for s_, n, p, r in updates if p == path],
+                       [(s_, n, r) for s_, n, p, r in additions if p == path])
+        try:
+            spliced = _splice(target_text.get(path), source_text, edits, wanted=wanted,
+                              new_file=path.relative_to(target_dir).as_posix())
+        except _Unhandled:  # re-serialise this file
+            spliced = _reserialised(yaml, target_docs.get(path), target_text.get(path), edits,
+                                    wanted=wanted)
+        if spliced != target_text.get(path):
+            new_files[path] = spliced
+    changes = [FileChange(path.relative_to(root).as_posix(), target_text.get(path), after)
+               for path, after in sorted(new_files.items())]
 
     _validate_result(root, target_dir, target_text, new_files)
     return Promotion(source=source, target_name=target_name, changes=tuple(changes),
                      source_digest=source.digest(), kept=tuple(sorted(kept)))
+
+
+def _plain(value: Any) -> Any:
+    """Round-trip data as plain JSON-like data (merge keys resolved, comments gone)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+Removal = tuple[str, str]
+Copy = tuple[str, str, str]
+"""(section, name, the FROM file it is declared in)."""
+
+
+class _Unhandled(Exception):
+    """A shape the text splices do not handle: the file is re-serialised instead."""
+
+
+@dataclass(frozen=True)
+class _Edits:
+    """What a promotion changes in one file of TO."""
+
+    removals: list[Removal]
+    updates: list[Copy]
+    additions: list[Copy]
+
+
+def _uncommented(lines: list[str]) -> list[str]:
+    return [line for line in lines if not line.lstrip().startswith("#")]
+
+
+def _merged(current: Any, *, spec: Any) -> Any:
+    if isinstance(current, CommentedMap) and isinstance(spec, Mapping):
+        _merge(current, spec)
+        return current
+    return spec
+
+
+def _splice(before: str | None, source_text: Mapping[str, str], edits: _Edits, *,
+            new_file: str, wanted: Mapping[tuple[str, str], tuple[Any, str]]) -> str | None:
+    """TO's file with the promotion's edits made on its text, every other byte as it was
+    (None: the file goes). A new file starts as FROM's file of the same name (its comments,
+    anchors and layout), less what TO already declares elsewhere. Raises :class:`_Unhandled`
+    for shapes the splices do not handle."""
+    removals, updates, additions = edits.removals, edits.updates, edits.additions
+    if before is None:
+        text: str | None = source_text.get(new_file)
+        if text is None:
+            raise _Unhandled
+        adding = {(section, name) for section, name, _r in additions}
+        data = parse(text) or {}
+        for section in [k for k in data if k in SECTIONS]:
+            for name in list(data[section] or {}):
+                if (section, name) not in adding:
+                    text = remove_text(text, section, name) if text else text
+                    if text is None:
+                        raise _Unhandled
+        if text and not text.startswith(SCHEMA_COMMENT.split("$")[0]):
+            text = SCHEMA_COMMENT + text
+        return text or None
+    text = before
+    for section, name in removals:
+        text = remove_text(text, section, name) if text else text
+        if text is None:
+            raise _Unhandled
+    if not text:  # nothing left: a file of comments only is removed like an empty one
+        if updates or additions:
+            raise _Unhandled
+        return None
+    for section, name, relative in [*updates, *additions]:
+        origin = source_text[relative]
+        entry = entry_text(origin, section, name)
+        if entry is None:
+            raise _Unhandled
+        plain = (parse(origin) or {})[section][name]
+        blocks = extension_blocks(origin)
+        present = extension_blocks(text)
+        for alias in sorted(entry.aliases):
+            holder = next((key for key, lines in blocks.items()
+                           if alias in anchors_defined(lines)), None)
+            if holder is None:
+                raise _Unhandled  # an anchor of another resource: not copied by text
+            if holder in present:
+                if _uncommented(present[holder]) != _uncommented(blocks[holder]):
+                    raise _Unhandled
+                continue
+            inserted = insert_block(text, holder, blocks[holder], (parse(origin) or {})[holder])
+            if inserted is None:
+                raise _Unhandled
+            text = inserted
+            present = extension_blocks(text)
+        if (section, name, relative) in updates:
+            result = update_entry(text, section, name,
+                                  functools.partial(_merged, spec=wanted[(section, name)][0]),
+                                  plain)
+            if result is None:  # the entry refers to an anchor: FROM's text replaces it
+                result = replace_lines(text, section, name,
+                                       entry.render(with_comments=False), plain)
+        else:
+            result = append_lines(text, section, name, entry.render(), plain)
+        if result is None:
+            raise _Unhandled
+        text = result
+    return text
+
+
+def _reserialised(yaml: YAML, doc: Any, before: str | None, edits: _Edits, *,
+                  wanted: Mapping[tuple[str, str], tuple[Any, str]]) -> str | None:
+    """The promotion's edits made on the round-trip document (ruamel re-serialises the file:
+    comments and key order survive, other formatting may not)."""
+    removals, updates, additions = edits.removals, edits.updates, edits.additions
+    if doc is None:
+        doc = CommentedMap()
+    for section, name in removals:
+        body = doc[section]
+        del body[name]
+        if not body:
+            del doc[section]
+    for section, name, _relative in updates:
+        spec = wanted[(section, name)][0]
+        body = doc[section]
+        if isinstance(body[name], CommentedMap) and isinstance(spec, Mapping):
+            _merge(body[name], spec)
+        else:
+            body[name] = spec
+    for section, name, _relative in additions:
+        if not isinstance(doc.get(section), CommentedMap):
+            doc[section] = CommentedMap()
+        doc[section][name] = wanted[(section, name)][0]
+    if isinstance(doc, CommentedMap) and not doc:
+        return None
+    after = dump(yaml, doc)
+    return SCHEMA_COMMENT + after if before is None else after
 
 
 def _validate_result(root: Path, target_dir: Path, current: dict[Path, str],

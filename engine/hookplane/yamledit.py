@@ -25,9 +25,10 @@ import difflib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from hookplane.config import Config, load
-from hookplane.config.loader import ENVIRONMENT_FILE, environment_files
+from hookplane.config.loader import ENVIRONMENT_FILE, environment_files, is_extension
 from hookplane.config.yamlio import YamlProblem, parse
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schema/hookplane.schema.json\n"
@@ -555,17 +556,30 @@ def _checked(text: str, expected: Any) -> str | None:
     """``text`` when it parses to exactly ``expected`` (values and key order), else None."""
     try:
         data = parse(text)
-    except YamlProblem:
+        round_trip_yaml().load(text)  # ruamel refuses what PyYAML lets pass (a repeated anchor)
+    except Exception:  # unreadable either way: the caller falls back
         return None
     if data != expected or json.dumps(data, default=str) != json.dumps(expected, default=str):
         return None
     return text
 
 
+Render = Callable[[int, int], list[str]]
+"""Lines of an entry (its key line first) for the entry column and indentation step."""
+
+
 def append_text(text: str, section: str, name: str, value: Any) -> str | None:
     """``text`` with ``section.name`` added after the section's last entry (a missing
     section is added at the end of the file), every other byte unchanged; None when the
     file's shape needs :func:`append_entry` instead."""
+    plain = parse(dump(round_trip_yaml(), CommentedMap([("v", value)])))["v"]
+    return append_lines(text, section, name,
+                        lambda column, step: _entry_text(name, value, column, step), plain)
+
+
+def append_lines(text: str, section: str, name: str, render: Render, plain: Any) -> str | None:
+    """:func:`append_text` with the entry's lines given (``render``) and the data they must
+    read as (``plain``): how a promotion copies a resource's own text."""
     layout = _layout(text)
     if layout is None:
         return None
@@ -574,15 +588,13 @@ def append_text(text: str, section: str, name: str, value: Any) -> str | None:
     if sections is None:
         return None
     expected = parse(text)
-    plain = parse(dump(round_trip_yaml(), CommentedMap([("v", value)])))["v"]
     keys = [s.key for s in sections]
-    columns = [s.column for s in sections if s.entries]
+    columns = [s.column for s in sections if s.entries and not is_extension(s.key)]
     column = columns[0] if columns else 2
     if section not in keys:
         expected[section] = {name: plain}
         gap = [""] if lines and lines[-1].strip() else []
-        added = [*lines, *gap, f"{section}:",
-                 *_entry_text(name, value, column, _step(sections))]
+        added = [*lines, *gap, f"{section}:", *render(column, _step(sections))]
         return _checked(_joined(added, newline), expected)
     index = keys.index(section)
     current = sections[index]
@@ -590,8 +602,7 @@ def append_text(text: str, section: str, name: str, value: Any) -> str | None:
     if current.body is None and body is None:  # ``section:`` with nothing under it yet
         expected[section] = {name: plain}
         at = current.line + 1
-        added = [*lines[:at], *_entry_text(name, value, column, _step(sections)),
-                 *lines[at:]]
+        added = [*lines[:at], *render(column, _step(sections)), *lines[at:]]
         return _checked(_joined(added, newline), expected)
     if not current.entries or not isinstance(body, dict):
         return None
@@ -603,8 +614,173 @@ def append_text(text: str, section: str, name: str, value: Any) -> str | None:
     for (_, previous), (_, line) in zip(current.entries, current.entries[1:], strict=False):
         start = _gap_start(lines, previous + 1, line, current.column)
         spaced = spaced or (start < line and not lines[start].strip())
-    new = ([""] if spaced else []) + _entry_text(name, value, current.column, _step(sections))
+    new = ([""] if spaced else []) + render(current.column, _step(sections))
     return _checked(_joined([*lines[:at], *new, *lines[at:]], newline), expected)
+
+
+@dataclass(frozen=True)
+class EntryText:
+    """One entry's own lines, at column 0: the comment lines directly above it, then its key
+    line and everything under it."""
+
+    comments: list[str]
+    body: list[str]
+
+    def render(self, *, with_comments: bool = True) -> Render:
+        lines = [*self.comments, *self.body] if with_comments else self.body
+        return lambda column, _step: [" " * column + line if line.strip() else ""
+                                      for line in lines]
+
+    @property
+    def aliases(self) -> set[str]:
+        """Anchors the entry refers to but does not define itself."""
+        text = "\n".join(self.body)
+        return set(_ALIAS.findall(text)) - set(_ANCHOR.findall(text))
+
+
+_ALIAS = re.compile(r"(?:^|[\s\[{,:])\*([^\s,\[\]{}]+)", re.MULTILINE)
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:])&([^\s,\[\]{}]+)", re.MULTILINE)
+
+
+def _dedent(lines: list[str], column: int) -> list[str]:
+    return [line[min(column, _indent(line)):] if line.strip() else "" for line in lines]
+
+
+def entry_text(text: str, section: str, name: str) -> EntryText | None:
+    """``section.name``'s own lines in ``text`` (None for shapes the splices do not handle)."""
+    found = _entry_span(text, section, name)
+    if found is None:
+        return None
+    lines, own, start, end, column = found
+    return EntryText(_dedent(lines[own:start], column), _dedent(lines[start:end], column))
+
+
+def _entry_span(text: str, section: str, name: str
+                ) -> tuple[list[str], int, int, int, int] | None:
+    """(lines, first own comment line, key line, end, column) of ``section.name``."""
+    layout = _layout(text)
+    if layout is None:
+        return None
+    lines, _newline, doc = layout
+    sections = _sections(doc)
+    if sections is None or section not in [s.key for s in sections]:
+        return None
+    index = [s.key for s in sections].index(section)
+    current = sections[index]
+    names = [entry for entry, _ in current.entries]
+    if name not in names:
+        return None
+    position = names.index(name)
+    line = current.entries[position][1]
+    previous = current.entries[position - 1][1] + 1 if position else current.line + 1
+    lead = _gap_start(lines, previous, line, current.column)
+    _keep, own = _split_own(lines[lead:line])
+    if position + 1 < len(names):
+        following = current.entries[position + 1][1]
+        end = _gap_start(lines, line + 1, following, current.column)
+    else:
+        end = _gap_start(lines, line + 1, _section_end(sections, index, len(lines)),
+                         current.column)
+    return lines, line - len(own), line, end, current.column
+
+
+def replace_lines(text: str, section: str, name: str, render: Render,
+                  plain: Any) -> str | None:
+    """``text`` with ``section.name``'s key line and body replaced by ``render``'s lines (the
+    comment lines above it stay), every other byte unchanged."""
+    found = _entry_span(text, section, name)
+    if found is None:
+        return None
+    lines, _own, start, end, column = found
+    newline = "\r\n" if "\r\n" in text else "\n"
+    expected = parse(text)
+    expected[section][name] = plain
+    result = [*lines[:start], *render(column, 2), *lines[end:]]
+    return _checked(_joined(result, newline), expected)
+
+
+def update_entry(text: str, section: str, name: str, change: Callable[[Any], Any],
+                 plain: Any) -> str | None:
+    """``text`` with ``section.name`` changed by ``change`` (given the entry's round-trip
+    value, returns the new one) and re-serialised on its own: the entry's comments survive,
+    every other line of the file stays as it was. None when the entry cannot be read alone
+    (it refers to an anchor elsewhere in the file)."""
+    found = _entry_span(text, section, name)
+    if found is None:
+        return None
+    lines, _own, start, end, column = found
+    layout = _layout(text)
+    if layout is None:
+        return None
+    sections = _sections(layout[2]) or []
+    yaml = round_trip_yaml()
+    step = _step(sections)
+    yaml.indent(mapping=step, sequence=step + 2, offset=step)
+    try:
+        alone = yaml.load("\n".join(_dedent(lines[start:end], column)) + "\n")
+    except Exception:  # an alias to an anchor outside the entry
+        return None
+    if not isinstance(alone, CommentedMap) or list(alone) != [name]:
+        return None
+    alone[name] = change(alone[name])
+    rendered = dump(yaml, alone).split("\n")
+    if rendered and rendered[-1] == "":
+        rendered.pop()
+    newline = "\r\n" if "\r\n" in text else "\n"
+    expected = parse(text)
+    expected[section][name] = plain
+    result = [*lines[:start], *[" " * column + line if line.strip() else "" for line in rendered],
+              *lines[end:]]
+    return _checked(_joined(result, newline), expected)
+
+
+def extension_blocks(text: str) -> dict[str, list[str]]:
+    """The top-level ``x-`` keys of ``text`` with their lines (own comments included)."""
+    layout = _layout(text)
+    if layout is None:
+        return {}
+    lines, _newline, doc = layout
+    sections = _sections(doc) or []
+    found: dict[str, list[str]] = {}
+    for index, section in enumerate(sections):
+        if not is_extension(section.key):
+            continue
+        end = _section_end(sections, index, len(lines))
+        if section.entries:
+            stop = _gap_start(lines, section.entries[-1][1] + 1, end, section.column)
+        else:
+            stop = _gap_start(lines, section.line + 1, end, float("inf"))
+        own: list[str] = []
+        if index:  # lines above the first key are the file's header, not the block's
+            previous = sections[index - 1].line + 1
+            lead = _gap_start(lines, previous, section.line, 0)
+            _keep, own = _split_own(lines[lead:section.line])
+        found[section.key] = [*own, *lines[section.line:stop]]
+    return found
+
+
+def insert_block(text: str, key: str, block: list[str], plain: Any) -> str | None:
+    """``text`` with a top-level block (``key``'s lines) before its first key."""
+    layout = _layout(text)
+    if layout is None:
+        return None
+    lines, newline, doc = layout
+    sections = _sections(doc)
+    if not sections:
+        return None
+    first = sections[0].line
+    at = _gap_start(lines, 0, first, float("inf")) if first else 0
+    _keep, own = _split_own(lines[at:first])
+    at = first - len(own)  # before the first key's own comment lines,
+    if at == 0:  # unless they open the file: a file header stays on top
+        at = first
+    expected = {key: plain, **parse(text)}
+    result = [*lines[:at], *block, "", *lines[at:]]
+    return _checked(_joined(result, newline), expected)
+
+
+def anchors_defined(lines: list[str]) -> set[str]:
+    return set(_ANCHOR.findall("\n".join(lines)))
 
 
 def remove_text(text: str, section: str, name: str) -> str | None:

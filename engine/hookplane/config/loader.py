@@ -394,7 +394,7 @@ def load(directory: Path, *, root: Path | None = None) -> Config:
                           "environment.yaml (e.g. triggers.yaml)", key=True)
         try:
             environment = EnvironmentSpec.model_validate(
-                {k: v for k, v in raw_env.items() if k not in SECTIONS})
+                {k: v for k, v in raw_env.items() if k not in SECTIONS and not is_extension(k)})
         except ValidationError as exc:
             validation_diagnostics(collector, exc, model=EnvironmentSpec, file=env_rel,
                                    base=(), address="")
@@ -434,15 +434,24 @@ def load(directory: Path, *, root: Path | None = None) -> Config:
     return config
 
 
+def is_extension(key: Any) -> bool:
+    """A top-level ``x-`` key (``x-defaults: &defaults …``, Docker Compose's convention): a
+    place for anchors that resources merge (``<<: *defaults``); the model ignores it."""
+    return isinstance(key, str) and key.startswith("x-")
+
+
 def _load_section(collector: _Collector, rel: str, section: Any, body: Any,
                   resources: dict[str, dict[str, Resource]]) -> None:
+    if is_extension(section):
+        return
     model = SECTIONS.get(str(section))
     if model is None:
         hint = suggest(str(section), SECTIONS)
         extra = " (environment fields belong in environment.yaml)" if section in (
             "name", "kind", "promotes_to") else ""
         collector.add(rel, (section,), f"unknown section '{section}'{hint}{extra}; "
-                      f"sections are {', '.join(SECTIONS)}", key=True)
+                      f"sections are {', '.join(SECTIONS)} (and x-… keys for shared "
+                      "anchors)", key=True)
         return
     if body is None:
         return

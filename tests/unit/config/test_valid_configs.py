@@ -141,6 +141,31 @@ def test_anchors_and_merge_keys(tmp_path: Path) -> None:
     assert third.spec.url == "https://hooks.example.com/first"
 
 
+def test_top_level_x_keys_hold_shared_anchors(tmp_path: Path) -> None:
+    """Docker Compose's convention: an ``x-`` key is ignored by the model and only holds
+    anchors that resources merge (an unknown key without ``x-`` is still an error)."""
+    root = _project(tmp_path, {"main.yaml": _with_collection("""\
+        x-delivery: &delivery
+          collection: incidents
+          retry: {attempts: 5, backoff: exponential, max_seconds: 60}
+          timeout: 5
+        x-note: anything at all, [even, a list]
+        triggers:
+          page:
+            <<: *delivery
+            url: https://hooks.example.com/page
+            events: [create]
+        """)})
+    (root / "environments" / "preview" / "environment.yaml").write_text(
+        "name: preview\nkind: preview\nx-owner: sre\n")
+    config = load_environment(root, "preview")
+    page = config.get("triggers", "page")
+    assert page is not None and isinstance(page.spec, Trigger)
+    assert (page.spec.timeout, page.spec.collection) == (5.0, "incidents")
+    assert [r.address for r in config.all_resources()] == ["collections.incidents",
+                                                          "triggers.page"]
+
+
 @pytest.mark.parametrize(("written", "seconds"), [
     ("500ms", 0.5), ("10s", 10.0), ("2m", 120.0), ("1h", 3600.0), ("7", 7.0), ("2.5", 2.5),
     ('"15"', 15.0),
