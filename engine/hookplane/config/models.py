@@ -377,6 +377,7 @@ class BodySignature(_Model):
     The key is the webhook's ``hmac_secret``, generated at apply, or ``auth.secret``."""
 
     header: str = "X-Webhook-Signature"
+    """The header carrying the signature."""
     encoding: Literal["hex", "sha256=", "base64"] = "sha256="
     """``sha256=`` requires the prefix; ``hex`` and ``base64`` accept it optionally."""
 
