@@ -15,6 +15,9 @@ from typing import Any
 import click
 
 from hookplane.config import Config, list_environments, load_environment
+from hookplane.config.loader import ENVIRONMENT_FILE, environments_root
+from hookplane.config.yamlio import parse
+from hookplane.errors import ConfigError, PlanError
 from hookplane.state.store import Store, current_actor
 
 DATABASE_URL_HELP = (
@@ -52,7 +55,11 @@ def git_commit(root: Path) -> str | None:
 
 
 def promotion_source(root: Path, config: Config) -> Config | None:
-    """The preview environment that promotes into ``config`` (production only)."""
+    """The preview environment that promotes into ``config`` (production only).
+
+    A preview that declares ``promotes_to`` this environment but does not load is an error
+    saying so (production's rules compare against it); other invalid environments are
+    reported by their own ``validate``."""
     if config.environment.kind != "production":
         return None
     for name in list_environments(root):
@@ -60,11 +67,33 @@ def promotion_source(root: Path, config: Config) -> Config | None:
             continue
         try:
             candidate = load_environment(root, name)
-        except Exception:  # an invalid other environment is reported by its own validate
+        except ConfigError as exc:
+            if _declared_promotes_to(root, name) == config.name:
+                shown = exc.diagnostics[:5]
+                more = len(exc.diagnostics) - len(shown)
+                raise PlanError(
+                    f"environments/{name} promotes to '{config.name}' and is invalid, so "
+                    f"'{config.name}' cannot be checked against it; fix it first "
+                    f"(hookplane validate {name}):\n"
+                    + "\n".join(f"  {d.format()}" for d in shown)
+                    + (f"\n  … and {more} more" if more else "")) from exc
+            continue
+        except Exception:  # unreadable for another reason: its own validate says why
             continue
         if candidate.environment.promotes_to == config.name:
             return candidate
     return None
+
+
+def _declared_promotes_to(root: Path, name: str) -> str | None:
+    """``promotes_to`` as written in an environment's environment.yaml (None if unreadable)."""
+    try:
+        data = parse((environments_root(root) / name / ENVIRONMENT_FILE).read_text(
+            encoding="utf-8"))
+    except Exception:  # missing or unreadable: it declares nothing usable
+        return None
+    value = data.get("promotes_to") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 PROGRESS_THRESHOLD = 200

@@ -116,10 +116,22 @@ def _print_error(exc: HookplaneError) -> None:
             click.echo(f"Error: {line}", err=True)
 
 
+def _global_flags_first(argv: list[str]) -> list[str]:
+    """``--no-color`` is accepted after the subcommand too (Terraform takes ``-no-color``
+    anywhere; CI templates append it): moved in front, up to a ``--``."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [arg for arg in argv[:end] if arg == "--no-color"]
+    if not flags:
+        return argv
+    rest = [arg for arg in argv[:end] if arg != "--no-color"]
+    return ["--no-color", *rest, *argv[end:]]
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (used by tests and :func:`main`)."""
+    args = _global_flags_first(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = cli.main(args=argv, prog_name="hookplane", standalone_mode=False)
+        result = cli.main(args=args, prog_name="hookplane", standalone_mode=False)
     except HookplaneError as exc:
         _print_error(exc)
         return EXIT_ERROR

@@ -30,10 +30,19 @@ def make_plan(obj: Context, store: Store, environment: str) -> Plan:
     # plan refused at apply, never a plan that does not match its record.
     files = config_file_digests(obj.root, environment)
     config = load_environment(obj.root, environment)
-    source = promotion_source(obj.root, config)
-    return diff(config, store.snapshot(environment), environ=os.environ,
-                fingerprint=store.fingerprint, promotion_source=source, now=now(),
-                config_files=files)
+    invalid: PlanError | None = None
+    try:
+        source = promotion_source(obj.root, config)
+    except PlanError as exc:  # preview is invalid: only matters if a rule needs it
+        source, invalid = None, exc
+    try:
+        return diff(config, store.snapshot(environment), environ=os.environ,
+                    fingerprint=store.fingerprint, promotion_source=source, now=now(),
+                    config_files=files)
+    except PlanError as exc:
+        if invalid is not None:  # say why there is no preview to compare with
+            raise invalid from exc
+        raise
 
 
 @click.command("plan")

@@ -205,14 +205,26 @@ def _resource_lines(change: Change, style: Style) -> list[str]:
 
 
 def summary(plan: Plan) -> str:
+    """The summary line, in Terraform's words and counts so that tools parsing Terraform's
+    read it: a replacement counts once in "to add" and once in "to destroy"."""
     if not plan.has_changes:
         return f"No changes. Environment '{plan.environment}' matches the configuration."
+    replaced = plan.count(Action.REPLACE)
+    return (f"Plan: {plan.count(Action.CREATE) + replaced} to add, "
+            f"{plan.count(Action.UPDATE)} to change, "
+            f"{plan.count(Action.DELETE) + replaced} to destroy.")
+
+
+def summary_detail(plan: Plan) -> str | None:
+    """Hookplane's detail the Terraform line leaves out (replacements, moves), or None."""
+    replaced = plan.count(Action.REPLACE)
     moved = sum(1 for c in plan.changes if c.moved_from)
-    text = (f"Plan: {plan.count(Action.CREATE)} to add, {plan.count(Action.UPDATE)} to change, "
-            f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to destroy.")
+    parts = []
+    if replaced:
+        parts.append(f"{replaced} to replace (each counted above in add and in destroy)")
     if moved:
-        text += f" {moved} moved."
-    return text
+        parts.append(f"{moved} moved")
+    return f"Detail: {', '.join(parts)}." if parts else None
 
 
 def render_text(plan: Plan, *, style: Style = _plain) -> str:
@@ -251,6 +263,9 @@ def render_text(plan: Plan, *, style: Style = _plain) -> str:
         lines += _resource_lines(change, style)
         lines.append("")
     lines.append(style(summary(plan), bold=True))
+    detail = summary_detail(plan)
+    if detail:
+        lines.append(detail)
     return "\n".join(lines) + "\n"
 
 
@@ -309,7 +324,9 @@ MARKDOWN_LIMIT = 65_000
 def render_markdown(plan: Plan, *, full_plan_url: str | None = None,
                     limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment: summary, then the text plan in a diff block, truncated."""
-    head = f"### Hookplane plan for `{plan.environment}`\n\n**{summary(plan)}**\n\n"
+    detail = summary_detail(plan)
+    head = (f"### Hookplane plan for `{plan.environment}`\n\n**{summary(plan)}**"
+            + (f" {detail}" if detail else "") + "\n\n")
     if not plan.has_changes:
         return head
     body = render_text(plan)

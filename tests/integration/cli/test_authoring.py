@@ -540,7 +540,7 @@ def test_created_resources_are_planned_and_applied(
     assert '  + inbound_webhook "orders" {' in plan.out
     assert '  - trigger "audit" {' in plan.out
     assert plan.out.rstrip().endswith(
-        "Plan: 2 to add, 0 to change, 0 to replace, 1 to destroy.")
+        "Plan: 2 to add, 0 to change, 1 to destroy.")
 
     applied = hookplane("-C", project, "apply", "preview", "--auto-approve")
     assert applied.code == 0, applied.err

@@ -88,7 +88,7 @@ def project(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
 
 def test_demo_flow(project: Cli) -> None:
     out = project("plan", "preview", "--detailed-exitcode", code=2)
-    assert out.rstrip().endswith("Plan: 15 to add, 0 to change, 0 to replace, 0 to destroy.")
+    assert out.rstrip().endswith("Plan: 15 to add, 0 to change, 0 to destroy.")
     out = project("apply", "preview", "--auto-approve")
     assert "Apply complete! Resources: 15 added, 0 changed, 0 replaced, 0 destroyed." in out
     assert "hookplane triggers get preview notify-slack-p1 --show-secret" in out
@@ -189,6 +189,24 @@ def test_production_create_refused(project: Cli) -> None:
             "in production environment 'production': environments/preview does not declare "
             "it. Create it in environments/preview and run 'hookplane promote preview "
             "production'") in out
+
+
+def test_an_invalid_preview_is_named_when_production_needs_it(project: Cli) -> None:
+    """Production's plan said no environment "declares promotes_to" when preview (which
+    does) was merely invalid; it now says that preview is invalid and where."""
+    assert "No changes" in project("plan", "production")
+    broken = project.root / "environments/preview/broken.yaml"
+    broken.write_text("triggers:\n  oops: [\n")
+    # production's plan needs nothing from preview yet: an invalid preview does not block it
+    assert "No changes" in project("plan", "production")
+    broken.unlink()
+    project("promote", "preview", "production")
+    broken.write_text("triggers:\n  oops: [\n")
+    out = project("plan", "production", code=1)
+    assert "none declares promotes_to" not in out
+    assert ("environments/preview promotes to 'production' and is invalid, so 'production' "
+            "cannot be checked against it; fix it first (hookplane validate preview)") in out
+    assert "environments/preview/broken.yaml:3:1: invalid YAML" in out
 
 
 def test_apply_without_terminal_needs_approval(project: Cli) -> None:
