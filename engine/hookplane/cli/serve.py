@@ -21,7 +21,8 @@ from hookplane.cli.main import Context
               "uses them all; inbound rate limits and console sign-outs apply per process).")
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1),
               help="How long a claimed delivery or job is held (at least the longest trigger "
-              "timeout + 5 s). After a crash (kill -9 included) every row the dead process "
+              "timeout + 5 s for deliveries, the longest hydration or invoke timeout + 5 s for "
+              "jobs). After a crash (kill -9 included) every row the dead process "
               "held, sent or only claimed ahead, is taken over by another replica (or the "
               "restarted one) when its lease ends: at most one lease after the crash, plus "
               "a 0.2 s poll (measured: at most 12.1 s with --lease-seconds 12).")

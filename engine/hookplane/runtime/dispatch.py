@@ -75,7 +75,7 @@ from hookplane.runtime.fanout import (
 from hookplane.runtime.ingest import DEDUP_WINDOW_SECONDS
 from hookplane.runtime.jobs import backoff_seconds
 from hookplane.runtime.metrics import Metrics
-from hookplane.runtime.registry import EnvironmentView, Registry, TriggerView
+from hookplane.runtime.registry import LEASE_MARGIN, EnvironmentView, Registry, TriggerView
 from hookplane.runtime.signing import sign
 from hookplane.state.runtime import (
     AttemptOutcome,
@@ -103,8 +103,6 @@ log = logging.getLogger("hookplane.runtime.dispatch")
 RETENTION_VAR: Final = "HOOKPLANE_DELIVERY_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS: Final = 30.0
 RESPONSE_CAP: Final = 64 * 1024
-LEASE_MARGIN: Final = 5.0
-"""Seconds a lease outlives the longest trigger timeout (recording the attempt included)."""
 UNRECORDED_PER_SLOT: Final = 4
 """Sent attempts per delivery slot that may wait for the recorder's next commit."""
 CLAIM_AHEAD_ROUNDS: Final = 4

@@ -30,7 +30,7 @@ from hookplane.runtime.egress import Sender
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import source_url
-from hookplane.runtime.registry import InboundView, Registry
+from hookplane.runtime.registry import LEASE_MARGIN, InboundView, Registry
 from hookplane.runtime.signing import sign
 from hookplane.state.runtime import RuntimeStore
 
@@ -88,9 +88,20 @@ class JobRunner:
             if not done:
                 await anyio.sleep(interval)
 
+    def lease(self) -> float:
+        """The configured lease, or longer: a job must not be claimed again by a second
+        worker while its upstream call (up to the longest job timeout) is still running."""
+        longest = 0.0
+        for name in self.registry.environments():
+            view = self.registry.get(name)
+            if view is not None:
+                longest = max(longest, view.longest_job_timeout)
+        return max(self.lease_seconds, longest + LEASE_MARGIN)
+
     async def run_once(self, *, limit: int = 4) -> int:
+        lease = self.lease()
         jobs = await anyio.to_thread.run_sync(lambda: self.store.claim_jobs(
-            worker=self.worker, limit=limit, lease_seconds=self.lease_seconds))
+            worker=self.worker, limit=limit, lease_seconds=lease))
         if not jobs:
             return 0
         async with anyio.create_task_group() as group:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from hookplane.config.models import (
     ApiKey,
@@ -205,6 +205,19 @@ class EnvironmentView:
         return self._triggers_by_collection.get(collection, [])
 
     @cached_property
+    def longest_job_timeout(self) -> float:
+        """The longest upstream call a job may make: a hydration fetch (the bound source's
+        timeout) or an invoke call (the action's), 0 without such webhooks."""
+        longest = 0.0
+        for hook in self.inbound.values():
+            action = hook.spec.action
+            if action is not None and action.invoke is not None:
+                longest = max(longest, action.invoke.timeout)
+            if hook.spec.hydration is not None and hook.source is not None:
+                longest = max(longest, hook.source.spec.timeout)
+        return longest
+
+    @cached_property
     def longest_timeout(self) -> float:
         """The longest delivery timeout of any trigger (0 without triggers), computed once
         per applied serial instead of on every claim."""
@@ -270,6 +283,11 @@ def build_view(store: Store, environment: str) -> EnvironmentView:
         step()
     return EnvironmentView(environment, view.serial, collections, sources, inbound, triggers,
                            api_keys, view.valid_until)
+
+
+LEASE_MARGIN: Final = 5.0
+"""Seconds a lease outlives the longest upstream call it covers (a delivery's or a job's
+timeout), recording the outcome included."""
 
 
 class Registry:
