@@ -191,13 +191,19 @@ def operations(plan: Plan, store: Store, environ: Mapping[str, str]) -> list[Ope
 
 def apply(plan: Plan, store: Store, *, environ: Mapping[str, str], actor: str,
           git_commit: str | None = None,
-          progress: Callable[[int, int], None] | None = None) -> ApplyResult:
+          progress: Callable[[int, int], None] | None = None,
+          held_lock: str | None = None, lock: bool = True) -> ApplyResult:
     """Carry out ``plan`` in one transaction under the environment's lock.
 
     ``progress(done, total)`` reports the operations written so far (for a terminal).
+    ``held_lock`` is the id of the lock the caller already holds (plan-then-apply in one
+    run keeps it from before the plan until after the commit); ``lock=False`` takes none
+    (``--lock=false``: the serial check still refuses a plan made against an older state).
+    A refresh-only plan commits no operation: it clears the drift notes it showed.
     """
     env = plan.environment
-    lock = store.acquire_lock(env, who=actor, operation="apply")
+    taken = (store.acquire_lock(env, who=actor, operation="apply").id
+             if lock and held_lock is None else None)
     try:
         snapshot = store.snapshot(env)
         if (snapshot.lineage, snapshot.serial) != (plan.lineage, plan.serial):
@@ -224,12 +230,16 @@ def apply(plan: Plan, store: Store, *, environ: Mapping[str, str], actor: str,
             audit=AuditRecord(
                 action="apply", actor=actor, git_commit=git_commit,
                 plan_digest=plan_digest(plan),
-                details={**counts, "config_digest": plan.config_digest},
+                details={**counts, "config_digest": plan.config_digest,
+                         **({"mode": plan.mode} if plan.mode != "normal" else {}),
+                         **({"targets": ",".join(plan.targets)} if plan.targets else {})},
             ),
             progress=(lambda done: progress(done, len(ops))) if progress else None,
+            rehash=plan.mode == "refresh-only",
         )
     finally:
-        store.release_lock(env, lock.id)
+        if taken is not None:
+            store.release_lock(env, taken)
     generated = {c.address: tuple(c.generate) for c in plan.changes if c.generate}
     return ApplyResult(
         environment=env, serial=result.serial, lineage=result.lineage,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,10 +23,43 @@ from hookplane.cli.main import EXIT_CHANGES, Context
 from hookplane.config import load_environment
 from hookplane.errors import PlanError
 from hookplane.plan import Plan, diff, render_json, render_markdown, render_text
+from hookplane.plan.planfile import load_plan_file
 from hookplane.state.store import Store
 
 
-def make_plan(obj: Context, store: Store, environment: str) -> Plan:
+def _duration(value: str) -> float:
+    text = value.strip()
+    try:
+        return float(text[:-1]) * {"s": 1, "m": 60, "h": 3600}[text[-1]] if text and (
+            text[-1] in "smh") else float(text)
+    except (KeyError, ValueError):
+        raise click.BadParameter(f"'{value}' is not a duration; use e.g. 0, 30s, 5m") from None
+
+
+def plan_options(command: Any) -> Any:
+    """The options plan and apply share (Terraform's -target, -destroy, -refresh-only)."""
+    command = click.option(
+        "--refresh-only", is_flag=True,
+        help="Change no resource: show the drift notes (rotations, changes made outside "
+             "git), and on apply record them as acknowledged.")(command)
+    command = click.option(
+        "--destroy", is_flag=True,
+        help="Plan to destroy every resource applied to ENVIRONMENT (protect: true still "
+             "refuses).")(command)
+    return click.option(
+        "--target", "targets", multiple=True, metavar="ADDRESS",
+        help="Limit the plan to this resource (KIND.NAME, repeatable) and what it refers "
+             "to. For repairs, not routine changes.")(command)
+
+
+def _mode(destroy: bool, refresh_only: bool) -> str:
+    if destroy and refresh_only:
+        raise click.UsageError("--destroy and --refresh-only cannot be combined")
+    return "destroy" if destroy else "refresh-only" if refresh_only else "normal"
+
+
+def make_plan(obj: Context, store: Store, environment: str, *, mode: str = "normal",
+              targets: tuple[str, ...] = ()) -> Plan:
     # The files are hashed before they are loaded: a file changed in between makes the saved
     # plan refused at apply, never a plan that does not match its record.
     files = config_file_digests(obj.root, environment)
@@ -38,7 +72,7 @@ def make_plan(obj: Context, store: Store, environment: str) -> Plan:
     try:
         return diff(config, store.snapshot(environment), environ=os.environ,
                     fingerprint=store.fingerprint, promotion_source=source, now=now(),
-                    config_files=files)
+                    config_files=files, mode=mode, targets=targets)
     except PlanError as exc:
         if invalid is not None:  # say why there is no preview to compare with
             raise invalid from exc
@@ -56,14 +90,17 @@ def make_plan(obj: Context, store: Store, environment: str) -> Plan:
               help="With --format markdown: where the full plan is (linked when truncated).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@plan_options
 @database_url_option
 @click.pass_obj
 def plan_command(obj: Context, environment: str, *, as_json: bool, output_format: str | None,
                  out: Path | None, full_plan_url: str | None, detailed_exitcode: bool,
+                 targets: tuple[str, ...], destroy: bool, refresh_only: bool,
                  database_url: str | None) -> int:
     """Show what apply would change in ENVIRONMENT."""
+    mode = _mode(destroy, refresh_only)
     with open_store(obj.root, database_url) as store:
-        plan = make_plan(obj, store, environment)
+        plan = make_plan(obj, store, environment, mode=mode, targets=targets)
         saved = save_plan(plan, store) if out is not None else None
     fmt = "json" if as_json else output_format or "text"
     if fmt == "json":
@@ -113,41 +150,82 @@ def _next_steps(result: ApplyResult, plan: Plan) -> list[str]:
 @click.argument("planfile", required=False,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--input", "ask", type=click.BOOL, default=True, show_default=True,
+              metavar="BOOLEAN",
+              help="--input=false never asks: without --auto-approve the apply is refused "
+                   "(Terraform's -input=false).")
+@click.option("--lock", "lock", type=click.BOOL, default=True, show_default=True,
+              metavar="BOOLEAN",
+              help="--lock=false takes no state lock. Dangerous: another apply or a rotation "
+                   "may run at the same time (the serial check still refuses a stale plan).")
+@click.option("--lock-timeout", "lock_timeout", default="0s", show_default=True,
+              metavar="DURATION", help="How long to wait for the state lock (e.g. 30s, 5m).")
+@plan_options
 @database_url_option
 @click.pass_obj
-def apply_command(obj: Context, environment: str, planfile: Path | None, auto_approve: bool,
-                  database_url: str | None) -> int:
-    """Apply the YAML of ENVIRONMENT (or a saved PLANFILE) to the state, atomically."""
+def apply_command(obj: Context, environment: str, planfile: Path | None, *, auto_approve: bool,
+                  ask: bool, lock: bool, lock_timeout: str, targets: tuple[str, ...],
+                  destroy: bool, refresh_only: bool, database_url: str | None) -> int:
+    """Apply the YAML of ENVIRONMENT (or a saved PLANFILE) to the state, atomically.
+
+    Without PLANFILE the state lock is held from before the plan until the commit: nothing
+    can land while the plan waits for its "yes".
+    """
+    mode = _mode(destroy, refresh_only)
+    if planfile is not None and (targets or mode != "normal"):
+        raise click.UsageError("--target, --destroy and --refresh-only shape a new plan; a "
+                               "saved PLANFILE is applied as it was made")
+    wait = _duration(lock_timeout)
     with open_store(obj.root, database_url) as store:
-        if planfile is not None:
-            plan = read_saved_plan(planfile.read_bytes().decode("utf-8", "replace"), store,
-                                   root=obj.root,
-                                   environment=environment, source=str(planfile))
-        else:
-            plan = make_plan(obj, store, environment)
-            click.echo(render_text(plan, style=obj.style), nl=False)
-            if not plan.has_changes:
-                return 0
-            if not auto_approve:
-                if not sys.stdin.isatty():
-                    raise PlanError(
-                        "apply needs confirmation but there is no terminal to ask on; pass "
-                        "--auto-approve, or save a plan with 'hookplane plan "
-                        f"{environment} --out FILE' and run 'hookplane apply {environment} FILE'"
-                    )
-                click.echo("\nDo you want to perform these actions?\n"
-                           "  Only 'yes' will be accepted to approve.\n")
-                answer = click.prompt("  Enter a value", default="", show_default=False)
-                if answer.strip() != "yes":
-                    click.echo("\nApply cancelled.")
-                    return 1
+        held = (store.acquire_lock(environment, who=actor(), operation="apply",
+                                   timeout=wait).id if lock else None)
+        try:
+            return _apply(obj, store, environment, planfile, auto_approve=auto_approve,
+                          ask=ask, mode=mode, targets=targets, held=held, lock=lock)
+        finally:
+            if held is not None:
+                store.release_lock(environment, held)
+
+
+def _apply(obj: Context, store: Store, environment: str, planfile: Path | None, *,
+           auto_approve: bool, ask: bool, mode: str, targets: tuple[str, ...],
+           held: str | None, lock: bool) -> int:
+    if planfile is not None:
+        plan = read_saved_plan(planfile.read_bytes().decode("utf-8", "replace"), store,
+                               root=obj.root,
+                               environment=environment, source=str(planfile))
+    else:
+        plan = make_plan(obj, store, environment, mode=mode, targets=targets)
+        click.echo(render_text(plan, style=obj.style), nl=False)
         if not plan.has_changes:
-            click.echo(f"No changes. Environment '{environment}' matches the configuration.")
             return 0
-        with progress_bar(len(plan.changes), "Applying") as report:
-            result = apply(plan, store, environ=os.environ, actor=actor(),
-                           git_commit=git_commit(obj.root), progress=report)
+        if not auto_approve:
+            if not ask or not sys.stdin.isatty():
+                why = ("--input=false" if not ask
+                       else "there is no terminal to ask on")
+                raise PlanError(
+                    f"apply needs confirmation but {why}; pass --auto-approve, or save a "
+                    f"plan with 'hookplane plan {environment} --out FILE' and run "
+                    f"'hookplane apply {environment} FILE'"
+                )
+            click.echo("\nDo you want to perform these actions?\n"
+                       "  Only 'yes' will be accepted to approve.\n")
+            answer = click.prompt("  Enter a value", default="", show_default=False)
+            if answer.strip() != "yes":
+                click.echo("\nApply cancelled.")
+                return 1
+    if not plan.has_changes:
+        click.echo(f"No changes. Environment '{environment}' matches the configuration.")
+        return 0
+    with progress_bar(len(plan.changes), "Applying") as report:
+        result = apply(plan, store, environ=os.environ, actor=actor(),
+                       git_commit=git_commit(obj.root), progress=report, held_lock=held,
+                       lock=lock)
     click.echo("")
+    if plan.mode == "refresh-only":
+        click.echo(obj.style(f"Apply complete! {len(plan.drift)} drift note(s) acknowledged; "
+                             "no resource changed.", fg="green", bold=True))
+        return 0
     click.echo(obj.style(
         f"Apply complete! Resources: {result.added} added, {result.changed} changed, "
         f"{result.replaced} replaced, {result.destroyed} destroyed.", fg="green", bold=True))
@@ -156,6 +234,26 @@ def apply_command(obj: Context, environment: str, planfile: Path | None, auto_ap
         click.echo("")
         for line in steps:
             click.echo(line)
+    return 0
+
+
+@click.command("show")
+@click.argument("planfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON.")
+@database_url_option
+@click.pass_obj
+def show_command(obj: Context, planfile: Path, *, as_json: bool,
+                 database_url: str | None) -> int:
+    """Show a plan saved with 'hookplane plan ENV --out PLANFILE' (its MAC is verified
+    under this state's key, so a file edited by hand is refused)."""
+    with open_store(obj.root, database_url) as store:
+        plan = load_plan_file(planfile.read_bytes().decode("utf-8", "replace"),
+                              key=store.plan_file_key(), source=str(planfile),
+                              environment="ENVIRONMENT")
+    if as_json:
+        click.echo(render_json(plan), nl=False)
+    else:
+        click.echo(render_text(plan, style=obj.style), nl=False)
     return 0
 
 
@@ -194,5 +292,6 @@ def force_unlock_command(obj: Context, environment: str, lock_id: str,
 
 
 def register(group: click.Group) -> None:
-    for command in (plan_command, apply_command, history_command, force_unlock_command):
+    for command in (plan_command, apply_command, show_command, history_command,
+                    force_unlock_command):
         group.add_command(command)

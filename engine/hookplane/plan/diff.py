@@ -7,7 +7,7 @@ resource plan close to the cost of loading the YAML.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -164,6 +164,8 @@ def diff(
     promotion_source: Config | None = None,
     now: str = "",
     config_files: Mapping[str, str] | None = None,
+    mode: str = "normal",
+    targets: Sequence[str] = (),
 ) -> Plan:
     """Compare the YAML (``config``) with the applied state (``snapshot``).
 
@@ -173,13 +175,19 @@ def diff(
     (``None`` when there is none): production creates and deletes must match it.
     ``config_files`` (path -> sha256 of every YAML file ``config`` was loaded from) is
     recorded in the plan, so that a saved plan is refused once those files change.
+    ``mode`` is ``normal``, ``destroy`` (every applied resource is destroyed; ``protect``
+    still refuses) or ``refresh-only`` (no resource changes; the drift notes only).
+    ``targets`` limits the plan to those addresses and the resources they refer to.
     Raises :class:`PlanError` when a rule refuses the plan.
     """
+    if mode not in PLAN_MODES:
+        raise PlanError(f"unknown plan mode {mode!r}; one of {', '.join(PLAN_MODES)}")
     warnings: list[str] = []
-    moves = _renames(config, snapshot)
+    destroying = mode == "destroy"
+    moves = {} if destroying else _renames(config, snapshot)
     moved_old = set(moves.values())
     changes: list[Change] = []
-    desired = {r.address: r for r in config.all_resources()}
+    desired = {} if destroying else {r.address: r for r in config.all_resources()}
     for address in sorted(desired, key=_sort_key):
         resource = desired[address]
         old = moves.get(address)
@@ -196,8 +204,19 @@ def diff(
             sensitive_paths=tuple(sorted(env_paths(current.spec))),
         ))
 
+    if mode == "refresh-only":
+        changes = [c for c in changes if c.action is Action.NOOP and not c.moved_from]
+    if targets:
+        changes = _targeted(changes, targets, snapshot)
+        warnings.append(
+            "Resource targeting is in effect: this plan covers only "
+            + ", ".join(sorted(set(targets)))
+            + " and what they refer to, so it may not show every change the YAML asks for. "
+            "Use it to repair a mistake or recover from an error, not for routine changes; "
+            "run a full plan afterwards.")
     problems = [*protect_problems(config, changes),
-                *environment_rule_problems(config, changes, promotion_source)]
+                *([] if destroying else
+                  environment_rule_problems(config, changes, promotion_source))]
     if problems:
         raise PlanError("\n".join(problems))
 
@@ -224,4 +243,56 @@ def diff(
         warnings=tuple(warnings),
         created_at=now,
         config_files=dict(sorted((config_files or {}).items())),
+        mode=mode,
+        targets=tuple(sorted(set(targets))),
     )
+
+
+PLAN_MODES = ("normal", "destroy", "refresh-only")
+
+_REFERENCES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "sources": (("collections", ("collection",)),),
+    "triggers": (("collections", ("collection",)), ("sources", ("external_write", "source"))),
+    "inbound_webhooks": (
+        ("collections", ("collection",)),
+        ("collections", ("source_binding", "collection")),
+        ("sources", ("source_binding", "source")),
+        ("collections", ("action", "create", "collection")),
+        ("collections", ("action", "invoke", "collection")),
+    ),
+}
+"""Which fields of a resource name another resource (kind, path)."""
+
+
+def _references(change: Change) -> set[str]:
+    found: set[str] = set()
+    for kind, path in _REFERENCES.get(change.kind, ()):
+        value: Any = change.after or {}
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            found.add(f"{kind}.{value}")
+    return found
+
+
+def _targeted(changes: list[Change], targets: Sequence[str], snapshot: Snapshot) -> list[Change]:
+    """The changes of ``targets`` and of every resource they refer to (a trigger's
+    collection must exist before the trigger does), as Terraform's ``-target`` does."""
+    by_address = {c.address: c for c in changes}
+    known = set(by_address) | set(snapshot.resources) | {
+        c.moved_from for c in changes if c.moved_from}
+    unknown = [t for t in targets if t not in known]
+    if unknown:
+        raise PlanError(
+            "--target names no resource of this environment: " + ", ".join(sorted(unknown))
+            + " (an address is KIND.NAME, e.g. triggers.notify-p1)")
+    wanted = {c.address for c in changes if c.address in targets or c.moved_from in targets}
+    pending = list(wanted)
+    while pending:
+        change = by_address.get(pending.pop())
+        if change is None or change.action is Action.DELETE:
+            continue
+        for address in _references(change) - wanted:
+            wanted.add(address)
+            pending.append(address)
+    return [c for c in changes if c.address in wanted]

@@ -94,9 +94,16 @@ class Plan:
     config_files: dict[str, str] = field(default_factory=dict)
     """Every YAML file the plan was made from: path under the project root -> sha256 (hex)
     of its bytes. Apply refuses a saved plan when the checked-out files differ."""
+    mode: str = "normal"
+    """``normal``; ``destroy`` (every applied resource goes); ``refresh-only`` (no resource
+    changes: applying it acknowledges the drift notes)."""
+    targets: tuple[str, ...] = ()
+    """Addresses the plan was limited to (``--target``), with what they depend on."""
 
     @property
     def has_changes(self) -> bool:
+        if self.mode == "refresh-only":
+            return bool(self.drift)
         return any(c.action is not Action.NOOP for c in self.changes) or any(
             c.moved_from for c in self.changes
         )
@@ -154,7 +161,8 @@ class Plan:
             )
             return cls(**{**data, "changes": changes, "drift": drift,
                           "warnings": tuple(data["warnings"]),
-                          "config_files": dict(data.get("config_files", {}))})
+                          "config_files": dict(data.get("config_files", {})),
+                          "targets": tuple(data.get("targets", ()))})
         except PlanError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -7,7 +7,7 @@ reference and ``(sensitive value)``; generated ones ``(known after apply)``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hookplane.plan.diff import FORCE_NEW, SECRET_ATTRIBUTES
@@ -247,6 +247,16 @@ def render_text(plan: Plan, *, style: Style = _plain) -> str:
     if not plan.has_changes:
         lines.append(style(summary(plan), fg="green", bold=True))
         return "\n".join(lines) + "\n"
+    if plan.mode == "refresh-only":
+        lines += ["This is a refresh-only plan: applying it changes no resource; it records in "
+                  "the state (and the audit log) that the changes above were made on purpose, "
+                  "so the notes are not shown again.", "",
+                  style(f"Refresh-only: {len(plan.drift)} drift note(s) to acknowledge.",
+                        bold=True)]
+        return "\n".join(lines) + "\n"
+    if plan.mode == "destroy":
+        lines += [style("Destroy mode: every resource applied to "
+                        f"'{plan.environment}' is destroyed.", bold=True), ""]
     used = {c.action for c in plan.changes if c.action is not Action.NOOP}
     lines.append("Hookplane will perform the following actions on environment "
                  f"'{plan.environment}' (state serial {plan.serial}).")
@@ -267,6 +277,14 @@ def render_text(plan: Plan, *, style: Style = _plain) -> str:
     if detail:
         lines.append(detail)
     return "\n".join(lines) + "\n"
+
+
+def _sensitive(paths: Sequence[str], value: Any) -> dict[str, bool] | bool:
+    """Terraform's ``*_sensitive``: false, or the dotted paths holding a ``${env:…}`` value
+    marked true (flat keys: Hookplane's paths are dotted)."""
+    if value is None or not paths:
+        return False
+    return dict.fromkeys(paths, True)
 
 
 def _unknown(change: Change) -> dict[str, bool]:
@@ -290,9 +308,21 @@ def render_json(plan: Plan) -> str:
             "sensitive": list(change.sensitive_paths),
             "changed_attributes": [d.path for d in change.diff],
             "action_reason": change.reason,
+            # Terraform's shape, for plan-review tools that read `terraform show -json`
+            "type": change.kind,
+            "change": {
+                "actions": change.action.actions,
+                "before": change.before,
+                "after": change.after,
+                "after_unknown": _unknown(change),
+                "before_sensitive": _sensitive(change.sensitive_paths, change.before),
+                "after_sensitive": _sensitive(change.sensitive_paths, change.after),
+            },
         })
     document = {
         "format_version": plan.format_version,
+        "mode": plan.mode,
+        "targets": list(plan.targets),
         "environment": plan.environment,
         "environment_kind": plan.environment_kind,
         "lineage": plan.lineage,

@@ -331,8 +331,20 @@ class Store:
 
     # -- locks ---------------------------------------------------------------------------
 
-    def acquire_lock(self, environment: str, *, who: str, operation: str) -> LockInfo:
-        """Take the environment's lock, or raise :class:`LockError` describing the holder."""
+    def acquire_lock(self, environment: str, *, who: str, operation: str,
+                     timeout: float = 0.0) -> LockInfo:
+        """Take the environment's lock, or raise :class:`LockError` describing the holder;
+        with ``timeout`` (seconds), keep trying that long first (``--lock-timeout``)."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                return self._try_lock(environment, who=who, operation=operation)
+            except LockError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+
+    def _try_lock(self, environment: str, *, who: str, operation: str) -> LockInfo:
         now = _now()
         mine = LockInfo(id=str(uuid.uuid4()), environment=environment, who=_clip(who),
                         operation=_clip(operation, 40), created_at=_iso(now))
@@ -413,7 +425,8 @@ class Store:
     def commit(self, environment: str, *, environment_kind: str, expected_lineage: str,
                expected_serial: int, operations: Sequence[Operation],
                audit: AuditRecord,
-               progress: Callable[[int], None] | None = None) -> CommitResult:
+               progress: Callable[[int], None] | None = None,
+               rehash: bool = False) -> CommitResult:
         """Apply ``operations`` and append ``audit`` in one transaction: all or nothing.
 
         ``progress`` is called with the number of operations done so far (for a progress bar;
@@ -421,7 +434,9 @@ class Store:
 
         Refuses with :class:`StaleStateError` when the environment's lineage or serial is no
         longer the one the plan was made against. Moves the serial by one and clears the
-        recorded drift: the plan that showed it has been applied.
+        recorded drift: the plan that showed it has been applied. ``rehash`` (a refresh-only
+        apply) also accepts every resource's stored attributes as applied, so a change made
+        outside git is no longer reported.
         """
         now = _now()
         with self._transaction(write=True) as conn:
@@ -453,6 +468,13 @@ class Store:
                          .where(t.resources.c.environment == environment,
                                 sql_cast(t.resources.c.drift, Text) != "[]")
                          .values(drift=[]))
+            if rehash:
+                r = t.resources
+                for row in conn.execute(select(r.c.id, r.c.spec, r.c.applied_hash)
+                                        .where(r.c.environment == environment)):
+                    if row.applied_hash != canonical_hash(row.spec):
+                        conn.execute(update(r).where(r.c.id == row.id)
+                                     .values(applied_hash=canonical_hash(row.spec)))
             batch = _Batch(self, conn, environment, now)
             for done, operation in enumerate(operations, start=1):
                 batch.apply(operation)
@@ -574,10 +596,21 @@ class Store:
 
         The old secret becomes ``previous`` and stays valid for ``grace_hours``. Recorded as
         drift on the resource and in the audit log; moves the serial so that the runtime
-        picks the new secret up.
+        picks the new secret up. Takes the environment's lock, like an apply: a rotation
+        never lands in the middle of someone's plan-then-apply.
         """
         if grace_hours < 0:
             raise StateError("grace_hours cannot be negative")
+        lock = self.acquire_lock(environment, who=actor or _default_actor(),
+                                 operation="rotate-secret")
+        try:
+            return self._rotate_secret(environment, kind, name, secret_kind,
+                                       grace_hours=grace_hours, actor=actor)
+        finally:
+            self.release_lock(environment, lock.id)
+
+    def _rotate_secret(self, environment: str, kind: str, name: str, secret_kind: SecretKind,
+                       *, grace_hours: float, actor: str | None) -> str:
         address = f"{kind}.{name}"
         who = actor or _default_actor()
         now = _now()
