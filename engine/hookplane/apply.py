@@ -18,9 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hookplane.config.applied import SecretKind, env_paths, resolve_references
+from hookplane.config.applied import ENV_REF, SecretKind, env_paths, resolve_references
 from hookplane.config.loader import environment_files, environments_root
-from hookplane.config.models import ENV_REF
 from hookplane.errors import ApplyError, PlanError, StaleStateError
 from hookplane.plan.model import Action, Change, Plan
 from hookplane.plan.planfile import config_file_changes, dump_plan_file, load_plan_file

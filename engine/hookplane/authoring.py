@@ -33,10 +33,10 @@ from typing import Any, ClassVar, Literal
 from ruamel.yaml.comments import CommentedMap
 
 from hookplane.config import Config, list_environments, load_environment
+from hookplane.config.applied import ENV_REF
 from hookplane.config.loader import ENVIRONMENT_FILE, environments_root, suggest
 from hookplane.config.models import (
     AUTH_TYPES,
-    ENV_REF,
     RECORD_EVENTS,
     RESOURCE_NAME,
     SYSTEM_EVENTS,

@@ -110,26 +110,38 @@ def generated_secrets(kind: str, spec: dict[str, Any]) -> tuple[SecretKind, ...]
     return ()
 
 
-def env_paths(data: Any, prefix: str = "") -> dict[str, str]:
-    """Dotted path -> string for every string holding a ``${env:…}`` reference."""
-    from hookplane.config.models import ENV_REF
+ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A reference to an environment variable, resolved at apply: ``${env:NAME}``."""
 
+
+def env_paths(data: Any, prefix: str = "") -> dict[str, str]:
+    """Dotted path -> string for every string holding a ``${env:…}`` reference.
+
+    One pass with one result dict (the plan calls this for every resource: building and
+    merging a dict per nested value made it most of a 10k-resource plan's time)."""
     found: dict[str, str] = {}
-    if isinstance(data, dict):
+    _collect(data, prefix, found)
+    return found
+
+
+def _collect(data: Any, prefix: str, found: dict[str, str]) -> None:
+    if isinstance(data, str):
+        if "${env:" in data and ENV_REF.search(data):
+            found[prefix[:-1]] = data
+    elif isinstance(data, dict):
         for key, value in data.items():
-            found.update(env_paths(value, f"{prefix}{key}."))
+            if isinstance(value, str):  # the common leaf, without a call
+                if "${env:" in value and ENV_REF.search(value):
+                    found[f"{prefix}{key}"] = value
+            elif isinstance(value, dict | list):
+                _collect(value, f"{prefix}{key}.", found)
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            found.update(env_paths(value, f"{prefix}{index}."))
-    elif isinstance(data, str) and ENV_REF.search(data):
-        found[prefix[:-1]] = data
-    return found
+            _collect(value, f"{prefix}{index}.", found)
 
 
 def resolve_references(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     """Substitute every ``${env:NAME}``; returns the text and the names that are unset."""
-    from hookplane.config.models import ENV_REF
-
     missing: list[str] = []
 
     def _sub(match: re.Match[str]) -> str:

@@ -22,8 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-"""A reference to an environment variable, resolved at apply: ``${env:NAME}``."""
+from hookplane.config import applied as _applied
+
+ENV_REF = _applied.ENV_REF
+"""A reference to an environment variable, resolved at apply: ``${env:NAME}`` (defined in
+:mod:`hookplane.config.applied`, beside its resolver)."""
 
 RECORD_EVENTS = ("create", "update", "delete")
 SYSTEM_EVENTS = ("config.applied", "config.promoted", "delivery.failed")

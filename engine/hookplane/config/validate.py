@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus, urlsplit
 
+from hookplane.config.applied import ENV_REF
 from hookplane.config.grammar import (
     GrammarError,
     filter_problems,
@@ -20,7 +21,6 @@ from hookplane.config.grammar import (
     parse_placeholders,
 )
 from hookplane.config.models import (
-    ENV_REF,
     RECORD_EVENTS,
     SYSTEM_EVENTS,
     ApiKey,

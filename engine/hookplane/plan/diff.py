@@ -63,11 +63,11 @@ def _deep_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Attribu
     return sorted(changes, key=lambda c: c.path)
 
 
-def _fingerprints(data: dict[str, Any], environ: Mapping[str, str],
+def _fingerprints(references: Mapping[str, str], environ: Mapping[str, str],
                   fingerprint: Fingerprint) -> tuple[dict[str, str], list[str]]:
     prints: dict[str, str] = {}
     missing: list[str] = []
-    for path, text in env_paths(data).items():
+    for path, text in references.items():
         value, unset = resolve_references(text, environ)
         if unset:
             missing.extend(unset)
@@ -91,15 +91,16 @@ def _renames(config: Config, snapshot: Snapshot) -> dict[str, str]:
 
 def _change_for(resource: Resource, current: AppliedResource | None, *, moved_from: str | None,
                 environ: Mapping[str, str], fingerprint: Fingerprint,
-                warnings: list[str]) -> Change:
+                warnings: list[str], current_hash: str = "") -> Change:
     after = resource.canonical()
-    prints, missing = _fingerprints(after, environ, fingerprint)
+    references = env_paths(after)
+    prints, missing = _fingerprints(references, environ, fingerprint)
     for name in dict.fromkeys(missing):
         warnings.append(
             f"{resource.address}: ${{env:{name}}} is not set here; its value is unknown to "
             "this plan and apply will fail unless it is set"
         )
-    sensitive = tuple(sorted(env_paths(after)))
+    sensitive = tuple(sorted(references))
     generate = generated_secrets(resource.kind, after)
     secret_attrs = tuple(SECRET_ATTRIBUTES[g] for g in generate)
 
@@ -111,8 +112,8 @@ def _change_for(resource: Resource, current: AppliedResource | None, *, moved_fr
             unknown_paths=("id", *secret_attrs), fingerprints=prints, generate=generate,
         )
 
-    same_spec = canonical_hash(after) == canonical_hash(current.spec)
-    unresolved = {p for p in env_paths(after) if p not in prints}
+    same_spec = canonical_hash(after) == (current_hash or canonical_hash(current.spec))
+    unresolved = {p for p in references if p not in prints}
     changed_prints = sorted(
         p for p in set(prints) | set(current.fingerprints)
         if p not in unresolved and prints.get(p) != current.fingerprints.get(p)
@@ -187,13 +188,17 @@ def diff(
     moves = {} if destroying else _renames(config, snapshot)
     moved_old = set(moves.values())
     changes: list[Change] = []
+    hashes: dict[str, str] = {}  # address -> canonical hash of the applied spec, once each
     desired = {} if destroying else {r.address: r for r in config.all_resources()}
     for address in sorted(desired, key=_sort_key):
         resource = desired[address]
         old = moves.get(address)
         current = snapshot.resources.get(old or address)
+        if current is not None:
+            hashes[old or address] = canonical_hash(current.spec)
         changes.append(_change_for(resource, current, moved_from=old, environ=environ,
-                                   fingerprint=fingerprint, warnings=warnings))
+                                   fingerprint=fingerprint, warnings=warnings,
+                                   current_hash=hashes.get(old or address, "")))
     for address in sorted(snapshot.resources, key=_sort_key):
         if address in desired or address in moved_old:
             continue
@@ -225,7 +230,8 @@ def diff(
         current = snapshot.resources[address]
         events = tuple(f"{e.what} ({e.at}, by {e.by})" for e in current.drift)
         changed: tuple[str, ...] = ()
-        if current.applied_hash and canonical_hash(current.spec) != current.applied_hash:
+        spec_hash = hashes.get(address) or canonical_hash(current.spec)
+        if current.applied_hash and spec_hash != current.applied_hash:
             changed = ("(attributes changed outside git)",)
         if events or changed:
             drift.append(DriftNote(address, events, changed))
