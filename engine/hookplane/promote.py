@@ -21,6 +21,7 @@ ruamel.yaml round-trip instead. The result is loaded and validated before anythi
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from hookplane.config import Config, load_environment
+from hookplane.config.applied import canonical_hash
 from hookplane.config.loader import ENVIRONMENT_FILE, environment_files, environments_root
 from hookplane.config.models import SECTIONS
 from hookplane.config.yamlio import parse
@@ -63,6 +65,8 @@ class Promotion:
     source_digest: str
     kept: tuple[str, ...] = ()
     """Addresses TO declares itself that differ from FROM (left as TO has them)."""
+    overwritten: tuple[str, ...] = ()
+    """TO's edits since the last promotion that this one replaces (``overwrite``)."""
 
 
 def _load_rt(yaml: YAML, text: str, where: str) -> Any:
@@ -86,8 +90,52 @@ def _merge(target: CommentedMap, source: Mapping[str, Any]) -> None:
             target[key] = value
 
 
-def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
-    """Work out TO's new YAML (validated) without writing anything."""
+PROMOTED_FILE = ".promoted.json"
+"""In TO's directory: the hash of every resource as the last promotion wrote it (committed
+with the YAML), so that the next promotion can tell an edit made in TO since from a change
+coming from FROM."""
+
+
+def _promoted_hashes(target_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads((target_dir / PROMOTED_FILE).read_text(encoding="utf-8"))
+        resources = data["resources"]
+        return {str(k): str(v) for k, v in resources.items()} if isinstance(
+            resources, dict) else {}
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or not ours: no base
+        return {}
+
+
+def _conflicts(root: Path, target_name: str, target_dir: Path,
+               changing: list[tuple[str, str]]) -> list[str]:
+    """Resources of TO that the promotion would change or remove although TO's own YAML
+    changed them since the last promotion (edited in TO, not in FROM)."""
+    base = _promoted_hashes(target_dir)
+    if not base or not changing:
+        return []
+    try:
+        target = load_environment(root, target_name)
+    except ConfigError:  # TO does not load as it is: the promotion's result is checked anyway
+        return []
+    found = []
+    for section, name in changing:
+        resource = target.get(section, name)
+        recorded = base.get(f"{section}.{name}")
+        if resource is None or recorded is None:
+            continue
+        if canonical_hash(resource.canonical()) != recorded:
+            line, column = target.position(resource.file, (section, name), key=True)
+            found.append(f"{resource.file}:{line}:{column}: {section}.{name} was changed in "
+                         f"environments/{target_name} since it was last promoted")
+    return found
+
+
+def plan_promotion(root: Path, source_name: str, target_name: str, *,
+                   overwrite: bool = False) -> Promotion:
+    """Work out TO's new YAML (validated) without writing anything.
+
+    A promoted resource that TO's YAML changed since the last promotion is a conflict: the
+    promotion is refused, naming each, unless ``overwrite`` (TO's edit is then replaced)."""
     source = load_environment(root, source_name)
     target_dir = environments_root(root) / target_name
     if not (target_dir / ENVIRONMENT_FILE).is_file():
@@ -177,12 +225,35 @@ def plan_promotion(root: Path, source_name: str, target_name: str) -> Promotion:
                                     wanted=wanted)
         if spliced != target_text.get(path):
             new_files[path] = spliced
+    conflicts = _conflicts(root, target_name, target_dir,
+                           [(s_, n) for s_, n, _p in removals]
+                           + [(s_, n) for s_, n, _p, _r in updates])
+    if conflicts and not overwrite:
+        raise PromotionError(
+            f"{len(conflicts)} resource(s) of environments/{target_name} were edited there "
+            "since the last promotion, and promoting would replace those edits:\n"
+            + "\n".join(f"  {c}" for c in conflicts)
+            + f"\nMake the change in environments/{source_name} instead (then promote), or "
+            "run promote again with --overwrite to drop the edits. Nothing was written.")
+    _validate_result(root, target_dir, target_text, new_files)
+    record = target_dir / PROMOTED_FILE
+    before_record = record.read_text(encoding="utf-8") if record.is_file() else None
+    after_record = json.dumps({
+        "comment": "written by 'hookplane promote': the resources as last promoted from "
+                   f"{source_name} (sha256 of each canonical spec); commit it with the YAML",
+        "from": source_name,
+        "resources": {r.address: canonical_hash(r.canonical())
+                      for r in source.all_resources() if r.kind in PROMOTED_ONLY},
+    }, indent=2, sort_keys=True) + "\n"
     changes = [FileChange(path.relative_to(root).as_posix(), target_text.get(path), after)
                for path, after in sorted(new_files.items())]
+    if after_record != before_record:
+        changes.append(FileChange(record.relative_to(root).as_posix(), before_record,
+                                  after_record))
 
-    _validate_result(root, target_dir, target_text, new_files)
     return Promotion(source=source, target_name=target_name, changes=tuple(changes),
-                     source_digest=source.digest(), kept=tuple(sorted(kept)))
+                     source_digest=source.digest(), kept=tuple(sorted(kept)),
+                     overwritten=tuple(conflicts))
 
 
 def _plain(value: Any) -> Any:

@@ -17,16 +17,21 @@ from hookplane.yamledit import unified_diff
 @click.argument("source")
 @click.argument("target")
 @click.option("--dry-run", is_flag=True, help="Show the YAML changes; write nothing.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace TARGET's own edits of promoted resources made since the last "
+                   "promotion (without it such a conflict stops the promotion).")
 @database_url_option
 @click.pass_obj
-def promote_command(obj: Context, source: str, target: str, dry_run: bool,
+def promote_command(obj: Context, source: str, target: str, *, dry_run: bool, overwrite: bool,
                     database_url: str | None) -> int:
     """Copy SOURCE's resources into TARGET's YAML, then show TARGET's plan.
 
     Mappings are re-validated against TARGET; TARGET's comments and formatting are kept;
     secrets are never copied (applying TARGET generates its own).
     """
-    promotion = plan_promotion(obj.root, source, target)
+    promotion = plan_promotion(obj.root, source, target, overwrite=overwrite)
+    for conflict in promotion.overwritten:
+        click.echo(obj.style(f"Overwriting: {conflict}", fg="yellow"))
     if not promotion.changes:
         click.echo(f"environments/{target} already matches environments/{source}; nothing to "
                    "write.")

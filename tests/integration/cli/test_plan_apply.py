@@ -97,7 +97,7 @@ def test_demo_flow(project: Cli) -> None:
     assert out == "No changes. Environment 'preview' matches the configuration.\n"
 
     out = project("promote", "preview", "production")
-    assert "Promoted preview → production: 2 file(s) written." in out
+    assert "Promoted preview → production: 3 file(s) written." in out
     assert "Plan: 15 to add" in out
     project("apply", "production", "--auto-approve")
     project("plan", "production", "--detailed-exitcode")

@@ -85,7 +85,8 @@ def test_promotion_keeps_target_comments_and_formatting(tmp_path: Path) -> None:
     root = _project(tmp_path)
     environment_before = (root / "environments/production/environment.yaml").read_text()
     promotion = plan_promotion(root, "preview", "production")
-    assert [c.path for c in promotion.changes] == ["environments/production/main.yaml"]
+    assert [c.path for c in promotion.changes] == ["environments/production/main.yaml",
+                                                   "environments/production/.promoted.json"]
     write_promotion(root, promotion)
     written = (root / "environments/production/main.yaml").read_text()
     _golden("production-main.yaml", written)

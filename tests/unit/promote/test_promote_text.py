@@ -10,10 +10,14 @@ inserted (with the ``x-`` block its aliases need), and an updated one is rewritt
 from __future__ import annotations
 
 import difflib
+import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from hookplane.config import load_environment
+from hookplane.errors import PromotionError
 from hookplane.promote import plan_promotion, write_promotion
 
 SHARED = """\
@@ -106,7 +110,8 @@ def test_removal_and_update_leave_every_other_line(tmp_path: Path) -> None:
                        .replace("  audit:\n    <<: *delivery\n    url: 'https://hooks.example"
                                 ".com/audit'\n    events: [create, update, delete]\n", ""))
     changes = _promote(root)
-    assert list(changes) == ["environments/production/shared.yaml"]
+    assert list(changes) == ["environments/production/shared.yaml",
+                             "environments/production/.promoted.json"]
     after = path.read_text()
     assert after == before.replace("page\n", "page-v2\n").replace(
         "  audit:\n    <<: *delivery\n    url: 'https://hooks.example.com/audit'\n"
@@ -155,4 +160,35 @@ def test_a_shape_the_splices_do_not_handle_is_still_promoted(tmp_path: Path) -> 
     _promote(root)
     production_config = load_environment(root, "production")
     assert production_config.get("triggers", "page").raw["url"] == "https://hooks.example.com/p2"
+    assert _promote(root) == {}
+
+
+def test_an_edit_made_in_production_is_a_conflict_not_silently_reverted(tmp_path: Path) -> None:
+    """A production edit to a promoted resource used to be reverted by the next promotion
+    without a word; now the promotion stops and names it, unless --overwrite."""
+    root = _project(tmp_path, {"shared.yaml": SHARED}, {})
+    _promote(root)
+    record = json.loads((root / "environments/production/.promoted.json").read_text())
+    assert sorted(record["resources"]) == ["triggers.audit", "triggers.page"]
+    path = root / "environments/production/shared.yaml"
+    path.write_text(path.read_text().replace("events: [create]\n", "events: [create, update]\n"))
+    # promoting again would put preview's events back: that is the conflict
+    with pytest.raises(PromotionError, match="triggers.page was changed in"):
+        plan_promotion(root, "preview", "production")
+    preview = root / "environments/preview/shared.yaml"
+    preview.write_text(SHARED.replace("https://hooks.example.com/page",
+                                      "https://hooks.example.com/page-v2"))
+    with pytest.raises(PromotionError) as refused:
+        plan_promotion(root, "preview", "production")
+    message = str(refused.value)
+    assert "environments/production/shared.yaml:14:3: triggers.page was changed in " \
+           "environments/production since it was last promoted" in message
+    assert "--overwrite" in message
+    assert "events: [create, update]" in path.read_text()  # nothing was written
+    promotion = plan_promotion(root, "preview", "production", overwrite=True)
+    assert [c.split(": ")[1] for c in promotion.overwritten] == ["triggers.page was changed in "
+                                                                 "environments/production since "
+                                                                 "it was last promoted"]
+    write_promotion(root, promotion)
+    assert "events: [create]\n" in path.read_text() and "page-v2" in path.read_text()
     assert _promote(root) == {}
