@@ -173,7 +173,7 @@ def test_an_edit_made_in_production_is_a_conflict_not_silently_reverted(tmp_path
     path = root / "environments/production/shared.yaml"
     path.write_text(path.read_text().replace("events: [create]\n", "events: [create, update]\n"))
     # promoting again would put preview's events back: that is the conflict
-    with pytest.raises(PromotionError, match="triggers.page was changed in"):
+    with pytest.raises(PromotionError, match=r"triggers\.page was changed in"):
         plan_promotion(root, "preview", "production")
     preview = root / "environments/preview/shared.yaml"
     preview.write_text(SHARED.replace("https://hooks.example.com/page",
