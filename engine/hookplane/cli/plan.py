@@ -90,12 +90,14 @@ def make_plan(obj: Context, store: Store, environment: str, *, mode: str = "norm
               help="With --format markdown: where the full plan is (linked when truncated).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@click.option("--input", "_ask", type=click.BOOL, default=True, metavar="BOOLEAN",
+              help="Accepted for Terraform parity (-input=false): plan never asks anything.")
 @plan_options
 @database_url_option
 @click.pass_obj
 def plan_command(obj: Context, environment: str, *, as_json: bool, output_format: str | None,
                  out: Path | None, full_plan_url: str | None, detailed_exitcode: bool,
-                 targets: tuple[str, ...], destroy: bool, refresh_only: bool,
+                 _ask: bool, targets: tuple[str, ...], destroy: bool, refresh_only: bool,
                  database_url: str | None) -> int:
     """Show what apply would change in ENVIRONMENT."""
     mode = _mode(destroy, refresh_only)
