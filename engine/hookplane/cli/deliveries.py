@@ -54,6 +54,38 @@ def add_commands(group: click.Group) -> None:
             return emit_pages(fetch, cursor=cursor, all_pages=all_pages, as_json=as_json,
                               line=_delivery_line, empty=f"No deliveries for {name} yet.")
 
+    @group.command("delivery")
+    @click.argument("environment")
+    @click.argument("delivery_id")
+    @click.option("--json", "as_json", is_flag=True)
+    @database_url_option
+    @click.pass_obj
+    def delivery(obj: Context, environment: str, delivery_id: str, *, as_json: bool,
+                 database_url: str | None) -> int:
+        """One delivery with every attempt: status, latency, worker, error, the headers
+        sent (secrets masked) and received, and the start of each response body."""
+        with open_store(obj.root, database_url) as store:
+            found = RuntimeStore(store).delivery(delivery_id)
+        if found is None or found.environment != environment:
+            raise StateError(f"no delivery {delivery_id} in '{environment}'")
+        row = delivery_row(found)
+        if as_json:
+            click.echo(json.dumps(row, indent=2, default=str))
+            return 0
+        click.echo(_delivery_line(row))
+        for number, attempt in enumerate(row["attempts_detail"], start=1):
+            code = attempt["status_code"] if attempt["status_code"] is not None else "-"
+            click.echo(f"\nattempt {number}  {attempt['at']}  HTTP {code}  "
+                       f"{attempt['latency_ms'] or 0} ms  worker {attempt['worker'] or '-'}")
+            if attempt.get("error"):
+                click.echo(f"  error: {attempt['error']}")
+            for title, key in (("sent", "request_headers"), ("received", "response_headers")):
+                for header, value in (attempt.get(key) or {}).items():
+                    click.echo(f"  {title} {header}: {value}")
+            if attempt.get("response_excerpt"):
+                click.echo(f"  body: {attempt['response_excerpt'][:500]}")
+        return 0
+
     @group.command("redeliver")
     @click.argument("environment")
     @click.argument("delivery_id")

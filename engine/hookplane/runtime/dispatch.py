@@ -77,7 +77,9 @@ from hookplane.runtime.jobs import backoff_seconds
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import LEASE_MARGIN, EnvironmentView, Registry, TriggerView
 from hookplane.runtime.signing import sign
+from hookplane.runtime.verify import SENSITIVE_HEADERS
 from hookplane.state.runtime import (
+    MASKED,
     AttemptOutcome,
     OutboxItem,
     OutboxRow,
@@ -129,6 +131,9 @@ class AttemptResult:
     retryable: bool = False
     retry_after: float | None = None
     """Seconds the receiver asked us to wait (``Retry-After``), if it did."""
+    request_headers: Mapping[str, str] | None = None
+    """As sent, every credential masked (see :meth:`_Request.shown_headers`)."""
+    response_headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,16 @@ class _Request:
     headers: CIMultiDict[str]
     body: bytes
     timeout: float
+    masked: frozenset[str] = frozenset()
+    """Lower-case names whose values are ``${env:…}`` secrets."""
+
+    def shown_headers(self) -> dict[str, str]:
+        """The headers for the delivery log: a value from ``${env:…}`` or of a credential
+        header (Authorization, Cookie, X-Api-Key, …) is masked; signatures are shown (an
+        HMAC does not reveal its key, and a receiver's mismatch is debugged with it)."""
+        hidden = self.masked | SENSITIVE_HEADERS
+        return {name: MASKED if name.lower() in hidden else value
+                for name, value in self.headers.items()}
 
 
 @dataclass(frozen=True)
@@ -523,7 +538,9 @@ class Dispatcher:
         attempt = AttemptOutcome(row.id, status_code=result.status_code,
                                  success=result.success, latency_ms=result.latency_ms,
                                  error=result.error, response_excerpt=result.response_excerpt,
-                                 retry_at=retry_at, on_failed=on_failed)
+                                 retry_at=retry_at, on_failed=on_failed,
+                                 request_headers=result.request_headers,
+                                 response_headers=result.response_headers)
         return result, attempt
 
     async def _record(self, row: OutboxRow, attempt: AttemptOutcome) -> None:
@@ -569,6 +586,10 @@ class Dispatcher:
         else:
             raise _NotSent(f"trigger '{trigger.name}' has no url any more (it now writes to "
                            "a source); the delivery was not sent")
+        masked = set(trigger.secret_headers)
+        if isinstance(target, dict):
+            source = view.sources.get(str(target.get("source")))
+            masked |= source.secret_headers if source is not None else set()
         for name, value in spec.headers.items():
             headers[name] = value
         content = body.encode("utf-8")
@@ -580,7 +601,7 @@ class Dispatcher:
             raise _NotSent(f"trigger '{trigger.name}': {exc}") from exc
         for name, value in signature.items():
             headers[name] = value
-        return _Request(method, url, headers, content, spec.timeout)
+        return _Request(method, url, headers, content, spec.timeout, frozenset(masked))
 
     def _external_target(self, view: EnvironmentView, trigger: TriggerView,
                          target: dict[str, Any], headers: CIMultiDict[str]
@@ -609,21 +630,26 @@ class Dispatcher:
         except TimeoutError:
             return AttemptResult(None, False, elapsed(),
                                  f"no answer within {request.timeout:g}s (timeout)", None,
-                                 retryable=True)
+                                 retryable=True, request_headers=request.shown_headers())
         except EgressError as exc:
             return AttemptResult(None, False, elapsed(), str(exc), None,
-                                 retryable=exc.retryable)
+                                 retryable=exc.retryable,
+                                 request_headers=request.shown_headers())
         latency = elapsed()
         status = response.status_code
         excerpt = (_excerpt(response.content) if response.content is not None
                    else f"(response body larger than {self.response_cap} bytes)")
+        answered = dict(response.headers.items())
+        for name in [n for n in answered if n.lower() in ("location", "content-location")]:
+            answered[name] = safe_destination(answered[name])  # may repeat a secret path
+        logged = functools.partial(AttemptResult, request_headers=request.shown_headers(),
+                                   response_headers=answered)
         if 200 <= status < 300:
-            return AttemptResult(status, True, latency, None, excerpt)
+            return logged(status, True, latency, None, excerpt)
         if status in _RETRYABLE_STATUS or status >= 500:
-            return AttemptResult(status, False, latency, f"receiver answered {status}",
-                                 excerpt, retryable=True,
-                                 retry_after=parse_retry_after(
-                                     response.headers.get("retry-after")))
+            return logged(status, False, latency, f"receiver answered {status}", excerpt,
+                          retryable=True,
+                          retry_after=parse_retry_after(response.headers.get("retry-after")))
         if 300 <= status < 400:
             # the location often repeats the secret path (http -> https): host only
             where = response.headers.get("location")
@@ -631,8 +657,8 @@ class Dispatcher:
             shown = "" if shown.startswith("(") else f" to {shown}"
             error = (f"receiver answered {status} (a redirect{shown}); redirects are not "
                      "followed: point the trigger at the final URL")
-            return AttemptResult(status, False, latency, error, excerpt)
-        return AttemptResult(status, False, latency, f"receiver answered {status}", excerpt)
+            return logged(status, False, latency, error, excerpt)
+        return logged(status, False, latency, f"receiver answered {status}", excerpt)
 
     def _retry_at(self, row: OutboxRow, result: AttemptResult) -> datetime | None:
         if result.success or not result.retryable or row.attempt >= row.max_attempts:

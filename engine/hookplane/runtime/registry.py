@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -115,11 +115,14 @@ class NamedEventRule:
 class SourceView:
     name: str
     packed: bytes
+    secret_headers: frozenset[str] = frozenset()
+    """Lower-case names of headers whose value comes from ``${env:…}`` (masked in logs)."""
 
     @classmethod
-    def of(cls, name: str, spec: Source) -> SourceView:
+    def of(cls, name: str, spec: Source, values: Iterable[str] = ()) -> SourceView:
         return cls(name, _pack(spec.model_dump(mode="json", by_alias=True,
-                                               exclude_unset=True)))
+                                               exclude_unset=True)),
+                   _secret_headers(values, ("headers.", "write.headers.", "read.headers.")))
 
     @cached_property
     def spec(self) -> Source:
@@ -163,13 +166,15 @@ class TriggerView:
     timeout: float
     packed: bytes
     secrets: tuple[str, ...]
+    secret_headers: frozenset[str] = frozenset()
+    """Lower-case names of headers whose value comes from ``${env:…}`` (masked in logs)."""
 
     @classmethod
     def of(cls, trigger_id: str, name: str, spec: Trigger,
-           secrets: tuple[str, ...]) -> TriggerView:
+           secrets: tuple[str, ...], values: Iterable[str] = ()) -> TriggerView:
         return cls(trigger_id, name, spec.collection, tuple(spec.events), spec.timeout,
                    _pack(spec.model_dump(mode="json", by_alias=True, exclude_unset=True)),
-                   secrets)
+                   secrets, _secret_headers(values, ("headers.",)))
 
     @cached_property
     def spec(self) -> Trigger:
@@ -232,6 +237,12 @@ class EnvironmentView:
         return index
 
 
+def _secret_headers(paths: Iterable[str], prefixes: tuple[str, ...]) -> frozenset[str]:
+    """Header names among the dotted paths of ``${env:…}`` values (``headers.X-Token``)."""
+    return frozenset(path[len(prefix):].lower() for path in paths for prefix in prefixes
+                     if path.startswith(prefix) and "." not in path[len(prefix):])
+
+
 def _with_values(spec: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     if not values:
         return spec
@@ -257,11 +268,11 @@ def build_view(store: Store, environment: str) -> EnvironmentView:
             collections[resource.name] = CollectionView.of(resource.name, collection)
         elif resource.kind == "sources":
             source = Source.model_validate(spec)
-            sources[resource.name] = SourceView.of(resource.name, source)
+            sources[resource.name] = SourceView.of(resource.name, source, resource.values)
         elif resource.kind == "triggers":
             triggers[resource.name] = TriggerView.of(
                 resource.id, resource.name, Trigger.model_validate(spec),
-                tuple(resource.secrets.get("signing_secret", ())))
+                tuple(resource.secrets.get("signing_secret", ())), resource.values)
         elif resource.kind == "api_keys":
             key = ApiKeyView(resource.id, resource.name, ApiKey.model_validate(spec))
             for token_hash in resource.token_hashes:

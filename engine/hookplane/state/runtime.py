@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast, get_args
 
 from sqlalchemy import (
     Numeric,
@@ -268,6 +268,30 @@ WriteResult: TypeAlias = Record | tuple[Record, Record | None] | int | StateErro
 # -- outbox and delivery log ---------------------------------------------------------------
 
 
+HEADERS_KEPT: Final = 50
+"""Headers kept per attempt and direction (a receiver may answer with hundreds)."""
+HEADER_VALUE_BYTES: Final = 1024
+MASKED: Final = "[redacted]"
+_MASKED_RESPONSE_HEADERS: Final = frozenset({"set-cookie", "set-cookie2"})
+
+
+def _stored_headers(headers: Mapping[str, str] | None, *,
+                    masked: frozenset[str] = frozenset()) -> dict[str, str] | None:
+    if headers is None:
+        return None
+    kept: dict[str, str] = {}
+    for name, value in list(headers.items())[:HEADERS_KEPT]:
+        shown = MASKED if name.lower() in masked else value
+        kept[str(name)[:200]] = _cap(str(shown), HEADER_VALUE_BYTES) or ""
+    return kept
+
+
+def _headers_columns(outcome: AttemptOutcome) -> dict[str, Any]:
+    return {"request_headers": _stored_headers(outcome.request_headers),
+            "response_headers": _stored_headers(outcome.response_headers,
+                                                masked=_MASKED_RESPONSE_HEADERS)}
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
     """One attempt to record with :meth:`RuntimeStore.record_attempts` (the arguments of
@@ -281,6 +305,10 @@ class AttemptOutcome:
     response_excerpt: str | None
     retry_at: datetime | None
     on_failed: Sequence[OutboxItem] = ()
+    request_headers: Mapping[str, str] | None = None
+    """As sent, secrets already masked by the sender (``[redacted]``)."""
+    response_headers: Mapping[str, str] | None = None
+    """As answered (cookies masked here); capped in number and size when stored."""
 
 
 @dataclass(frozen=True)
@@ -321,6 +349,8 @@ class DeliveryAttempt:
     response_excerpt: str | None
     worker: str | None = None
     """The worker (``host:pid:…``: which replica and process) that made the attempt."""
+    request_headers: dict[str, str] | None = None
+    response_headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -844,34 +874,9 @@ class RuntimeStore:
         claimed it); the attempt then goes into the history marked as recorded late, and
         counts for nothing.
         """
-        o = t.outbox
-        at = _utc(now)
-        with self._write() as conn:
-            row = conn.execute(select(o).where(o.c.id == outbox_id, o.c.status == "in_flight",
-                                               o.c.claimed_by == worker)
-                               .with_for_update()).first()
-            if row is None:
-                self._log_late(conn, [AttemptOutcome(
-                    outbox_id, status_code, success, latency_ms, error, response_excerpt,
-                    retry_at)], worker, at)
-                return False
-            status = ("delivered" if success else
-                      "pending" if retry_at is not None else "failed")
-            last_error = _cap(error, _ERROR_BYTES) if not success else None
-            values: dict[str, Any] = {
-                "status": status, "attempts": row.attempts + 1, "claimed_by": None,
-                "claimed_until": None, "updated_at": at, "last_error": last_error,
-                "last_status_code": status_code}
-            if status == "pending" and retry_at is not None:
-                values["next_attempt_at"] = _utc(retry_at)
-            conn.execute(sql_update(o).where(o.c.id == outbox_id).values(**values))
-            conn.execute(insert(t.delivery_attempts).values(
-                outbox_id=outbox_id, at=at, status_code=status_code, success=success,
-                latency_ms=_millis(latency_ms), error=last_error,
-                response_excerpt=_cap(response_excerpt, _EXCERPT_BYTES), worker=_clip(worker)))
-            if status == "failed" and on_failed:
-                self._insert_outbox(conn, row.environment, on_failed, at)
-        return True
+        return self.record_attempts([AttemptOutcome(
+            outbox_id, status_code, success, latency_ms, error, response_excerpt, retry_at,
+            on_failed)], worker=worker, now=now)[0]
 
     def record_attempts(self, outcomes: Sequence[AttemptOutcome], *, worker: str,
                         now: datetime | None = None) -> builtins.list[bool]:
@@ -916,7 +921,7 @@ class RuntimeStore:
                                "latency_ms": _millis(outcome.latency_ms), "error": last_error,
                                "response_excerpt": _cap(outcome.response_excerpt,
                                                         _EXCERPT_BYTES),
-                               "worker": _clip(worker)})
+                               "worker": _clip(worker), **_headers_columns(outcome)})
                 if status == "failed" and outcome.on_failed:
                     self._insert_outbox(conn, row.environment, outcome.on_failed, at)
             for retry, rows in moved.items():
@@ -951,7 +956,7 @@ class RuntimeStore:
                                "its lease ran out, so it does not count"
                                + (f" ({outcome.error})" if outcome.error else ""),
                                _ERROR_BYTES),
-                 "worker": _clip(worker)}
+                 "worker": _clip(worker), **_headers_columns(outcome)}
                 for outcome in outcomes if outcome.outbox_id in known]
         if rows:
             conn.execute(insert(t.delivery_attempts), rows)
@@ -1404,6 +1409,7 @@ class RuntimeStore:
                     conn.execute(insert(t.delivery_attempts), [
                         {"outbox_id": row.id, "at": at, "status_code": None, "success": False,
                          "latency_ms": None, "response_excerpt": None,
+                         "request_headers": None, "response_headers": None,
                          "worker": row.claimed_by,
                          "error": _cap(_lost_lease(row.claimed_by, row.claimed_until),
                                        _ERROR_BYTES)}
@@ -1440,7 +1446,8 @@ class RuntimeStore:
                 id=int(row.id), outbox_id=row.outbox_id, at=_iso(row.at),
                 status_code=row.status_code, success=bool(row.success),
                 latency_ms=row.latency_ms, error=row.error,
-                response_excerpt=row.response_excerpt, worker=row.worker))
+                response_excerpt=row.response_excerpt, worker=row.worker,
+                request_headers=row.request_headers, response_headers=row.response_headers))
         return found
 
     def _dedup(self, conn: Connection, environment: str, dedup: Dedup | None,

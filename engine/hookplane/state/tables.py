@@ -176,6 +176,8 @@ delivery_attempts = Table(
     Column("error", Text, nullable=True),
     Column("response_excerpt", Text, nullable=True),
     Column("worker", String(200), nullable=True),
+    Column("request_headers", JSON, nullable=True),
+    Column("response_headers", JSON, nullable=True),
     Index(None, "outbox_id", "id"),
 )
 

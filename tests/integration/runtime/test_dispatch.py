@@ -146,6 +146,55 @@ def test_a_write_is_delivered_signed_with_the_envelope(project: Project,
     assert project.runtime.outbox_depth() == 0
 
 
+def test_each_attempt_keeps_the_headers_sent_and_received(
+        project: Project, receiver: Receiver, capsys: pytest.CaptureFixture[str]) -> None:
+    """The delivery log keeps what was sent (signature, id, timestamp, configured headers;
+    every ${env:} value and credential header masked) and what the receiver answered with
+    (cookies masked, a redirect's location reduced to its host), in the state database, the
+    admin/CLI rows and the console. Before, only status, latency and a body excerpt were."""
+    project.apply(f"""
+        triggers:
+          notify:
+            collection: incidents
+            events: [create]
+            url: {receiver.url}/hooks/notify
+            headers: {{X-Team: ops, X-Shop-Key: "${{env:SHOP_TOKEN}}",
+                       Authorization: "Bearer ${{env:RECEIVER_TOKEN}}"}}
+        """)
+    receiver.respond = lambda hit: (200, {"ok": True}, {
+        "X-Receiver": "accepted", "Set-Cookie": "sid=session-secret-value",
+        "Content-Location": f"{receiver.url}/private/path-secret"})
+    project.create("incidents", {"title": "API down", "severity": "p1"})
+    with running(project.dispatcher()):
+        (delivery,) = finished(project, "notify")
+    (hit,) = receiver.hits
+    (attempt,) = delivery.history
+    sent = {k.lower(): v for k, v in (attempt.request_headers or {}).items()}
+    assert sent["webhook-id"] == delivery.id == hit.headers["webhook-id"]
+    assert sent["webhook-signature"] == hit.headers["webhook-signature"]
+    assert sent["x-hookplane-signature"] == hit.headers["x-hookplane-signature"]
+    assert sent["x-team"] == "ops"
+    assert sent["x-shop-key"] == "[redacted]" and sent["authorization"] == "[redacted]"
+    received = {k.lower(): v for k, v in (attempt.response_headers or {}).items()}
+    assert received["x-receiver"] == "accepted"
+    assert received["set-cookie"] == "[redacted]"
+    assert received["content-location"] == receiver.url  # scheme://host:port only
+    database = b"".join(path.read_bytes() for path in project.root.parent.glob("state.db*"))
+    assert b"accepted" in database  # the headers are there (WAL included) ...
+    for secret in (b"shop-api-token-value", b"receiver-token-value", b"session-secret-value",
+                   b"path-secret"):
+        assert secret not in database  # ... and no secret among them
+    # the CLI shows them: `hookplane triggers delivery ENV DELIVERY_ID`
+    from hookplane.cli.main import run
+
+    status = run(["-C", str(project.root), "--no-color", "triggers", "delivery", ENV,
+                  delivery.id, "--database-url", project.url])
+    shown = capsys.readouterr().out
+    assert status == 0, shown
+    assert "sent X-Team: ops" in shown and "sent Authorization: [redacted]" in shown
+    assert "received X-Receiver: accepted" in shown and "receiver-token-value" not in shown
+
+
 def test_the_signature_is_checked_against_the_body_as_sent(project: Project,
                                                            receiver: Receiver) -> None:
     project.apply(f"""
