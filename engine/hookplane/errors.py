@@ -14,11 +14,20 @@ with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit c
     ├── AuthoringError         a create/delete of YAML from the command line refused
     ├── StateError             state database problems
     │   ├── LockError          the environment lock is held by someone else
-    │   └── SecretError        secret key missing / unreadable / decryption failed
+    │   ├── SecretError        secret key missing / unreadable / decryption failed
+    │   ├── DatabaseUnavailable    the database cannot be reached now (503 + Retry-After)
+    │   ├── RecordNotFound     no such live record (404)
+    │   ├── RecordConflict     a record with that external id exists (409)
+    │   ├── InvalidQuery       a list filter, cursor or limit the store cannot use (400)
+    │   └── DuplicateDelivery  the provider delivery id was seen within the window
     ├── ApplyError             apply failed and was rolled back
     ├── MappingError           a mapping could not be applied to a payload at runtime
     ├── TemplateError          a template could not be rendered (size cap, syntax)
+    │   └── TemplateSyntaxError    a template that does not parse (with its position)
+    ├── WeakTokenError         HOOKPLANE_ADMIN_TOKEN too easy to guess: serve does not start
+    ├── ServerUnreachable      the CLI found no server at the admin URL
     └── DeliveryError          an outbound delivery or upstream fetch failed
+        ├── TriggerNotFound    no trigger of that name is applied
         └── EgressError        the outbound sender could not send or finish a request
             ├── EgressRefused      destination refused (address, scheme): never retried
             ├── EgressInvalidURL   the URL or a header cannot be sent as HTTP: never retried
@@ -157,3 +166,49 @@ class EgressTimeout(EgressError):
 
 class EgressUnreachable(EgressError):
     """The host could not be resolved or connected to, or the connection broke."""
+
+
+class DatabaseUnavailable(StateError):
+    """The state database cannot be reached (or stayed locked): nothing was done, and the
+    same call may succeed later. The runtime answers 503 with ``Retry-After``."""
+
+
+class RecordNotFound(StateError):
+    """No such (live) record: the runtime answers 404."""
+
+
+class RecordConflict(StateError):
+    """A record with that external id already exists: the runtime answers 409."""
+
+
+class InvalidQuery(StateError):
+    """A list filter, cursor or limit the store cannot use: the runtime answers 400."""
+
+
+class DuplicateDelivery(StateError):
+    """The provider delivery id was seen within the window; nothing was written."""
+
+
+class TemplateSyntaxError(TemplateError):
+    """A template that does not parse; ``position`` is the 0-based offset of its ``{{``.
+
+    ``line`` and ``column`` are 1-based and count inside the template text itself.
+    """
+
+    def __init__(self, message: str, *, position: int, line: int, column: int) -> None:
+        super().__init__(message)
+        self.position = position
+        self.line = line
+        self.column = column
+
+
+class TriggerNotFound(DeliveryError):
+    """No trigger of that name is applied in the environment."""
+
+
+class WeakTokenError(HookplaneError):
+    """``HOOKPLANE_ADMIN_TOKEN`` is too easy to guess; the runtime does not start."""
+
+
+class ServerUnreachable(HookplaneError):
+    """No server answered at the URL (refused, timed out, not resolvable)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from hookplane.errors import HookplaneError
+from hookplane.errors import HookplaneError, ServerUnreachable
 
 __all__ = ["DEFAULT_SERVER", "SERVER_VAR", "AdminAnswer", "ServerUnreachable", "post",
            "server_url"]
@@ -29,10 +29,6 @@ __all__ = ["DEFAULT_SERVER", "SERVER_VAR", "AdminAnswer", "ServerUnreachable", "
 SERVER_VAR = "HOOKPLANE_SERVER_URL"
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 _TIMEOUT = 30.0
-
-
-class ServerUnreachable(HookplaneError):
-    """No server answered at the URL (refused, timed out, not resolvable)."""
 
 
 @dataclass(frozen=True)

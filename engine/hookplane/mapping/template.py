@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from hookplane.errors import TemplateError
+from hookplane.errors import TemplateError, TemplateSyntaxError
 from hookplane.mapping._values import as_text, compact_json
 from hookplane.mapping.paths import MISSING, get_path
 
@@ -54,19 +54,6 @@ MAX_OUTPUT_BYTES: Final = 1_048_576
 _SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_-]*|[0-9]+)"
 _PATH = re.compile(rf"{_SEGMENT}(?:\.{_SEGMENT})*")
 _SHOWN = 40
-
-
-class TemplateSyntaxError(TemplateError):
-    """A template that does not parse; ``position`` is the 0-based offset of its ``{{``.
-
-    ``line`` and ``column`` are 1-based and count inside the template text itself.
-    """
-
-    def __init__(self, message: str, *, position: int, line: int, column: int) -> None:
-        super().__init__(message)
-        self.position = position
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True, slots=True)

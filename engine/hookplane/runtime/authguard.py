@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from hookplane.errors import HookplaneError
+from hookplane.errors import WeakTokenError
 
 __all__ = ["FREE_FAILURES", "MAX_BACKOFF", "MIN_TOKEN_LENGTH", "FailedAuth", "WeakTokenError",
            "check_admin_token", "client_key"]
@@ -36,10 +36,6 @@ FREE_FAILURES = 5
 WINDOW_SECONDS = 300.0
 MAX_BACKOFF = 900.0
 MAX_CLIENTS = 10_000
-
-
-class WeakTokenError(HookplaneError):
-    """``HOOKPLANE_ADMIN_TOKEN`` is too easy to guess; the runtime does not start."""
 
 
 def check_admin_token(token: str | None) -> None:

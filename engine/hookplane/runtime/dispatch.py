@@ -62,7 +62,13 @@ import anyio
 import anyio.to_thread
 from multidict import CIMultiDict
 
-from hookplane.errors import DeliveryError, EgressError, HookplaneError, StateError
+from hookplane.errors import (
+    DeliveryError,
+    EgressError,
+    HookplaneError,
+    StateError,
+    TriggerNotFound,
+)
 from hookplane.mapping import render_value
 from hookplane.runtime.egress import USER_AGENT, Sender, safe_destination
 from hookplane.runtime.fanout import (
@@ -113,10 +119,6 @@ database about half the CPU per row of a claim of 8 (SQLAlchemy on SQLite, 0.11 
 PURGE_EVERY: Final = 3600.0
 _EXCERPT_CHARS: Final = 2048
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
-
-
-class TriggerNotFound(DeliveryError):
-    """No trigger of that name is applied in the environment."""
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
-from hookplane.errors import StateError
+from hookplane.errors import (
+    DuplicateDelivery,
+    InvalidQuery,
+    RecordConflict,
+    RecordNotFound,
+    StateError,
+)
 from hookplane.state import tables as t
 from hookplane.state.store import DatabaseUnavailable, _aware, _clip, _iso, _new_id, _now, _Row
 
@@ -115,24 +121,8 @@ _UPSERT_ROUNDS = 5
 # -- errors --------------------------------------------------------------------------------
 
 
-class RecordNotFound(StateError):
-    """No such (live) record: the runtime answers 404."""
-
-
-class RecordConflict(StateError):
-    """A record with that external id already exists: the runtime answers 409."""
-
-
-class InvalidQuery(StateError):
-    """A list filter, cursor or limit the store cannot use: the runtime answers 400."""
-
-
 class _GroupFailed(Exception):
     """An operation of a group failed on the fast path: retry each in a savepoint."""
-
-
-class DuplicateDelivery(StateError):
-    """The provider delivery id was seen within the window; nothing was written."""
 
 
 # -- records -------------------------------------------------------------------------------

@@ -40,7 +40,13 @@ from hookplane.config.applied import (
     Snapshot,
     canonical_hash,
 )
-from hookplane.errors import LockError, SecretError, StaleStateError, StateError
+from hookplane.errors import (
+    DatabaseUnavailable,
+    LockError,
+    SecretError,
+    StaleStateError,
+    StateError,
+)
 from hookplane.state import tables as t
 from hookplane.state.crypto import (
     KEY_FILE_NAME,
@@ -84,11 +90,6 @@ _SECRET_LABELS = {"signing_secret": "signing secret", "hmac_secret": "HMAC secre
 _Row: TypeAlias = "Row[*tuple[Any, ...]]"
 _CURRENT = "current"
 _PREVIOUS = "previous"
-
-
-class DatabaseUnavailable(StateError):
-    """The state database cannot be reached (or stayed locked): nothing was done, and the
-    same call may succeed later. The runtime answers 503 with ``Retry-After``."""
 
 
 @dataclass(frozen=True)
