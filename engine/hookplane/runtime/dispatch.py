@@ -111,6 +111,8 @@ log = logging.getLogger("hookplane.runtime.dispatch")
 RETENTION_VAR: Final = "HOOKPLANE_DELIVERY_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS: Final = 30.0
 RESPONSE_CAP: Final = 64 * 1024
+MAX_TRIGGER_PAUSE: Final = 3600.0
+"""The longest ``Retry-After`` honoured for a whole trigger (a day-long ask is capped)."""
 UNRECORDED_PER_SLOT: Final = 4
 """Sent attempts per delivery slot that may wait for the recorder's next commit."""
 CLAIM_AHEAD_ROUNDS: Final = 4
@@ -335,6 +337,9 @@ class Dispatcher:
         self.worker = worker
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
+        self._paused: dict[str, datetime] = {}
+        """Trigger id -> until when its receiver asked it to wait (429/503 + Retry-After):
+        rows of it claimed ahead are handed back for then instead of being sent."""
         self.response_cap = response_cap
         self.poll_interval = poll_interval
         self.retention_days = retention_days
@@ -373,15 +378,23 @@ class Dispatcher:
                     timeout = self._longest_timeout()
                     attempt_seconds = timeout + LEASE_MARGIN
                     stale: list[str] = []
+                    waiting: dict[datetime, list[str]] = {}
                     while ready and self._busy < self.concurrency:
                         row, lease_ends = ready.popleft()
                         if lease_ends - time.monotonic() < timeout + 1.0:
                             stale.append(row.id)  # could not finish within its lease
                             continue
+                        paused = self._paused.get(row.trigger_id)
+                        if paused is not None and paused > _now():
+                            waiting.setdefault(paused, []).append(row.id)  # claimed ahead
+                            continue
                         self._busy += 1
                         group.start_soon(self._slot, row)
                     if stale:
                         group.start_soon(self._release, stale)
+                    for until, ids in waiting.items():
+                        group.start_soon(functools.partial(self._release, ids,
+                                                           not_before=until))
                     free = self.concurrency - self._busy
                     # with a backlog, keep rows claimed ahead (topped up when half are gone,
                     # so claims come in batches): a slot that frees up starts its next
@@ -411,10 +424,11 @@ class Dispatcher:
                 with anyio.CancelScope(shield=True):
                     await self._release([row.id for row, _ in ready])
 
-    async def _release(self, outbox_ids: list[str]) -> None:
+    async def _release(self, outbox_ids: list[str], *,
+                       not_before: datetime | None = None) -> None:
         try:
             released = await anyio.to_thread.run_sync(lambda: self.store.release_outbox(
-                outbox_ids, worker=self.worker))
+                outbox_ids, worker=self.worker, not_before=not_before))
         except StateError as exc:  # their lease ends in time: they are sent then
             log.warning("could not hand back %d unsent deliveries (%s); they are sent when "
                         "their lease ends", len(outbox_ids), exc)
@@ -537,12 +551,21 @@ class Dispatcher:
             log.info("delivery %s (trigger '%s', attempt %d/%d): %s%s", row.id,
                      row.trigger_name, row.attempt, row.max_attempts, result.error,
                      f"; retry at {retry_at:%H:%M:%S}" if retry_at else "")
+        pause = None
+        if result.retry_after is not None and result.status_code in (429, 503):
+            # the receiver speaks for the endpoint, not one delivery: the whole trigger waits
+            pause = _now() + timedelta(seconds=min(result.retry_after, MAX_TRIGGER_PAUSE))
+            self._paused[row.trigger_id] = max(pause, self._paused.get(row.trigger_id, pause))
+            log.info("trigger '%s': receiver answered %d with Retry-After; its deliveries "
+                     "wait until %s", row.trigger_name, result.status_code,
+                     f"{pause:%H:%M:%S}")
         attempt = AttemptOutcome(row.id, status_code=result.status_code,
                                  success=result.success, latency_ms=result.latency_ms,
                                  error=result.error, response_excerpt=result.response_excerpt,
                                  retry_at=retry_at, on_failed=on_failed,
                                  request_headers=result.request_headers,
-                                 response_headers=result.response_headers)
+                                 response_headers=result.response_headers,
+                                 pause_trigger_until=pause)
         return result, attempt
 
     async def _record(self, row: OutboxRow, attempt: AttemptOutcome) -> None:

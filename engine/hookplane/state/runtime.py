@@ -297,6 +297,10 @@ class AttemptOutcome:
     on_failed: Sequence[OutboxItem] = ()
     request_headers: Mapping[str, str] | None = None
     """As sent, secrets already masked by the sender (``[redacted]``)."""
+    pause_trigger_until: datetime | None = None
+    """The receiver asked the whole trigger to wait (429/503 + ``Retry-After``): the
+    trigger's other pending deliveries are not sent before then (shared by every replica:
+    it is their ``next_attempt_at``)."""
     response_headers: Mapping[str, str] | None = None
     """As answered (cookies masked here); capped in number and size when stored."""
 
@@ -834,21 +838,25 @@ class RuntimeStore:
                            lease_seconds=lease_seconds, now=now)
         return [_outbox_row(row) for row in rows]
 
-    def release_outbox(self, outbox_ids: Sequence[str], *, worker: str) -> int:
+    def release_outbox(self, outbox_ids: Sequence[str], *, worker: str,
+                       not_before: datetime | None = None) -> int:
         """Hand back deliveries ``worker`` claimed and never sent (it is stopping): pending
-        again at once, for any worker, instead of when their lease ends. Rows the worker no
-        longer holds (recorded, or taken over after its lease ran out) are left alone; the
-        number released."""
+        again at once, for any worker, instead of when their lease ends — or at
+        ``not_before`` (their trigger was asked to wait). Rows the worker no longer holds
+        (recorded, or taken over after its lease ran out) are left alone; the number
+        released."""
         wanted = [outbox_id for outbox_id in outbox_ids if not _unqueryable(outbox_id)]
         if not wanted:
             return 0
         o = t.outbox
+        values: dict[str, Any] = {"status": "pending", "claimed_by": None,
+                                  "claimed_until": None, "updated_at": _now()}
+        if not_before is not None:
+            values["next_attempt_at"] = _utc(not_before)
         with self._write() as conn:
             return int(conn.execute(sql_update(o).where(
                 o.c.id.in_(wanted), o.c.status == "in_flight",
-                o.c.claimed_by == _clip(worker)).values(
-                status="pending", claimed_by=None, claimed_until=None,
-                updated_at=_now())).rowcount)
+                o.c.claimed_by == _clip(worker)).values(**values)).rowcount)
 
     def record_attempt(self, outbox_id: str, *, worker: str, status_code: int | None,
                        success: bool, latency_ms: float | None, error: str | None,
@@ -887,7 +895,7 @@ class RuntimeStore:
         at = _utc(now)
         with self._write() as conn:
             held = {row.id: row for row in conn.execute(
-                select(o.c.id, o.c.environment, o.c.attempts)
+                select(o.c.id, o.c.environment, o.c.attempts, o.c.trigger_id)
                 .where(o.c.id.in_(ids), o.c.status == "in_flight", o.c.claimed_by == worker)
                 .order_by(o.c.id).with_for_update())}
             moved: dict[bool, builtins.list[dict[str, Any]]] = {False: [], True: []}
@@ -914,6 +922,12 @@ class RuntimeStore:
                                "worker": _clip(worker), **_headers_columns(outcome)})
                 if status == "failed" and outcome.on_failed:
                     self._insert_outbox(conn, row.environment, outcome.on_failed, at)
+                if outcome.pause_trigger_until is not None:
+                    until = _utc(outcome.pause_trigger_until)
+                    conn.execute(sql_update(o).where(
+                        o.c.trigger_id == row.trigger_id, o.c.status == "pending",
+                        o.c.next_attempt_at < until, o.c.id != outcome.outbox_id)
+                        .values(next_attempt_at=until))
             for retry, rows in moved.items():
                 if not rows:
                     continue

@@ -316,6 +316,49 @@ def test_retries_honour_retry_after_and_keep_the_webhook_id(project: Project) ->
         verify_both(hit, project.secrets("notify")[0])
 
 
+def test_a_429_with_retry_after_pauses_the_whole_trigger_not_others(project: Project) -> None:
+    """A receiver's 429 + Retry-After speaks for the endpoint: the trigger's other queued
+    deliveries wait too (they used to keep flooding it, each learning on its own), shared by
+    every replica through next_attempt_at; another trigger's deliveries go on meanwhile."""
+    answered_429 = threading.Event()
+
+    def slow_down(hit: Hit) -> Reply:
+        if not answered_429.is_set():
+            answered_429.set()
+            return 429, {"slow down": True}, {"Retry-After": "2"}
+        return 200, {"ok": True}, {}
+
+    busy = Receiver(slow_down).start()
+    other = Receiver().start()
+    try:
+        project.apply(f"""
+            triggers:
+              flooded:
+                collection: incidents
+                events: [create]
+                url: {busy.url}/f
+                retry: {{attempts: 5, initial_seconds: 0.05, max_seconds: 30}}
+              calm:
+                collection: incidents
+                events: [create]
+                url: {other.url}/c
+            """)
+        for number in range(8):
+            project.create("incidents", {"title": f"t{number}"})
+        with running(project.dispatcher(concurrency=2)):
+            finished(project, "flooded", count=8)
+            finished(project, "calm", count=8)
+    finally:
+        busy.stop()
+        other.stop()
+    first = busy.hits[0]
+    during = [h for h in busy.hits[1:] if h.at < first.at + 1.9]
+    # at most the one delivery already in the other slot when the 429 came back
+    assert len(during) <= 1, [round(h.at - first.at, 2) for h in busy.hits]
+    assert len(busy.hits) == 9  # 8 deliveries, one of them twice
+    assert max(h.at for h in other.hits) < first.at + 1.9  # the calm trigger never waited
+
+
 def test_other_4xx_answers_and_redirects_are_not_retried(project: Project) -> None:
     def answer(hit: Hit) -> Reply:
         if hit.path == "/moved":
