@@ -279,6 +279,16 @@ class Signing(_Model):
     header: str = "X-Hookplane-Signature"
 
 
+class DeliveryRateLimit(_Model):
+    """At most ``deliveries`` sent per ``per_seconds`` window (windows aligned to the clock),
+    counted in the state database: one budget for every process and replica."""
+
+    deliveries: int = Field(gt=0, le=100_000)
+    """Deliveries sent per window, at most."""
+    per_seconds: Annotated[int, Field(ge=1, le=86_400)] = 1
+    """The window, in seconds (aligned to the clock: a 60 s window starts each minute)."""
+
+
 class RetryPolicy(_Model):
     attempts: int = Field(ge=1, le=50)
     backoff: Literal["exponential", "fixed"] = "exponential"
@@ -329,6 +339,9 @@ class Trigger(_Model):
     signing: Signing = Field(default_factory=Signing)
     timeout: Seconds = 10.0
     retry: Literal["none"] | RetryPolicy = "none"
+    rate_limit: DeliveryRateLimit | None = None
+    """Throttle the trigger's deliveries (a receiver that cannot take a backlog at once);
+    deliveries over the budget wait for the next window, none is dropped."""
     active: bool = True
     skip_hook_writes: bool = True
     skip_inbound_webhook_writes: bool = True

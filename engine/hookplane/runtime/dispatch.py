@@ -460,12 +460,45 @@ class Dispatcher:
                 self._wake.set()
 
         try:
+            if await self._over_budget(row):
+                return
             _, attempt = await self._attempt(row)
             async with self._unrecorded:
                 release()
                 await self._record(row, attempt)
         finally:
             release()
+
+    async def _over_budget(self, row: OutboxRow) -> bool:
+        """For a trigger with ``rate_limit``: spend one send of its shared budget, or hand
+        the row back for the next window (True: not sent, nothing recorded, not an
+        attempt)."""
+        view = self.registry.get(row.environment)
+        trigger = _find_trigger(view, row) if view is not None else None
+        limit = trigger.spec.rate_limit if trigger is not None else None
+        if limit is None:
+            return False
+
+        def take() -> datetime | None:
+            return self.store.take_budget(row.trigger_id, limit=limit.deliveries,
+                                          per_seconds=limit.per_seconds)
+
+        try:
+            if self._writes is not None:  # one write transaction of this process at a time
+                async with self._writes:
+                    wait = await anyio.to_thread.run_sync(take)
+            else:
+                wait = await anyio.to_thread.run_sync(take)
+        except StateError as exc:  # the database is away: the lease hands the row back
+            log.warning("delivery %s: the rate limit's budget could not be read (%s)",
+                        row.id, exc)
+            return True
+        if wait is None:
+            return False
+        # the rest of this trigger's rows claimed ahead go back in one batch (the loop)
+        self._paused[row.trigger_id] = max(wait, self._paused.get(row.trigger_id, wait))
+        await self._release([row.id], not_before=wait)
+        return True
 
     def _rounds_ahead(self, attempt_seconds: float) -> int:
         """Rounds of rows (``concurrency`` each) to keep claimed ahead: at most
@@ -522,8 +555,11 @@ class Dispatcher:
 
     # -- one delivery -----------------------------------------------------------------------
 
-    async def deliver(self, row: OutboxRow) -> AttemptResult:
-        """Make the attempt ``row`` is due for (the caller holds its claim) and record it."""
+    async def deliver(self, row: OutboxRow) -> AttemptResult | None:
+        """Make the attempt ``row`` is due for (the caller holds its claim) and record it;
+        None when its trigger's rate limit handed it back for later."""
+        if await self._over_budget(row):
+            return None
         result, attempt = await self._attempt(row)
         await self._record(row, attempt)
         return result

@@ -51,7 +51,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hookplane.errors import (
@@ -837,6 +837,40 @@ class RuntimeStore:
         rows = self._claim(t.outbox, "in_flight", worker=worker, limit=limit,
                            lease_seconds=lease_seconds, now=now)
         return [_outbox_row(row) for row in rows]
+
+    def take_budget(self, trigger_id: str, *, limit: int, per_seconds: int,
+                    now: datetime | None = None) -> datetime | None:
+        """Spend one send of ``trigger_id``'s budget (``limit`` per ``per_seconds`` window,
+        windows aligned to the clock) in the database, shared by every worker and replica:
+        None when taken, else when the next window starts (send then)."""
+        at = _utc(now)
+        epoch = int(at.timestamp())
+        window = datetime.fromtimestamp(epoch - epoch % per_seconds, UTC)
+        following = window + timedelta(seconds=per_seconds)
+        b = t.trigger_budgets
+        for _attempt in range(3):
+            try:
+                with self._write() as conn:
+                    row = conn.execute(select(b).where(b.c.trigger_id == trigger_id)
+                                       .with_for_update()).first()
+                    if row is None:
+                        conn.execute(insert(b).values(trigger_id=trigger_id,
+                                                      window_start=window, used=1))
+                        return None
+                    if _aware(row.window_start) != window:
+                        conn.execute(sql_update(b).where(b.c.trigger_id == trigger_id)
+                                     .values(window_start=window, used=1))
+                        return None
+                    if row.used < limit:
+                        conn.execute(sql_update(b).where(b.c.trigger_id == trigger_id)
+                                     .values(used=b.c.used + 1))
+                        return None
+                    return following
+            except StateError as exc:
+                if isinstance(exc.__cause__, IntegrityError):
+                    continue  # another process inserted the first window meanwhile
+                raise
+        raise StateError(f"the delivery budget of trigger {trigger_id} keeps changing hands")
 
     def release_outbox(self, outbox_ids: Sequence[str], *, worker: str,
                        not_before: datetime | None = None) -> int:

@@ -139,6 +139,15 @@ records = Table(
 )
 """Collection records; ``version`` starts at 1 and moves by one per write."""
 
+trigger_budgets = Table(
+    "trigger_budgets",
+    metadata,
+    Column("trigger_id", String(40), primary_key=True),
+    Column("window_start", _Timestamp, nullable=False),
+    Column("used", Integer, nullable=False),
+)
+"""Sends counted per clock-aligned window for triggers with ``rate_limit``."""
+
 outbox = Table(
     "outbox",
     metadata,

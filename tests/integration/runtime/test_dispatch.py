@@ -359,6 +359,33 @@ def test_a_429_with_retry_after_pauses_the_whole_trigger_not_others(project: Pro
     assert max(h.at for h in other.hits) < first.at + 1.9  # the calm trigger never waited
 
 
+def test_rate_limit_throttles_a_trigger_and_drops_nothing(project: Project,
+                                                           receiver: Receiver) -> None:
+    """rate_limit: {deliveries: 2, per_seconds: 1}: eight queued deliveries with four slots
+    go out at most two per clock second (the webhook-timestamp each was signed with), all of
+    them, none counted as a failed attempt."""
+    project.apply(f"""
+        triggers:
+          throttled:
+            collection: incidents
+            events: [create]
+            url: {receiver.url}/t
+            rate_limit: {{deliveries: 2, per_seconds: 1}}
+        """)
+    for number in range(8):
+        project.create("incidents", {"title": f"t{number}"})
+    with running(project.dispatcher(concurrency=4)):
+        delivered = finished(project, "throttled", count=8)
+    assert all(d.status == "delivered" and d.attempts == 1 for d in delivered)
+    times = sorted(hit.at for hit in receiver.hits)
+    assert len(times) == 8
+    # clock-aligned windows of 1 s hold 2 each: any 1 s span holds at most two windows'
+    # worth, and eight sends take at least three window boundaries (unthrottled: ~0.1 s)
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 4, \
+        [round(t - times[0], 2) for t in times]
+    assert times[-1] - times[0] >= 2.0, [round(t - times[0], 2) for t in times]
+
+
 def test_other_4xx_answers_and_redirects_are_not_retried(project: Project) -> None:
     def answer(hit: Hit) -> Reply:
         if hit.path == "/moved":

@@ -351,3 +351,46 @@ def test_each_attempt_says_which_worker_made_it(rt: RuntimeStore) -> None:
     assert delivery is not None
     assert [(a.worker, a.status_code) for a in delivery.history] == [
         ("host-a:101:x", 503), ("host-b:202:y", None), ("host-a:101:x", 200)]
+
+
+# ------------------------------------------------------------------ trigger delivery budgets
+
+
+def test_a_budget_allows_limit_sends_per_clock_window(rt: RuntimeStore) -> None:
+    start = datetime(2026, 12, 5, 8, 0, 0, 250_000, tzinfo=UTC)
+    taken = [rt.take_budget("trg_1", limit=3, per_seconds=10, now=start + timedelta(seconds=i))
+             for i in range(5)]
+    assert taken[:3] == [None, None, None]
+    assert taken[3] == taken[4] == datetime(2026, 12, 5, 8, 0, 10, tzinfo=UTC)  # next window
+    # another trigger has its own budget; the next window starts afresh
+    assert rt.take_budget("trg_2", limit=1, per_seconds=10, now=start) is None
+    assert rt.take_budget("trg_1", limit=3, per_seconds=10,
+                          now=start + timedelta(seconds=10)) is None
+
+
+_SPENDER = """
+import json, sys
+from datetime import datetime, UTC
+from pathlib import Path
+from hookplane.state import Store
+
+url, root = sys.argv[1:3]
+now = datetime(2026, 12, 5, 8, 0, 1, tzinfo=UTC)
+with Store.open(url, root=Path(root)) as store:
+    rt = store.runtime()
+    rt.outbox_depth()  # connect before the start line
+    print("ready", flush=True)
+    sys.stdin.readline()
+    spent = sum(1 for _ in range(40)
+                if rt.take_budget("trg_shared", limit=25, per_seconds=60, now=now) is None)
+    print(json.dumps({"spent": spent}), flush=True)
+"""
+
+
+def test_processes_share_one_budget(database_url: str, root: Path) -> None:
+    """The throttle is one budget for every process and replica (a row per trigger in the
+    database, taken under a row lock), not one per process."""
+    with Store.open(database_url, root=root) as store:
+        store.runtime().outbox_depth()  # migrated before the children start
+    results = run_together(_SPENDER, *([database_url, str(root)] for _ in range(3)))
+    assert sum(result["spent"] for result in results) == 25

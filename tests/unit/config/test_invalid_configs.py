@@ -299,6 +299,8 @@ CASES = [
              auth: {type: bearer, signature: {encoding: sha1}}
          """, "main.yaml:3:48", "auth.signature.encoding: \"sha1\" is not one of",
          id="bearer-signature-bad-encoding"),
+    case(TRIGGER + "    rate_limit: {deliveries: 0}\n", "main.yaml:6:30",
+         "rate_limit.deliveries", id="trigger-rate-limit-zero"),
     case(TRIGGER.replace("https://hooks.example.com/t", '"${env:slack-url}"'), "main.yaml:5:10",
          "malformed reference '${env:slack-url}': write ${env:NAME} (NAME: letters, digits, '_')",
          id="malformed-env-name"),
