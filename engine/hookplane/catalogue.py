@@ -45,6 +45,7 @@ _DESCRIPTIONS = {
     "config.applied": "A configuration change was applied to the environment.",
     "config.promoted": "A configuration was promoted into the environment.",
     "delivery.failed": "A delivery used up its attempts (a dead letter).",
+    "trigger.disabled": "A trigger's circuit breaker disabled it after failing too long.",
 }
 
 

@@ -84,7 +84,7 @@ def test_the_catalogue_lists_record_named_and_system_events(tmp_path: Path) -> N
     assert [(e.name, e.collection) for e in catalogue] == [
         ("create", "escalations"), ("update", "escalations"), ("delete", "escalations"),
         ("escalation.resolved", "escalations"), ("config.applied", None),
-        ("config.promoted", None), ("delivery.failed", None)]
+        ("config.promoted", None), ("delivery.failed", None), ("trigger.disabled", None)]
     subscribers = {e.name: [s.trigger for s in e.subscribers] for e in catalogue}
     assert subscribers["escalation.resolved"] == ["envelope", "templated"]
     assert subscribers["delivery.failed"] == ["failures"]

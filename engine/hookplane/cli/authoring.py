@@ -66,7 +66,7 @@ def _show(obj: Context, edit: authoring.Edit, dry_run: bool) -> int:
               help="Send the mapped record to SOURCE's write endpoint instead of --url.")
 @click.option("--events", required=True, metavar="EVENTS",
               help="create,update,delete (or '[\"create\",\"update\"]'); also config.applied, "
-                   "config.promoted, delivery.failed.")
+                   "config.promoted, delivery.failed, trigger.disabled.")
 @click.option("--filter", "filters", multiple=True, metavar="FIELD=VALUE",
               help="Fire only for matching records (repeatable); VALUE is read as JSON when it "
                    "parses (3, true, [\"p1\",\"p2\"], {\"gte\":2}), else as text.")

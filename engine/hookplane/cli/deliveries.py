@@ -86,6 +86,31 @@ def add_commands(group: click.Group) -> None:
                 click.echo(f"  body: {attempt['response_excerpt'][:500]}")
         return 0
 
+    @group.command("enable")
+    @click.argument("environment")
+    @click.argument("name")
+    @database_url_option
+    @click.pass_obj
+    def enable(obj: Context, environment: str, name: str, database_url: str | None) -> int:
+        """Re-enable trigger NAME (or its id) after its circuit breaker disabled it (or
+        close an open breaker now): its waiting deliveries are due at once. Audited."""
+        from hookplane.cli.common import actor
+        from hookplane.runtime.admin import enable_trigger
+
+        with open_store(obj.root, database_url) as store:
+            name = resource_name(store, environment, "triggers", name)
+            done = enable_trigger(store, RuntimeStore(store), environment, name,
+                                  actor=actor())
+        before = done["breaker_before"]
+        if before is None:
+            click.echo(f"Trigger {name}'s circuit breaker was closed already; nothing to do.")
+        else:
+            state = "disabled" if before["disabled_at"] else "open"
+            click.echo(f"Trigger {name} re-enabled (its breaker was {state} after "
+                       f"{before['failures']} failed attempts); waiting deliveries are due "
+                       "now.")
+        return 0
+
     @group.command("redeliver")
     @click.argument("environment")
     @click.argument("delivery_id")

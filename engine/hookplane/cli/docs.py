@@ -144,7 +144,8 @@ _NOTES: dict[tuple[str, str], str] = {
     ("Trigger", "collection"): "The collection whose record events fire this trigger.",
     ("Trigger", "events"): "Record events (`create`, `update`, `delete`), named events of "
                            "the collection (`escalation.resolved`) and system events "
-                           "(`config.applied`, `config.promoted`, `delivery.failed`).",
+                           "(`config.applied`, `config.promoted`, `delivery.failed`, "
+                           "`trigger.disabled`).",
     ("Trigger", "url"): "Where deliveries are POSTed; `${env:NAME}` allowed.",
     ("Trigger", "filter"): "Only records whose fields equal these values fire it.",
     ("Trigger", "body"): "Templated body (`{{record.x}}`); absent = the standard event "

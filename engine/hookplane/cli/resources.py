@@ -72,6 +72,14 @@ def _group(kind: str, title: str) -> click.Group:
         with open_store(obj.root, database_url) as store:
             name = resource_name(store, environment, kind, name)
             row = _describe(store, environment, kind, name)
+            if kind == "triggers":  # the circuit breaker, when it has counted failures
+                health = RuntimeStore(store).breaker(str(row["id"]))
+                row["circuit_breaker"] = (
+                    "closed" if health is None else
+                    f"disabled since {health.disabled_at}: {health.reason}"
+                    if health.disabled_at else
+                    f"open until {health.open_until} ({health.failures} failed in a row)"
+                    if health.open_until else f"closed ({health.failures} failed in a row)")
             if show_secret:
                 secret_kind = _SECRET_FOR.get(kind)
                 invoke = kind == "inbound_webhooks" and "signing_secret" in row["generated"]

@@ -29,7 +29,7 @@ ENV_REF = _applied.ENV_REF
 :mod:`hookplane.config.applied`, beside its resolver)."""
 
 RECORD_EVENTS = ("create", "update", "delete")
-SYSTEM_EVENTS = ("config.applied", "config.promoted", "delivery.failed")
+SYSTEM_EVENTS = ("config.applied", "config.promoted", "delivery.failed", "trigger.disabled")
 NAMED_EVENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """A collection's named event: dotted lower-case words, e.g. ``escalation.resolved``."""
 NAMED_EVENT_MAX = 40
@@ -289,6 +289,23 @@ class DeliveryRateLimit(_Model):
     """The window, in seconds (aligned to the clock: a 60 s window starts each minute)."""
 
 
+class CircuitBreaker(_Model):
+    """Stop sending to an endpoint that keeps failing, then give up on it: after
+    ``failures`` failed attempts in a row the trigger's deliveries wait ``cooldown``, then one
+    probe goes; a trigger failing for ``disable_after`` is disabled (``trigger.disabled`` is
+    emitted) until re-enabled. Deliveries wait meanwhile; none is dropped."""
+
+    failures: int = Field(default=5, ge=1, le=1000)
+    """Failed attempts in a row that open the breaker."""
+    cooldown: Seconds = 60.0
+    """How long the deliveries wait once it is open, before one probe is sent."""
+    disable_after: Annotated[float, Field(gt=0, le=30 * 86_400)] = 86_400.0
+    """Seconds of failing (from the first failure of the streak) after which the trigger
+    is disabled until `hookplane triggers enable` (default: a day)."""
+
+    _seconds = field_validator("cooldown", "disable_after", mode="before")(_seconds)
+
+
 class RetryPolicy(_Model):
     attempts: int = Field(ge=1, le=50)
     backoff: Literal["exponential", "fixed"] = "exponential"
@@ -339,6 +356,8 @@ class Trigger(_Model):
     signing: Signing = Field(default_factory=Signing)
     timeout: Seconds = 10.0
     retry: Literal["none"] | RetryPolicy = "none"
+    circuit_breaker: CircuitBreaker | None = None
+    """Opt in to stop (then disable) deliveries to an endpoint that keeps failing."""
     rate_limit: DeliveryRateLimit | None = None
     """Throttle the trigger's deliveries (a receiver that cannot take a backlog at once);
     deliveries over the budget wait for the next window, none is dropped."""

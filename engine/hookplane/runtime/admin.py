@@ -165,6 +165,24 @@ def trigger_deliveries(services: Services, environment: str, name: str, *, statu
     return [delivery_row(d) for d in page], following
 
 
+def enable_trigger(store: Store, runtime: RuntimeStore, environment: str, name: str, *,
+                   actor: str) -> dict[str, Any]:
+    """Close trigger ``name``'s circuit breaker (re-enable it after ``trigger.disabled``):
+    its waiting deliveries are due at once. One audited operation for the CLI and the admin
+    API; returns what the breaker held."""
+    resource = store.snapshot(environment).resources.get(f"triggers.{name}")
+    if resource is None:
+        raise StateError(f"no applied triggers.{name} in '{environment}'")
+    health = runtime.breaker(resource.id)
+    closed = runtime.enable_trigger(resource.id, environment=environment)
+    before = dataclasses.asdict(health) if health is not None else None
+    store.record_audit(environment, AuditRecord(
+        action="enable-trigger", actor=actor,
+        details={"address": f"triggers.{name}", "was_disabled": bool(
+            health is not None and health.disabled_at), "closed": closed}))
+    return {"trigger": name, "closed": closed, "breaker_before": before}
+
+
 def recover_deliveries(store: Store, runtime: RuntimeStore, environment: str, name: str, *,
                        since: datetime, include_delivered: bool, actor: str,
                        progress: Callable[[int], None] | None = None) -> int:

@@ -52,6 +52,7 @@ from hookplane.errors import HookplaneError
 from hookplane.runtime.admin import (
     describe_inbound,
     describe_triggers,
+    enable_trigger,
     inbound_deliveries,
     recover_deliveries,
     rotate,
@@ -507,6 +508,23 @@ async def admin_recover(request: Request[Any, Any, Any], environment: FromPath[s
                   "include_delivered": include_delivered}, 200)
 
 
+@post("/{environment:str}/triggers/{name:str}/enable", tags=["admin"],
+      responses=_documented(*_ADMIN_ERRORS), status_code=200)
+async def admin_enable_trigger(request: Request[Any, Any, Any], environment: FromPath[str],
+                               name: FromPath[str]) -> Response[Any]:
+    """Close the trigger's circuit breaker (re-enable it after ``trigger.disabled``): its
+    waiting deliveries are due at once; audited."""
+    services = _services(request)
+    view = services.registry.get(environment)
+    if view is None or name not in view.triggers:
+        return _json({"error": f"no trigger '{name}' in '{environment}'"}, 404)
+    done = await anyio.to_thread.run_sync(lambda: enable_trigger(
+        services.store, services.runtime, environment, name, actor="admin api"))
+    if services.dispatcher is not None:
+        services.dispatcher.notify()
+    return _json(done, 200)
+
+
 @post("/{environment:str}/triggers/{name:str}/rotate-secret", tags=["admin"],
       responses=_documented(*_ADMIN_ERRORS),
       status_code=200)
@@ -675,7 +693,8 @@ def create_app(
             Router(path="/admin", guards=[_admin_guard], route_handlers=[
                 admin_list_inbound, admin_inbound_deliveries, admin_rotate_inbound,
                 admin_list_triggers, admin_trigger_deliveries, admin_test_trigger,
-                admin_redeliver, admin_recover, admin_rotate_trigger]),
+                admin_redeliver, admin_recover, admin_enable_trigger,
+                admin_rotate_trigger]),
             *console_handlers(root=root),
         ],
         template_config=template_config(),

@@ -52,7 +52,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -460,7 +460,7 @@ class Dispatcher:
                 self._wake.set()
 
         try:
-            if await self._over_budget(row):
+            if await self._held_back(row):
                 return
             _, attempt = await self._attempt(row)
             async with self._unrecorded:
@@ -468,6 +468,65 @@ class Dispatcher:
                 await self._record(row, attempt)
         finally:
             release()
+
+    async def _in_store(self, call: Callable[[], Any]) -> Any:
+        """A write of this worker's, taking turns with its claims and records."""
+        if self._writes is not None:  # one write transaction of this process at a time
+            async with self._writes:
+                return await anyio.to_thread.run_sync(call)
+        return await anyio.to_thread.run_sync(call)
+
+    async def _held_back(self, row: OutboxRow) -> bool:
+        """Not now: the trigger's circuit breaker is open (or it is disabled), or its rate
+        limit is spent. The row is handed back for later (not an attempt, never dropped)."""
+        view = self.registry.get(row.environment)
+        trigger = _find_trigger(view, row) if view is not None else None
+        breaker = trigger.spec.circuit_breaker if trigger is not None else None
+        if breaker is not None:
+            try:
+                wait = await self._in_store(functools.partial(
+                    self.store.breaker_gate, row.trigger_id, cooldown=breaker.cooldown))
+            except StateError as exc:  # the database is away: the lease hands the row back
+                log.warning("delivery %s: the circuit breaker could not be read (%s)",
+                            row.id, exc)
+                return True
+            if wait is not None:  # (not remembered in memory: a re-enable is immediate)
+                await self._release([row.id], not_before=wait)
+                return True
+        return await self._over_budget(row)
+
+    async def _breaker_after(self, row: OutboxRow, view: EnvironmentView | None,
+                             result: AttemptResult) -> None:
+        """Count the attempt on the trigger's circuit breaker; emit ``trigger.disabled``
+        when it gives up on the endpoint."""
+        trigger = _find_trigger(view, row) if view is not None else None
+        breaker = trigger.spec.circuit_breaker if trigger is not None else None
+        endpoint_failed = not result.success and (result.status_code is not None
+                                                  or result.retryable)
+        if view is None or breaker is None or not (result.success or endpoint_failed):
+            return
+        try:
+            disabled = await self._in_store(functools.partial(
+                self.store.breaker_outcome, row.trigger_id, success=result.success,
+                failures=breaker.failures, cooldown=breaker.cooldown,
+                disable_after=breaker.disable_after))
+        except StateError as exc:
+            log.warning("trigger '%s': the circuit breaker could not be updated (%s)",
+                        row.trigger_name, exc)
+            return
+        if disabled is None:
+            return
+        log.warning("trigger '%s' disabled by its circuit breaker: %s", row.trigger_name,
+                    disabled.reason)
+        items = system_event_items(view, "trigger.disabled", {
+            "trigger": row.trigger_name, "trigger_id": row.trigger_id,
+            "reason": disabled.reason, "failing_since": disabled.failing_since,
+            "disabled_at": disabled.disabled_at, "last_status_code": result.status_code,
+            "last_error": result.error}, now=_now(),
+            key=f"trigger.disabled/{row.trigger_id}/{disabled.disabled_at}")
+        if items:
+            await self._in_store(functools.partial(self.store.enqueue_outbox,
+                                                   row.environment, items))
 
     async def _over_budget(self, row: OutboxRow) -> bool:
         """For a trigger with ``rate_limit``: spend one send of its shared budget, or hand
@@ -479,16 +538,10 @@ class Dispatcher:
         if limit is None:
             return False
 
-        def take() -> datetime | None:
-            return self.store.take_budget(row.trigger_id, limit=limit.deliveries,
-                                          per_seconds=limit.per_seconds)
-
         try:
-            if self._writes is not None:  # one write transaction of this process at a time
-                async with self._writes:
-                    wait = await anyio.to_thread.run_sync(take)
-            else:
-                wait = await anyio.to_thread.run_sync(take)
+            wait = await self._in_store(functools.partial(
+                self.store.take_budget, row.trigger_id, limit=limit.deliveries,
+                per_seconds=limit.per_seconds))
         except StateError as exc:  # the database is away: the lease hands the row back
             log.warning("delivery %s: the rate limit's budget could not be read (%s)",
                         row.id, exc)
@@ -558,7 +611,7 @@ class Dispatcher:
     async def deliver(self, row: OutboxRow) -> AttemptResult | None:
         """Make the attempt ``row`` is due for (the caller holds its claim) and record it;
         None when its trigger's rate limit handed it back for later."""
-        if await self._over_budget(row):
+        if await self._held_back(row):
             return None
         result, attempt = await self._attempt(row)
         await self._record(row, attempt)
@@ -575,6 +628,7 @@ class Dispatcher:
             log.exception("delivery %s failed unexpectedly", row.id)
             result = AttemptResult(None, False, None, f"internal error: {type(exc).__name__}",
                                    None)
+        await self._breaker_after(row, view, result)
         retry_at = self._retry_at(row, result)
         on_failed: Sequence[OutboxItem] = ()
         if not result.success and retry_at is None and row.event != "delivery.failed" \

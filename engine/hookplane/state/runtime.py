@@ -283,6 +283,26 @@ def _headers_columns(outcome: AttemptOutcome) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class TriggerHealth:
+    """A trigger's circuit breaker: its streak of failed attempts."""
+
+    trigger_id: str
+    failures: int
+    failing_since: str | None
+    open_until: str | None
+    disabled_at: str | None
+    reason: str | None
+
+
+def _health(row: Any) -> TriggerHealth:
+    return TriggerHealth(
+        row.trigger_id, int(row.failures),
+        _iso(row.failing_since) if row.failing_since is not None else None,
+        _iso(row.open_until) if row.open_until is not None else None,
+        _iso(row.disabled_at) if row.disabled_at is not None else None, row.reason)
+
+
+@dataclass(frozen=True)
 class AttemptOutcome:
     """One attempt to record with :meth:`RuntimeStore.record_attempts` (the arguments of
     :meth:`RuntimeStore.record_attempt`)."""
@@ -837,6 +857,86 @@ class RuntimeStore:
         rows = self._claim(t.outbox, "in_flight", worker=worker, limit=limit,
                            lease_seconds=lease_seconds, now=now)
         return [_outbox_row(row) for row in rows]
+
+    def breaker(self, trigger_id: str) -> TriggerHealth | None:
+        """The circuit breaker of ``trigger_id`` (None: never failed under one)."""
+        h = t.trigger_health
+        with self._read() as conn:
+            row = conn.execute(select(h).where(h.c.trigger_id == trigger_id)).first()
+        return _health(row) if row is not None else None
+
+    def breaker_gate(self, trigger_id: str, *, cooldown: float,
+                     now: datetime | None = None) -> datetime | None:
+        """May a delivery of ``trigger_id`` be sent now? None: yes. Else when to try again:
+        the breaker is open (its cooldown runs), or the trigger is disabled (re-checked a
+        minute later; nothing is dropped). When the cooldown has run out, the caller's
+        delivery is the one probe: the breaker re-arms for ``cooldown`` so no other goes
+        before the probe's outcome is known."""
+        at = _utc(now)
+        h = t.trigger_health
+        with self._write() as conn:
+            row = conn.execute(select(h).where(h.c.trigger_id == trigger_id)
+                               .with_for_update()).first()
+            if row is None:
+                return None
+            if row.disabled_at is not None:
+                return at + timedelta(seconds=60)
+            if row.open_until is None:
+                return None
+            until = _aware(row.open_until)
+            if until > at:
+                return until
+            conn.execute(sql_update(h).where(h.c.trigger_id == trigger_id)
+                         .values(open_until=at + timedelta(seconds=cooldown)))
+            return None
+
+    def breaker_outcome(self, trigger_id: str, *, success: bool, failures: int,
+                        cooldown: float, disable_after: float,
+                        now: datetime | None = None) -> TriggerHealth | None:
+        """Count one attempt's outcome; returns the breaker when this outcome disabled the
+        trigger (the caller emits ``trigger.disabled``), else None."""
+        at = _utc(now)
+        h = t.trigger_health
+        with self._write() as conn:
+            row = conn.execute(select(h).where(h.c.trigger_id == trigger_id)
+                               .with_for_update()).first()
+            if success:
+                if row is not None and row.disabled_at is None:
+                    conn.execute(delete(h).where(h.c.trigger_id == trigger_id))
+                return None
+            if row is None:
+                conn.execute(insert(h).values(trigger_id=trigger_id, failures=1,
+                                              failing_since=at, open_until=None,
+                                              disabled_at=None, reason=None))
+                count, since, disabled = 1, at, None
+            else:
+                count = row.failures + 1
+                since = _aware(row.failing_since) if row.failing_since is not None else at
+                disabled = row.disabled_at
+            values: dict[str, Any] = {"failures": count, "failing_since": since}
+            if count >= failures:
+                values["open_until"] = at + timedelta(seconds=cooldown)
+            newly_disabled = disabled is None and (at - since).total_seconds() >= disable_after
+            if newly_disabled:
+                values["disabled_at"] = at
+                values["reason"] = (f"{count} failed attempts in a row since {_iso(since)} "
+                                    f"(circuit breaker: disable after {disable_after:g} s)")
+            conn.execute(sql_update(h).where(h.c.trigger_id == trigger_id).values(**values))
+            if newly_disabled:
+                row = conn.execute(select(h).where(h.c.trigger_id == trigger_id)).first()
+                return _health(row) if row is not None else None
+        return None
+
+    def enable_trigger(self, trigger_id: str, *, environment: str) -> bool:
+        """Close the breaker of ``trigger_id`` (re-enable a disabled trigger): its waiting
+        deliveries are due now. False when there was nothing to close."""
+        h, o = t.trigger_health, t.outbox
+        with self._write() as conn:
+            gone = conn.execute(delete(h).where(h.c.trigger_id == trigger_id)).rowcount
+            conn.execute(sql_update(o).where(
+                o.c.trigger_id == trigger_id, o.c.environment == environment,
+                o.c.status == "pending").values(next_attempt_at=_now()))
+        return bool(gone)
 
     def take_budget(self, trigger_id: str, *, limit: int, per_seconds: int,
                     now: datetime | None = None) -> datetime | None:

@@ -148,6 +148,18 @@ trigger_budgets = Table(
 )
 """Sends counted per clock-aligned window for triggers with ``rate_limit``."""
 
+trigger_health = Table(
+    "trigger_health",
+    metadata,
+    Column("trigger_id", String(40), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("failing_since", _Timestamp, nullable=True),
+    Column("open_until", _Timestamp, nullable=True),
+    Column("disabled_at", _Timestamp, nullable=True),
+    Column("reason", Text, nullable=True),
+)
+"""Circuit breakers: each trigger's streak of failed attempts, open or disabled."""
+
 outbox = Table(
     "outbox",
     metadata,

@@ -453,9 +453,10 @@ INVALID = [
         ["triggers", "create", "preview", "x", "--collection", "incidents", "--url",
          "https://x.example.com", "--events", "create,updated,archive"],
         "Error: --events: 'updated' is not an event (did you mean 'update'?); events are "
-        "create, update, delete, config.applied, config.promoted, delivery.failed\n"
+        "create, update, delete, config.applied, config.promoted, delivery.failed, "
+        "trigger.disabled\n"
         "Error: --events: 'archive' is not an event; events are create, update, delete, "
-        "config.applied, config.promoted, delivery.failed\n",
+        "config.applied, config.promoted, delivery.failed, trigger.disabled\n",
         id="events-outside-the-set"),
     pytest.param(
         ["triggers", "create", "preview", "x", "--collection", "incidents", "--url",

@@ -386,6 +386,57 @@ def test_rate_limit_throttles_a_trigger_and_drops_nothing(project: Project,
     assert times[-1] - times[0] >= 2.0, [round(t - times[0], 2) for t in times]
 
 
+def test_a_circuit_breaker_stops_then_disables_and_nothing_is_lost(project: Project) -> None:
+    """A dead endpoint: after 2 failures in a row the breaker opens (deliveries wait 1 s, then
+    one probe), after 3 s of failing the trigger is disabled and trigger.disabled reaches the
+    watcher; the deliveries wait — none failed — and go out once it is re-enabled."""
+    healthy = threading.Event()
+    dead = Receiver(lambda hit: (200, {"ok": True}, {}) if healthy.is_set()
+                    else (500, {"down": True}, {})).start()
+    watcher = Receiver().start()
+    try:
+        project.apply(f"""
+            triggers:
+              fragile:
+                collection: incidents
+                events: [create]
+                url: {dead.url}/d
+                retry: {{attempts: 50, initial_seconds: 0.05, max_seconds: 0.1}}
+                circuit_breaker: {{failures: 2, cooldown: 1s, disable_after: 3s}}
+              watch:
+                events: [trigger.disabled]
+                url: {watcher.url}/w
+            """)
+        for number in range(3):
+            project.create("incidents", {"title": f"t{number}"})
+        fragile = project.view.triggers["fragile"].id
+        with running(project.dispatcher(concurrency=2)):
+            wait_until(lambda: watcher.hits, timeout=30)
+            stopped_at = len(dead.hits)
+            time.sleep(1.5)  # disabled: nothing more is sent
+            assert len(dead.hits) == stopped_at
+            health = project.runtime.breaker(fragile)
+            assert health is not None and health.disabled_at is not None
+            rows = project.deliveries("fragile")
+            assert [d.status for d in rows] == ["pending"] * 3  # waiting, not lost
+            healthy.set()
+            from hookplane.runtime.admin import enable_trigger
+
+            assert project.store is not None
+            enable_trigger(project.store, project.runtime, ENV, "fragile", actor="test")
+            delivered = finished(project, "fragile", count=3)
+    finally:
+        dead.stop()
+        watcher.stop()
+    # unthrottled, 3 deliveries retried every ~0.1 s for 3 s would be ~90 attempts
+    assert stopped_at <= 10, stopped_at
+    assert all(d.status == "delivered" for d in delivered)
+    (event,) = watcher.hits
+    assert event.json()["event"] == "trigger.disabled"
+    assert event.json()["data"]["trigger"] == "fragile"
+    assert project.runtime.breaker(fragile) is None
+
+
 def test_other_4xx_answers_and_redirects_are_not_retried(project: Project) -> None:
     def answer(hit: Hit) -> Reply:
         if hit.path == "/moved":

@@ -490,8 +490,8 @@ CASES = [
     # ------------------------------------------------------------------ triggers
     case(TRIGGER.replace("[create]", "[create, updated]"), "main.yaml:4:22",
          "events.1: unknown event 'updated' (did you mean 'update'?): use create, update, "
-         "delete, config.applied, config.promoted, delivery.failed or an event declared under "
-         "the collection's 'events'",
+         "delete, config.applied, config.promoted, delivery.failed, trigger.disabled or an "
+         "event declared under the collection's 'events'",
          id="event-not-allowed"),
     case(TRIGGER.replace("[create]", "[create, update, create]"), "main.yaml:4:13",
          "events: event 'create' is listed twice", id="event-duplicated"),

@@ -61,7 +61,8 @@ triggers:
      "escalation.reassigned); declare it under the collection's 'events'"),
     (ESCALATIONS + TRIGGER.format(event="Escalation"), "main.yaml:15:22",
      "unknown event 'Escalation': use create, update, delete, config.applied, "
-     "config.promoted, delivery.failed or an event declared under the collection's 'events'"),
+     "config.promoted, delivery.failed, trigger.disabled or an event declared under the "
+     "collection's 'events'"),
     (ESCALATIONS.replace("escalation.created: {writes: [create]}", "create: {writes: [create]}"),
      "main.yaml:9:7", "'create' is a built-in event; pick another name"),
     (ESCALATIONS.replace("escalation.created: {writes: [create]}", "Created: {writes: [create]}"),
