@@ -895,6 +895,20 @@ class RuntimeStore:
                         now: datetime | None = None) -> TriggerHealth | None:
         """Count one attempt's outcome; returns the breaker when this outcome disabled the
         trigger (the caller emits ``trigger.disabled``), else None."""
+        for _attempt in range(3):
+            try:
+                return self._breaker_outcome(trigger_id, success=success, failures=failures,
+                                             cooldown=cooldown, disable_after=disable_after,
+                                             now=now)
+            except StateError as exc:
+                if isinstance(exc.__cause__, IntegrityError):
+                    continue  # another process counted the first failure meanwhile
+                raise
+        raise StateError(f"the circuit breaker of trigger {trigger_id} keeps changing hands")
+
+    def _breaker_outcome(self, trigger_id: str, *, success: bool, failures: int,
+                         cooldown: float, disable_after: float,
+                         now: datetime | None) -> TriggerHealth | None:
         at = _utc(now)
         h = t.trigger_health
         with self._write() as conn:

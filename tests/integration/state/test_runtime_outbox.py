@@ -394,3 +394,62 @@ def test_processes_share_one_budget(database_url: str, root: Path) -> None:
         store.runtime().outbox_depth()  # migrated before the children start
     results = run_together(_SPENDER, *([database_url, str(root)] for _ in range(3)))
     assert sum(result["spent"] for result in results) == 25
+
+
+# ------------------------------------------------------------------ circuit breakers
+
+
+def test_a_breaker_opens_probes_and_disables(rt: RuntimeStore) -> None:
+    start = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+
+    def fail(seconds: float) -> object:
+        return rt.breaker_outcome("trg_1", success=False, failures=3, cooldown=60,
+                                  disable_after=3600, now=start + timedelta(seconds=seconds))
+
+    assert fail(0) is None and fail(1) is None
+    assert rt.breaker_gate("trg_1", cooldown=60, now=start + timedelta(seconds=2)) is None
+    assert fail(2) is None  # the third in a row opens it
+    until = rt.breaker_gate("trg_1", cooldown=60, now=start + timedelta(seconds=3))
+    assert until == start + timedelta(seconds=62)
+    # the cooldown over: one probe goes, the next waits for its outcome
+    assert rt.breaker_gate("trg_1", cooldown=60, now=start + timedelta(seconds=63)) is None
+    assert rt.breaker_gate("trg_1", cooldown=60, now=start + timedelta(seconds=64)) is not None
+    disabled = fail(3600)
+    assert disabled is not None and disabled.disabled_at is not None
+    assert "4 failed attempts in a row" in (disabled.reason or "")
+    assert fail(3601) is None  # disabled once, announced once
+    assert rt.breaker_gate("trg_1", cooldown=60, now=start + timedelta(seconds=9000)) is not None
+    # a success does not close a disabled breaker: only enabling does
+    rt.breaker_outcome("trg_1", success=True, failures=3, cooldown=60, disable_after=3600)
+    assert rt.breaker("trg_1") is not None
+    assert rt.enable_trigger("trg_1", environment=ENV) and rt.breaker("trg_1") is None
+
+
+_FAILER = """
+import json, sys
+from pathlib import Path
+from hookplane.state import Store
+
+url, root = sys.argv[1:3]
+with Store.open(url, root=Path(root)) as store:
+    rt = store.runtime()
+    rt.outbox_depth()  # connect before the start line
+    print("ready", flush=True)
+    sys.stdin.readline()
+    disabled = sum(1 for _ in range(20)
+                   if rt.breaker_outcome("trg_shared", success=False, failures=5, cooldown=60,
+                                         disable_after=0.000001) is not None)
+    print(json.dumps({"disabled": disabled}), flush=True)
+"""
+
+
+def test_replicas_count_one_streak_and_disable_once(database_url: str, root: Path) -> None:
+    """Two processes failing against the same endpoint at once: one streak of 40, and the
+    trigger is disabled (and trigger.disabled announced) exactly once."""
+    with Store.open(database_url, root=root) as store:
+        store.runtime().outbox_depth()
+    results = run_together(_FAILER, *([database_url, str(root)] for _ in range(2)))
+    assert sum(result["disabled"] for result in results) == 1
+    with Store.open(database_url, root=root) as store:
+        health = store.runtime().breaker("trg_shared")
+    assert health is not None and health.failures == 40 and health.disabled_at is not None
