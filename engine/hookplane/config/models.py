@@ -356,6 +356,9 @@ class Trigger(_Model):
     signing: Signing = Field(default_factory=Signing)
     timeout: Seconds = 10.0
     retry: Literal["none"] | RetryPolicy = "none"
+    ordered: bool | None = None
+    """``true``: one record's deliveries are sent in order (each waits until the one before
+    is delivered or dead-lettered); different records still go in parallel."""
     circuit_breaker: CircuitBreaker | None = None
     """Opt in to stop (then disable) deliveries to an endpoint that keeps failing."""
     rate_limit: DeliveryRateLimit | None = None

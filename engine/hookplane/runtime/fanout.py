@@ -258,7 +258,10 @@ def _record_item(view: EnvironmentView, trigger: TriggerView, event: RecordEvent
         payload={"v": PAYLOAD_VERSION, "body": body, "content_type": content_type,
                  "collection": event.collection, "record_id": record.id,
                  "retry": _retry(spec), "target": target},
-        max_attempts=max_attempts(spec), id=delivery_id)
+        max_attempts=max_attempts(spec), id=delivery_id,
+        # ordered: one record's deliveries go out one after the other, by record version
+        order_key=f"{trigger.id}/{record.id}" if spec.ordered else None,
+        order_seq=record.version if spec.ordered else None)
 
 
 def _body(rendered: Any) -> tuple[str, str]:

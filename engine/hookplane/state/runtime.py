@@ -41,6 +41,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -169,6 +170,10 @@ class OutboxItem:
     id: str | None = None
     """The delivery id (``webhook-id``); generated when None. Use :func:`new_outbox_id` to
     know it before the row exists, e.g. to put it in the envelope."""
+    order_key: str | None = None
+    """Deliveries with the same key are sent one after the other, by ``order_seq``: a row
+    is claimed only once no earlier row of its key is pending or in flight."""
+    order_seq: int | None = None
 
 
 OutboxCallback: TypeAlias = Callable[[RecordEvent], Sequence[OutboxItem]]
@@ -1521,7 +1526,8 @@ class RuntimeStore:
                 "event": item.event, "payload": _object(item.payload), "status": "pending",
                 "attempts": 0, "max_attempts": item.max_attempts, "next_attempt_at": now,
                 "claimed_by": None, "claimed_until": None, "created_at": now,
-                "updated_at": now, "last_error": None, "last_status_code": None})
+                "updated_at": now, "last_error": None, "last_status_code": None,
+                "order_key": item.order_key, "order_seq": item.order_seq})
         if rows:
             conn.execute(insert(t.outbox), rows)
         return [str(row["id"]) for row in rows]
@@ -1538,10 +1544,15 @@ class RuntimeStore:
         # due rows are pending ones or claimed ones whose lease ran out: one query each, so
         # both walk the (status, next_attempt_at) index and stop at ``limit`` instead of
         # sorting the whole backlog; the oldest ``limit`` of the two are claimed
+        pending: tuple[Any, ...] = (c.status == "pending", c.next_attempt_at <= at)
+        if table is t.outbox:  # an ordered row waits for the earlier rows of its key
+            earlier = t.outbox.alias("earlier")
+            pending = (*pending, or_(c.order_key.is_(None), ~exists().where(
+                earlier.c.order_key == c.order_key, earlier.c.order_seq < c.order_seq,
+                earlier.c.status.in_(("pending", "in_flight")))))
         parts = [select(c.id, c.next_attempt_at, c.status, c.claimed_by, c.claimed_until)
                  .where(*where).order_by(c.next_attempt_at, c.id).limit(limit)
-                 for where in ((c.status == "pending", c.next_attempt_at <= at),
-                               (c.status == claimed, c.claimed_until <= at))]
+                 for where in (pending, (c.status == claimed, c.claimed_until <= at))]
         if self._postgres:
             # rows another transaction is claiming are skipped, not waited for; a row it
             # claimed and committed meanwhile no longer matches when re-checked under lock

@@ -179,8 +179,11 @@ outbox = Table(
     Column("updated_at", _Timestamp, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("last_status_code", Integer, nullable=True),
+    Column("order_key", String(120), nullable=True),
+    Column("order_seq", Integer, nullable=True),
     Index(None, "status", "next_attempt_at"),
     Index(None, "environment", "trigger_id", "created_at"),
+    Index(None, "order_key", "order_seq"),
 )
 """Outbound deliveries, written in the record's transaction; ``id`` is the ``webhook-id``."""
 

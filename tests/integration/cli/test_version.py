@@ -15,4 +15,4 @@ def test_version_names_the_state_schema_revision() -> None:
     assert result.exit_code == 0
     assert result.output == (f"hookplane, version {__version__} "
                              f"(state schema revision {head_revision()})\n")
-    assert head_revision() == "0006"
+    assert head_revision() == "0007"

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import hashlib
 import hmac
 import ipaddress
+import random
 import socket
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -435,6 +437,89 @@ def test_a_circuit_breaker_stops_then_disables_and_nothing_is_lost(project: Proj
     assert event.json()["event"] == "trigger.disabled"
     assert event.json()["data"]["trigger"] == "fragile"
     assert project.runtime.breaker(fragile) is None
+
+
+def _ordered_run(project: Project, receiver: Receiver,
+                 dispatchers: Callable[[], Sequence[Dispatcher]]) -> dict[str, list[int]]:
+    """Two records updated five times each, a receiver slow at random and failing one
+    delivery once; returns each record's versions in the order they were received."""
+    failed_once = threading.Event()
+
+    def answer(hit: Hit) -> Reply:
+        record = hit.json()["record"]
+        time.sleep(random.uniform(0, 0.03))
+        if record["data"]["title"] == "a" and record["version"] == 3 \
+                and not failed_once.is_set():
+            failed_once.set()
+            return 500, {"try": "again"}, {}
+        return 200, {"ok": True}, {}
+
+    receiver.respond = answer
+    project.apply(f"""
+        triggers:
+          ordered:
+            collection: incidents
+            events: [create, update]
+            url: {receiver.url}/o
+            ordered: true
+            retry: {{attempts: 5, initial_seconds: 0.05, max_seconds: 0.1}}
+        """)
+    records = [project.create("incidents", {"title": title}) for title in ("a", "b")]
+    for number in range(5):
+        for record in records:
+            project.runtime.update(ENV, "incidents", record.id,
+                                   {"title": record.data["title"], "severity": f"p{number}"},
+                                   origin="api", outbox=project.outbox())
+    with contextlib.ExitStack() as stack:
+        for dispatcher in dispatchers():
+            stack.enter_context(running(dispatcher))
+        finished(project, "ordered", count=12)
+    seen: dict[str, list[int]] = {}
+    for hit in receiver.hits:
+        record = hit.json()["record"]
+        seen.setdefault(record["data"]["title"], []).append(record["version"])
+    return seen
+
+
+def test_ordered_deliveries_of_one_record_go_in_order(project: Project,
+                                                      receiver: Receiver) -> None:
+    """ordered: true — a record's deliveries are sent by version, each after the one before
+    is delivered (version 3 of 'a' fails once and the later ones wait for its retry), with
+    four slots sending the two records' deliveries side by side."""
+    seen = _ordered_run(project, receiver, lambda: [project.dispatcher(concurrency=4)])
+    assert seen["a"] == [1, 2, 3, 3, 4, 5, 6]  # 3 twice: its failure, then its retry
+    assert seen["b"] == [1, 2, 3, 4, 5, 6]
+    titles = [hit.json()["record"]["data"]["title"] for hit in receiver.hits]
+    first_b, last_a = titles.index("b"), len(titles) - 1 - titles[::-1].index("a")
+    assert first_b < last_a  # b did not wait for all of a: parallel across records
+
+
+def test_ordered_deliveries_with_two_replicas(database_url: str, tmp_path: Path,
+                                             receiver: Receiver) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    project = Project(root, database_url, ENVIRON)
+    stores: list[Store] = []
+
+    def replicas() -> list[Dispatcher]:
+        made = []
+        for name in ("replica-a", "replica-b"):  # separate engines, as separate processes
+            store = Store.open(database_url, root=root)
+            stores.append(store)
+            registry = Registry(store)
+            registry.refresh()
+            made.append(project.dispatcher(worker=name, registry=registry,
+                                           runtime=store.runtime(), concurrency=4))
+        return made
+
+    try:
+        seen = _ordered_run(project, receiver, replicas)
+    finally:
+        for store in stores:
+            store.close()
+        project.close()
+    assert seen["a"] == [1, 2, 3, 3, 4, 5, 6]
+    assert seen["b"] == [1, 2, 3, 4, 5, 6]
 
 
 def test_other_4xx_answers_and_redirects_are_not_retried(project: Project) -> None:

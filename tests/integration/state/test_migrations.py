@@ -25,10 +25,10 @@ def test_open_migrates_to_head_and_running_again_changes_nothing(database_url: s
 
     engine = make_engine(database_url, root=root)
     try:
-        assert current_revision(engine) == head_revision() == "0006"
+        assert current_revision(engine) == head_revision() == "0007"
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == "0007"
     finally:
         engine.dispose()
     with Store.open(database_url, root=root) as store:
