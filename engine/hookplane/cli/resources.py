@@ -45,7 +45,7 @@ def _group(kind: str, title: str) -> click.Group:
         """List applied resources of this kind in ENVIRONMENT."""
         with open_store(obj.root, database_url) as store:
             snapshot = store.snapshot(environment)
-            rows = [_describe(store, environment, r.kind, r.name)
+            rows = [_describe(store, environment, r.kind, r.name, snapshot)
                     for r in snapshot.resources.values() if r.kind == kind]
         if as_json:
             click.echo(json.dumps(rows, indent=2))
@@ -187,8 +187,11 @@ def _group(kind: str, title: str) -> click.Group:
     return group
 
 
-def _describe(store: Any, environment: str, kind: str, name: str) -> dict[str, Any]:
-    snapshot = store.snapshot(environment)
+def _describe(store: Any, environment: str, kind: str, name: str,
+              snapshot: Any = None) -> dict[str, Any]:
+    """One resource's row; ``snapshot`` when the caller has it (a list reads it once, not
+    once per row: that made ``triggers list`` quadratic)."""
+    snapshot = snapshot if snapshot is not None else store.snapshot(environment)
     resource = snapshot.resources.get(f"{kind}.{name}")
     if resource is None:
         raise StateError(f"no applied {kind}.{name} in '{environment}' (apply it first?)")

@@ -171,3 +171,19 @@ def test_the_lock_covers_plan_then_apply(project: Cli) -> None:
             first.wait()
         os.close(main)
     assert "No changes" in project("plan", "preview")
+
+
+def test_triggers_list_reads_the_state_once(project: Cli, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    """`triggers list` read the whole snapshot again for every row (quadratic in triggers)."""
+    project("apply", "preview", "--auto-approve")
+    calls = []
+    original = Store.snapshot
+
+    def counted(self: Store, environment: str) -> object:
+        calls.append(environment)
+        return original(self, environment)
+
+    monkeypatch.setattr(Store, "snapshot", counted)
+    out = project("triggers", "list", "preview", "--json")
+    assert len(json.loads(out)) == 4 and len(calls) == 1, calls
