@@ -15,9 +15,10 @@ import logging
 import math
 import re
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import anyio
 import anyio.to_thread
@@ -152,6 +153,45 @@ def _is_json(content_type: str | None) -> bool:
                                            and media.endswith("+json"))
 
 
+def _is_form(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/x-www-form-urlencoded"
+
+
+MAX_FORM_FIELDS: Final = 200
+
+
+def slack_form(body: bytes) -> dict[str, Any]:
+    """A Slack form body as the payload: interactivity posts one field, ``payload``, holding
+    JSON (that object is the payload); slash commands post flat fields (``command``,
+    ``text``, ``user_id`` …: an object of strings). Raises ValueError when it is neither."""
+    try:
+        text = body.decode("utf-8")
+        fields = urllib.parse.parse_qs(text, keep_blank_values=True, strict_parsing=True,
+                                       max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(str(exc)[:200] or "unreadable form data") from None
+    if "payload" in fields:
+        payload = parse_json(fields["payload"][0].encode())
+        if not isinstance(payload, dict):
+            raise ValueError("the 'payload' field is not a JSON object")
+        return payload
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _handshake(auth_type: str, payload: Any) -> Outcome | None:
+    """A provider's endpoint check, answered (only after its signature verified) without
+    storing anything: Slack's Events API ``url_verification`` echoes its ``challenge``."""
+    if auth_type == "slack" and isinstance(payload, dict) \
+            and payload.get("type") == "url_verification":
+        challenge = payload.get("challenge")
+        if isinstance(challenge, str) and 0 < len(challenge) <= 1024:
+            return Outcome(200, {"challenge": challenge}, "handshake",
+                           detail="Slack url_verification: challenge answered")
+        return Outcome(400, {"error": "url_verification without a challenge"}, "bad_json")
+    return None
+
+
 class IngestService:
     def __init__(self, registry: Registry, store: RuntimeStore, limiter: RateLimiter,
                  metrics: Metrics, events: WriteEvents, *,
@@ -246,14 +286,16 @@ class IngestService:
         except TimeoutError:
             return Outcome(408, {"error": f"the body did not arrive within {BODY_SECONDS:g}s"},
                            "slow_body")
-        if not _is_json(headers.get("content-type")):
+        form = spec.auth.type == "slack" and _is_form(headers.get("content-type"))
+        if not form and not _is_json(headers.get("content-type")):
             return Outcome(415, {"error": "send JSON (Content-Type: application/json)"},
                            "not_json")
         try:
-            payload = parse_json(body)
+            payload = slack_form(body) if form else parse_json(body)
         except (ValueError, RecursionError) as exc:
             detail = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
-            return Outcome(400, {"error": f"body is not valid JSON: {detail}"}, "bad_json")
+            return Outcome(400, {"error": f"body is not valid {'form data' if form else 'JSON'}"
+                                          f": {detail}"}, "bad_json")
         secrets = hook.secrets
         result = verify(spec.auth, headers=headers, body=body, secrets=secrets,
                         token_hashes=hook.token_hashes)
@@ -272,6 +314,9 @@ class IngestService:
         if not decision.allowed:
             return Outcome(429, {"error": "rate limited"}, "rate_limited",
                            headers={"Retry-After": str(decision.retry_after)})
+        handshake = _handshake(spec.auth.type, payload)
+        if handshake is not None:  # answered, logged, nothing stored
+            return handshake
         if not isinstance(payload, dict):
             return Outcome(400, {"error": "the body must be a JSON object"}, "bad_json")
         delivery_id = result.delivery_id

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 
+import httpx
 import pytest
 
 from hookplane.state.runtime import RuntimeStore
@@ -341,3 +342,72 @@ def test_a_rejected_delivery_is_not_remembered_as_seen(runtime: Runtime) -> None
     again = rt.post("github", good, {**delivery, "X-Hub-Signature-256": "sha256=" + hexmac(
         rt.secret("github"), good)})
     assert again.status_code == 201, again.text
+
+
+# ------------------------------------------------------------------ provider handshakes
+
+
+def _slack_post(rt: Runtime, body: bytes, *, content_type: str, ts: int | None = None,
+                secret: str | None = None) -> httpx.Response:
+    stamp = int(time.time()) if ts is None else ts
+    headers = sign_slack(secret or ENVIRON["SLACK_WEBHOOK_SECRET"], stamp, body)
+    return rt.http.post(rt.ingest_path("slack"), content=body,
+                        headers={"Content-Type": content_type, **headers})
+
+
+def _stored(rt: Runtime) -> int:
+    with Store.open(rt.database_url, root=rt.root) as store:
+        rows, _ = RuntimeStore(store).list("preview", "incidents", limit=1000)
+    return len(rows)
+
+
+def test_slack_url_verification_is_answered_without_a_record(runtime: Runtime) -> None:
+    """Slack's Events API first posts {"type": "url_verification", "challenge": …} and only
+    accepts the URL when the challenge comes back; it used to be stored as a record (201)."""
+    rt = runtime
+    before = _stored(rt)
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"  # Slack's example
+    body = json.dumps({"token": "legacy", "challenge": challenge,
+                       "type": "url_verification"}).encode()
+    answered = _slack_post(rt, body, content_type="application/json")
+    assert answered.status_code == 200, answered.text
+    assert answered.json() == {"challenge": challenge}
+    forged = _slack_post(rt, body, content_type="application/json", secret="guess")
+    stale = _slack_post(rt, body, content_type="application/json",
+                        ts=int(time.time()) - 3600)
+    for refused in (forged, stale):
+        assert refused.status_code == 401 and "challenge" not in refused.text
+    assert _stored(rt) == before
+    with Store.open(rt.database_url, root=rt.root) as store:
+        log = RuntimeStore(store).inbound_log("preview", rt.hooks["slack"])
+    reasons = [(e.status_code, e.reason) for e in log[:3]]
+    assert (200, "handshake") in reasons
+
+
+def test_slack_form_bodies_interactivity_and_slash_commands(runtime: Runtime) -> None:
+    """Interactivity posts payload=<json>, slash commands flat fields, both form-encoded and
+    signed over the raw body; they used to be refused with 415. Other auth types still are."""
+    from urllib.parse import urlencode
+
+    rt = runtime
+    interaction = urlencode({"payload": json.dumps(
+        {"type": "block_actions", "title": "Button pressed", "severity": "p2"})}).encode()
+    clicked = _slack_post(rt, interaction, content_type="application/x-www-form-urlencoded")
+    assert clicked.status_code == 201, clicked.text
+    command = urlencode({"command": "/incident", "title": "Deploy stuck", "severity": "p1",
+                         "user_id": "U2147483697"}).encode()
+    slash = _slack_post(rt, command,
+                        content_type="application/x-www-form-urlencoded; charset=utf-8")
+    assert slash.status_code == 201, slash.text
+    with Store.open(rt.database_url, root=rt.root) as store:
+        runtime_store = RuntimeStore(store)
+        first = runtime_store.get("preview", "incidents", clicked.json()["record_id"])
+        second = runtime_store.get("preview", "incidents", slash.json()["record_id"])
+    assert first is not None and first.data["title"] == "Button pressed"
+    assert second is not None and second.data["command"] == "/incident"
+    tampered = _slack_post(rt, command + b"&severity=p3",
+                           content_type="application/x-www-form-urlencoded",
+                           secret="guess")
+    assert tampered.status_code == 401
+    github = rt.post("github", command, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert github.status_code == 415
