@@ -6,7 +6,9 @@ Exit codes: 0 ok, 1 user error (invalid configuration, refused plan, ...), 2 cha
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -47,13 +49,104 @@ def _print_version(ctx: click.Context, value: bool) -> None:
     migrated to when this version opens it (imported only when asked)."""
     if not value or ctx.resilient_parsing:
         return
-    from hookplane.state.migrate import head_revision
-
-    click.echo(f"hookplane, version {__version__} (state schema revision {head_revision()})")
+    click.echo(f"hookplane, version {__version__} (state schema revision "
+               f"{schema_revision()})")
     ctx.exit(0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_MIGRATIONS = Path(__file__).resolve().parents[1] / "state" / "migrations" / "versions"
+_REVISION = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*"([^"]+)"', re.MULTILINE)
+
+
+def schema_revision() -> str | None:
+    """The head revision of the state migrations, read from the revision files (what
+    Alembic computes, without importing Alembic and SQLAlchemy to print a version)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in _MIGRATIONS.glob("*.py"):
+        for kind, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (revisions if kind == "revision" else parents).add(value)
+    heads = sorted(revisions - parents)
+    return heads[0] if len(heads) == 1 else None
+
+
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "api-keys": ("resources", "Inspect applied API keys."),
+    "apply": ("plan", "Apply the YAML of ENVIRONMENT (or a saved PLANFILE) to the state, "
+                      "atomically."),
+    "events": ("events", "List the events ENVIRONMENT's triggers can send: each collection's "
+                         "record and named events, then"),
+    "force-unlock": ("plan", "Release ENVIRONMENT's state lock LOCK_ID left by an interrupted "
+                             "run."),
+    "history": ("plan", "List the audit log of ENVIRONMENT, newest first."),
+    "inbound-webhooks": ("resources", "Inspect applied inbound webhooks."),
+    "init": ("init", "Scaffold environments/preview and environments/production in DIRECTORY."),
+    "plan": ("plan", "Show what apply would change in ENVIRONMENT."),
+    "promote": ("promote", "Copy SOURCE's resources into TARGET's YAML, then show TARGET's "
+                           "plan."),
+    "records": ("resources", "Read records stored by the runtime."),
+    "schema": ("schema", "Write the JSON Schema of Hookplane's YAML files (for editors and "
+                         "CI)."),
+    "serve": ("serve", "Serve the applied configuration: ingest, records API, admin API, "
+                       "metrics."),
+    "show": ("plan", "Show a plan saved with 'hookplane plan ENV --out PLANFILE' (its MAC is "
+                     "verified under this state"),
+    "triggers": ("resources", "Inspect applied triggers."),
+    "validate": ("validate", "Check the YAML of ENVIRONMENT (default: every environment)."),
+}
+"""Command -> (the ``hookplane.cli`` module that registers it, the start of its help, from
+which ``hookplane --help`` shortens its line). Commands are imported when used, so that
+``--help``, ``--version`` and ``validate`` do not import the runtime, SQLAlchemy and the
+state layer; ``tests/unit/test_startup_imports.py`` keeps this table equal to the commands."""
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use (see :data:`_COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            load_command(self, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click does, from :data:`_COMMANDS` for commands not imported yet."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                if loaded.hidden:
+                    continue
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                stand_in = click.Command(name, help=_COMMANDS[name][1])
+                rows.append((name, stand_in.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def load_command(group: click.Group, name: str) -> None:
+    """Import the module that registers ``name`` (it may register several commands)."""
+    module = importlib.import_module(f"hookplane.cli.{_COMMANDS[name][0]}")
+    before = set(group.commands)
+    module.register(group)
+    for added in set(group.commands) - before:
+        _wire_completion(group.commands[added])
+
+
+def load_all_commands(group: click.Group) -> None:
+    for name in _COMMANDS:
+        if name not in group.commands:
+            load_command(group, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--root", "root", type=click.Path(file_okay=False, path_type=Path),
               default=".", show_default=True, help="Project root (holds environments/).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR works too).")
@@ -65,15 +158,6 @@ def cli(ctx: click.Context, root: Path, no_color: bool) -> None:
     """Webhooks as code: validate, plan, apply and promote webhook configuration."""
     ctx.obj = Context(root=root, color=_want_color(no_color))
 
-
-def _register() -> None:
-    from hookplane.cli import events, init, plan, promote, resources, schema, serve, validate
-
-    for module in (validate, init, schema, plan, promote, resources, serve, events):
-        module.register(cli)
-
-
-_register()
 
 _ENVIRONMENT_ARGUMENTS = frozenset({"environment", "source", "target"})
 
@@ -102,7 +186,7 @@ def _wire_completion(command: click.Command) -> None:
             _wire_completion(sub)
 
 
-_wire_completion(cli)
+_wire_completion(cli)  # its own options; commands are wired as they load
 
 
 def _print_error(exc: HookplaneError) -> None:
