@@ -61,7 +61,14 @@ def resolve(args: list[str]) -> tuple[str, click.Command, list[str]]:
     return path, command, rest
 
 
+_TERMINAL_GLOBAL = ("--help", "-h", "--version")
+"""Global options that print and exit (``hookplane --version``): nothing more to parse."""
+
+
 def check(args: list[str]) -> None:
     """Parse ``hookplane ARGS`` as click would at run time, without running anything."""
+    if args and args[0] in _TERMINAL_GLOBAL:
+        assert len(args) == 1, f"'hookplane {args[0]}' takes nothing after it"
+        return
     path, command, rest = resolve(args)
     command.make_context(path, rest, parent=click.Context(cli, info_name="hookplane"))
