@@ -12,7 +12,15 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from hookplane.config.models import RESOURCE_NAME, SECTIONS, DocumentShape, EnvironmentSpec
+from hookplane.config.models import (
+    PROVIDER_PRESETS,
+    RESOURCE_NAME,
+    SECTIONS,
+    SYSTEM_EVENTS,
+    DocumentShape,
+    EnvironmentSpec,
+)
+from hookplane.config.validate import PROVIDER_ISSUED_SECRET
 
 SCHEMA_ID = "https://hookplane.dev/schema/hookplane.schema.json"
 
@@ -70,6 +78,35 @@ def json_schema_text() -> str:
 
 _ENV_ONLY = r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$"
 """A secret field holds exactly one ``${env:NAME}`` (``validate``'s rule, as a pattern)."""
+_REFS_WELL_FORMED = r"^(?:[^$]|\$(?!\{)|\$\{env:[A-Za-z_][A-Za-z0-9_]*\})*$"
+"""Every ``${`` opens a well-formed ``${env:NAME}`` (where references are allowed)."""
+_NO_REFS = r"^(?:[^$]|\$(?!\{))*$"
+"""No ``${`` at all (fields where references are not allowed)."""
+_HTTP_URL = (r"^\s*(?:\$\{env:[A-Za-z_][A-Za-z0-9_]*\}\s*$|[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]"
+             r"|[Hh][Tt][Tt][Pp][Ss]?://[^/?#]*@[^/?#\s])")
+"""An http(s) URL with a host, or one whole ``${env:NAME}`` (``validate``'s ``url`` rule)."""
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_NETWORK = (rf"^(?:{_IPV4}(?:/(?:3[0-2]|[12]?\d|{_IPV4}))?"
+            r"|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:/(?:12[0-8]|1[01]\d|[1-9]?\d))?)$")
+"""An IPv4 address or network exactly; an IPv6 one loosely (its full grammar stays with
+``validate``)."""
+_SCOPE = r"^(read|write)(:[A-Za-z0-9_-]+)?$"
+
+
+def _present(*names: str) -> dict[str, Any]:
+    """Each of ``names`` is written with a value (``key: null`` counts as absent, as in the
+    models)."""
+    return {"required": list(names),
+            "properties": {name: {"not": {"type": "null"}} for name in names}}
+
+
+def _is(field: str, *values: str, default: str | None = None) -> dict[str, Any]:
+    """``field`` is one of ``values`` (or absent, when ``default`` is one of them)."""
+    condition: dict[str, Any] = {"properties": {field: {"enum": list(values)}}}
+    if default not in values:
+        condition["required"] = [field]
+    return condition
 
 
 def _tighten(schema: dict[str, Any]) -> None:
@@ -89,3 +126,63 @@ def _tighten(schema: dict[str, Any]) -> None:
     for definition, field in (("Auth", "secret"), ("Signing", "secret")):
         branch = defs[definition]["properties"][field]["anyOf"][0]
         branch["pattern"] = _ENV_ONLY
+    for definition in defs.values():
+        for name, prop in definition.get("properties", {}).items():
+            text = prop["anyOf"][0] if "anyOf" in prop else prop
+            if name == "description" and text.get("type") == "string":
+                text["pattern"] = _NO_REFS
+            elif name == "headers" and text.get("type") == "object":
+                text["additionalProperties"] = {"type": "string", "pattern": _REFS_WELL_FORMED}
+    for definition, field in (("Trigger", "url"), ("Source", "base_url"),
+                              ("InvokeAction", "url")):
+        prop = defs[definition]["properties"][field]
+        text = prop["anyOf"][0] if "anyOf" in prop else prop
+        text["allOf"] = [{"pattern": _HTTP_URL}, {"pattern": _REFS_WELL_FORMED}]
+    defs["Endpoint"]["properties"]["path"]["pattern"] = r"\{id\}"
+    for field in ("ip_allowlist", "trusted_proxies"):
+        defs["InboundWebhook"]["properties"][field]["items"]["pattern"] = _NETWORK
+    defs["ApiKey"]["properties"]["scopes"]["items"]["pattern"] = _SCOPE
+    _tighten_shapes(defs)
+
+
+def _tighten_shapes(defs: dict[str, Any]) -> None:
+    """The models' ``_shape`` validators: which fields go together, as ``if``/``then``."""
+    timestamped = ("stripe", "slack", "standard_webhooks")
+    own_header = ("bearer", *PROVIDER_PRESETS, "standard_webhooks")
+    defs["Auth"]["allOf"] = [
+        {"if": _is("type", "static_header"), "then": _present("header")},
+        {"if": {"not": _is("type", "hmac", default="hmac")},
+         "then": {"not": _present("encoding")}},
+        {"if": _is("type", *own_header), "then": {"not": _present("header")}},
+        {"if": {"not": _is("type", "bearer")}, "then": {"not": _present("signature")}},
+        {"if": _is("type", "bearer"), "then": {"if": _present("secret"),
+                                                "then": _present("signature")}},
+        {"if": {"not": _is("type", "hmac", default="hmac")},
+         "then": {"not": _present("timestamp_header")}},
+        {"if": {"not": {"anyOf": [_is("type", *timestamped),
+                                  {"allOf": [_is("type", "hmac", default="hmac"),
+                                             _present("timestamp_header")]}]}},
+         "then": {"not": _present("tolerance_seconds")}},
+        {"if": _is("type", *PROVIDER_ISSUED_SECRET), "then": _present("secret")},
+    ]
+    action = defs["Action"]["anyOf"][1]
+    action["oneOf"] = [{**_present(kind), "properties": {kind: {"type": "object"}}}
+                       for kind in ("upsert", "create", "invoke")]
+    upsert = {"anyOf": [{"not": _present("action")},
+                        {"properties": {"action": {"anyOf": [
+                            {"const": "upsert"},
+                            {"type": "object", **_present("upsert")}]}}}]}
+    defs["InboundWebhook"]["allOf"] = [
+        {"not": _present("mapping", "source_binding")},
+        {"if": _present("hydration"), "then": {"allOf": [_present("source_binding"), upsert]}},
+        {"if": upsert, "then": _present("collection")},
+    ]
+    defs["Trigger"]["allOf"] = [
+        {"if": {"required": ["events"], "properties": {
+            "events": {"contains": {"not": {"enum": list(SYSTEM_EVENTS)}}}}},
+         "then": _present("collection")},
+        {"oneOf": [_present("url"), _present("external_write")]},
+        {"not": _present("external_write", "body")},
+        {"if": {"required": ["filter"], "properties": {"filter": {"minProperties": 1}}},
+         "then": _present("collection")},
+    ]

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
-from hookplane.config import load_environment
+from hookplane.config import load_environment, yamlio
 from hookplane.config.schema import json_schema
+from hookplane.config.yamlio import YamlProblem
 from hookplane.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -116,3 +118,77 @@ def test_the_schema_accepts_every_file_validate_accepts(path: Path) -> None:
 def test_edge_files_validate_accepts_pass_the_schema(tmp_path: Path, text: str) -> None:
     assert _validate(tmp_path, text) == []
     assert list(VALIDATOR.iter_errors(yaml.safe_load(text))) == []
+
+
+# ------------------------------------------------------------- the whole invalid-config table
+
+CROSS_FILE = "refers to another resource or file (a schema sees one file at a time)"
+SEMANTICS = "mapping, template or filter semantics, decided against the collection's schema"
+HEURISTIC = "credential-looking literal header: a heuristic over names and values"
+FREE_FORM = "a ${env:} inside free-form JSON (filter, body, fields, mapping values)"
+NOT_EXPRESSIBLE = {
+    **dict.fromkeys([
+        "defined-twice-across-files", "defined-twice-yml-in-subdirectory",
+        "missing-environment-yaml", "environment-name-mismatch", "promotes-to-unknown",
+        "promotes-to-itself", "unknown-collection-trigger", "unknown-collection-source",
+        "unknown-source-write", "unknown-source-binding", "hydration-source-without-read",
+        "binding-source-collection-mismatch", "binding-collection-not-target",
+        "create-unknown-collection", "external-write-source-without-write",
+        "external-write-other-collection", "api-key-scope-unknown-collection",
+        "renamed-from-still-declared", "rename-cycle"], CROSS_FILE),
+    **dict.fromkeys([
+        "filter-unknown-field", "filter-unknown-nested-field", "filter-bad-operator",
+        "filter-in-not-a-list", "filter-exists-not-boolean", "template-expression",
+        "template-filter-syntax", "template-unclosed", "template-unknown-root",
+        "template-unknown-record-field", "create-template-unknown-root", "create-unknown-field",
+        "create-missing-required-field", "mapping-unknown-field", "mapping-unknown-nested-field",
+        "two-fields-one-external-target", "two-fields-read-one-external",
+        "one-field-two-origins", "value-map-not-invertible-read-source",
+        "value-map-not-invertible-bound-source", "value-map-not-invertible-json-equal",
+        "date-format-unknown", "date-format-loses-date", "date-field-not-string",
+        "compose-unbalanced", "compose-bad-field-path", "compose-without-field",
+        "computed-unknown-record-field", "computed-refers-to-later-computed",
+        "computed-unknown-root"], SEMANTICS),
+    **dict.fromkeys(["literal-authorization-header", "literal-api-key-header",
+                     "literal-invoke-authorization"], HEURISTIC),
+    **dict.fromkeys(["env-ref-in-filter", "env-ref-in-body", "env-ref-in-create-fields",
+                     "env-ref-in-mapping"], FREE_FORM),
+    "ip-v6-invalid": "IPv6 address grammar (the schema checks IPv4 exactly, IPv6 loosely)",
+    "retry-max-below-initial": "compares two fields' values",
+    "duration-too-long": "a duration written as text ('2h') is compared after conversion",
+    "value-map-key-not-text": "a YAML number key: JSON object keys are always text",
+}
+"""Cases of tests/unit/config/test_invalid_configs.py the schema accepts, and why it must.
+Every other case is refused by the schema too; YAML that does not parse never reaches it."""
+
+
+def _table() -> dict[str, Any]:
+    from tests.unit.config.test_invalid_configs import CASES
+    return {param.id: param.values[0] for param in CASES}
+
+
+def _document(case: Any) -> tuple[bool, Any]:
+    """(parses, data) of the file the case is about: its text, or its environment.yaml."""
+    raw = case.text if case.text is not None else case.environment
+    try:
+        text = yamlio.decode(raw) if isinstance(raw, bytes) else textwrap.dedent(raw or "")
+        return True, yamlio.parse(text)
+    except YamlProblem:
+        return False, None
+
+
+@pytest.mark.parametrize("name", sorted(_table()))
+def test_every_invalid_case_is_refused_by_the_schema_or_listed(name: str) -> None:
+    parses, data = _document(_table()[name])
+    if not parses:
+        return  # invalid YAML: an editor's YAML parser reports it before any schema
+    refused = bool(list(VALIDATOR.iter_errors(data)))
+    if name in NOT_EXPRESSIBLE:
+        assert not refused, (f"{name}: the schema now refuses it; remove it from "
+                             "NOT_EXPRESSIBLE")
+    else:
+        assert refused, f"{name}: validate refuses it, the schema accepts it"
+
+
+def test_not_expressible_names_only_cases_of_the_table() -> None:
+    assert set(NOT_EXPRESSIBLE) <= set(_table())
