@@ -26,6 +26,7 @@ with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit c
     │   └── TemplateSyntaxError    a template that does not parse (with its position)
     ├── WeakTokenError         HOOKPLANE_ADMIN_TOKEN too easy to guess: serve does not start
     ├── ServerUnreachable      the CLI found no server at the admin URL
+    ├── TracingError           OTEL_* asks for tracing that cannot start: serve does not start
     └── DeliveryError          an outbound delivery or upstream fetch failed
         ├── TriggerNotFound    no trigger of that name is applied
         └── EgressError        the outbound sender could not send or finish a request
@@ -212,3 +213,8 @@ class WeakTokenError(HookplaneError):
 
 class ServerUnreachable(HookplaneError):
     """No server answered at the URL (refused, timed out, not resolvable)."""
+
+
+class TracingError(HookplaneError):
+    """Tracing is configured (``OTEL_*``) but cannot start: the ``otel`` extra is missing,
+    or an exporter or protocol Hookplane does not ship is named."""

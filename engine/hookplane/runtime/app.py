@@ -73,6 +73,7 @@ from hookplane.runtime.records import Caller, RecordsService
 from hookplane.runtime.registry import Registry
 from hookplane.runtime.schema_page import schema_plugins
 from hookplane.runtime.system import SystemEvents
+from hookplane.runtime.tracing import TRACE_HEADERS, TracedSender, Tracing, tracing_from_env
 from hookplane.state.runtime import (
     DuplicateDelivery,
     InvalidQuery,
@@ -243,8 +244,9 @@ def _caller(request: Request[Any, Any, Any]) -> Caller:
     """The records API's caller: its bearer token (None when it sent none) and address."""
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
+    trace = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
     return Caller(token.strip() if scheme.lower() == "bearer" and token.strip() else None,
-                  request.client.host if request.client else None)
+                  request.client.host if request.client else None, trace=trace or None)
 
 
 RECORD_BODY_BYTES = 1_048_576
@@ -608,6 +610,7 @@ def create_app(
     sender: Sender | None = None,
     dispatch_concurrency: int = 8,
     lease_seconds: float = 60.0,
+    tracing: Tracing | None = None,
 ) -> Litestar:
     """Build the runtime. Configuration comes from the state database ``database_url``.
 
@@ -617,7 +620,8 @@ def create_app(
     CIDRs); the runtime builds no other HTTP client.
     ``run_jobs=False`` serves requests without background workers. ``lease_seconds`` is how
     long a worker holds a claimed delivery or job: after a crash, another worker (or this one
-    restarted) takes it over when the lease runs out.
+    restarted) takes it over when the lease runs out. ``tracing``: OpenTelemetry spans and
+    trace propagation (default: as the ``OTEL_*`` variables say, off unless they ask).
     """
     root = root or Path.cwd()
     token = admin_token if admin_token is not None else (
@@ -630,12 +634,14 @@ def create_app(
     registry.refresh()
     meters = Metrics(replica=replica())
     limiter = RateLimiter()
-    outbound = sender or sender_from_env()
+    traced = tracing if tracing is not None else tracing_from_env()
+    guarded = sender or sender_from_env()
+    outbound: Sender = TracedSender(guarded, traced) if traced.enabled else guarded
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    events = WriteEvents(registry)
+    events = WriteEvents(registry, tracing=traced)
     dispatcher = (Dispatcher(registry, runtime, outbound, meters, worker=worker,
                              concurrency=dispatch_concurrency, lease_seconds=lease_seconds,
-                             retention_days=retention_days_from_env())
+                             retention_days=retention_days_from_env(), tracing=traced)
                   if run_jobs else None)
     if dispatcher is not None:
         events.subscribe(dispatcher.notify)
@@ -684,6 +690,8 @@ def create_app(
                 group.cancel_scope.cancel()
         if sender is None:
             await outbound.aclose()
+        if tracing is None:
+            traced.shutdown()  # export the spans still buffered
         store.close()
 
     app = Litestar(

@@ -53,7 +53,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
@@ -83,6 +83,7 @@ from hookplane.runtime.jobs import backoff_seconds
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.registry import LEASE_MARGIN, EnvironmentView, Registry, TriggerView
 from hookplane.runtime.signing import sign
+from hookplane.runtime.tracing import OFF, Tracing
 from hookplane.runtime.verify import SENSITIVE_HEADERS
 from hookplane.state.runtime import (
     MASKED,
@@ -325,7 +326,8 @@ class Dispatcher:
                  concurrency: int = 8,
                  lease_seconds: float = 60.0, response_cap: int = RESPONSE_CAP,
                  poll_interval: float = 0.2,
-                 retention_days: float | None = DEFAULT_RETENTION_DAYS) -> None:
+                 retention_days: float | None = DEFAULT_RETENTION_DAYS,
+                 tracing: Tracing = OFF) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0:
@@ -334,6 +336,7 @@ class Dispatcher:
         self.store = store
         self.sender = sender
         self.metrics = metrics
+        self.tracing = tracing
         self.worker = worker
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
@@ -620,14 +623,26 @@ class Dispatcher:
     async def _attempt(self, row: OutboxRow) -> tuple[AttemptResult, AttemptOutcome]:
         """Send ``row``'s attempt; what happened, and what to record."""
         view = self.registry.get(row.environment)
-        try:
-            result = await self._send(self._prepare(view, row))
-        except _NotSent as exc:
-            result = AttemptResult(None, False, None, str(exc), None)
-        except Exception as exc:  # a bug must neither kill the worker nor loop on the row
-            log.exception("delivery %s failed unexpectedly", row.id)
-            result = AttemptResult(None, False, None, f"internal error: {type(exc).__name__}",
-                                   None)
+        trace = row.payload.get("trace")
+        with self.tracing.span("hookplane.delivery", kind="client",
+                               parent=trace if isinstance(trace, dict) else None,
+                               attributes={"hookplane.environment": row.environment,
+                                           "hookplane.trigger": row.trigger_name,
+                                           "hookplane.event": row.event,
+                                           "hookplane.delivery_id": row.id,
+                                           "hookplane.attempt": row.attempt}) as span:
+            try:
+                result = await self._send(self._prepare(view, row))
+            except _NotSent as exc:
+                result = AttemptResult(None, False, None, str(exc), None)
+            except Exception as exc:  # a bug must neither kill the worker nor loop on it
+                log.exception("delivery %s failed unexpectedly", row.id)
+                result = AttemptResult(None, False, None,
+                                       f"internal error: {type(exc).__name__}", None)
+            self.tracing.annotate(span, status_code=result.status_code)
+            if not result.success:
+                self.tracing.failed(span, result.error or f"answered {result.status_code}")
+            caused = self.tracing.carrier()  # a delivery.failed it causes continues the trace
         await self._breaker_after(row, view, result)
         retry_at = self._retry_at(row, result)
         on_failed: Sequence[OutboxItem] = ()
@@ -635,6 +650,9 @@ class Dispatcher:
                 and view is not None:
             on_failed = system_event_items(view, "delivery.failed",
                                            self._failure(row, result), now=_now())
+            if caused:
+                on_failed = [replace(item, payload={**item.payload, "trace": caused})
+                             for item in on_failed]
         outcome = "delivered" if result.success else "retry" if retry_at else "failed"
         self.metrics.outbound_total.labels(result=outcome).inc()
         if not result.success:

@@ -6,16 +6,21 @@ which never delays the write's response."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hookplane.runtime.fanout import outbox_for
 from hookplane.runtime.registry import Registry
+from hookplane.runtime.tracing import OFF, Tracing
 from hookplane.state.runtime import OutboxItem, RecordEvent
 
 
 class WriteEvents:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, tracing: Tracing = OFF) -> None:
         self._registry = registry
+        self.tracing = tracing
+        """The runtime's tracing: writes open their spans with it, and each delivery a
+        write queues remembers the span current when the write began."""
         self._listeners: list[Callable[[], None]] = []
 
     def subscribe(self, listener: Callable[[], None]) -> None:
@@ -25,7 +30,7 @@ class WriteEvents:
     def outbox(self, environment: str) -> Fanout:
         """The outbox callback of one write to ``environment`` (pass it to the store, then
         to :meth:`written`)."""
-        return Fanout(self._registry, environment)
+        return Fanout(self._registry, environment, trace=self.tracing.carrier())
 
     def written(self, fanout: Fanout | None = None) -> None:
         """After a committed write: wake the listeners (the dispatcher) if the write queued
@@ -37,11 +42,14 @@ class WriteEvents:
 
 
 class Fanout:
-    """Outbox callback that remembers whether it queued anything."""
+    """Outbox callback that remembers whether it queued anything. ``trace``: the W3C
+    headers of the span the write belongs to, stored with each delivery it queues."""
 
-    def __init__(self, registry: Registry, environment: str) -> None:
+    def __init__(self, registry: Registry, environment: str, *,
+                 trace: dict[str, str] | None = None) -> None:
         self._registry = registry
         self._environment = environment
+        self._trace = trace
         self.queued = False
 
     def __call__(self, event: RecordEvent) -> list[OutboxItem]:
@@ -51,4 +59,7 @@ class Fanout:
         items = outbox_for(view, event, now=datetime.now(UTC))
         if items:
             self.queued = True
+        if self._trace:
+            items = [replace(item, payload={**item.payload, "trace": self._trace})
+                     for item in items]
         return items

@@ -219,19 +219,19 @@ class IngestService:
                                    outcome=outcome,
                                    latency=(time.perf_counter() - started) * 1000)
 
-        try:
-            outcome = await self._checks(view, hook, client=client, headers=headers,
+        with self.events.tracing.span(
+                "hookplane.ingest", parent=headers, kind="server",
+                attributes={"hookplane.environment": environment[:MAX_ID_LENGTH],
+                            "hookplane.inbound_webhook": webhook_id[:MAX_ID_LENGTH]},
+        ) as span:
+            outcome = await self._answer(view, hook, client=client, headers=headers,
                                          content_length=content_length, chunks=chunks,
-                                         log=entry)
-        except DatabaseUnavailable as exc:  # nothing was written: the sender retries later
-            outcome = Outcome(503, {"error": "state database unavailable; the delivery was "
-                                    "not stored, try again"}, "unavailable",
-                              headers={"Retry-After": "5"}, detail=type(exc).__name__)
-        except Exception as exc:  # a bug: never a 500 without a log line
-            log.exception("inbound delivery to %s/%s failed", environment[:MAX_ID_LENGTH],
-                          webhook_id[:MAX_ID_LENGTH])
-            outcome = Outcome(500, {"error": "internal error; the delivery was not stored"},
-                              "error", detail=type(exc).__name__)
+                                         entry=entry, environment=environment,
+                                         webhook_id=webhook_id)
+            self.events.tracing.annotate(span, status_code=outcome.status,
+                                         reason=outcome.reason, record_id=outcome.record_id)
+            if outcome.status >= 400:
+                self.events.tracing.failed(span, outcome.reason)
         self.metrics.inbound(outcome.reason)
         if outcome.logged:
             return outcome
@@ -241,6 +241,24 @@ class IngestService:
             log.warning("could not write the inbound delivery log (%s %s): the state database "
                         "is unavailable", outcome.status, outcome.reason)
         return outcome
+
+    async def _answer(self, view: EnvironmentView | None, hook: InboundView | None, *,
+                      client: Any, headers: Mapping[str, str],
+                      content_length: int | None, chunks: AsyncIterator[bytes],
+                      entry: LogEntry, environment: str, webhook_id: str) -> Outcome:
+        try:
+            return await self._checks(view, hook, client=client, headers=headers,
+                                      content_length=content_length, chunks=chunks,
+                                      log=entry)
+        except DatabaseUnavailable as exc:  # nothing was written: the sender retries later
+            return Outcome(503, {"error": "state database unavailable; the delivery was "
+                                 "not stored, try again"}, "unavailable",
+                           headers={"Retry-After": "5"}, detail=type(exc).__name__)
+        except Exception as exc:  # a bug: never a 500 without a log line
+            log.exception("inbound delivery to %s/%s failed", environment[:MAX_ID_LENGTH],
+                          webhook_id[:MAX_ID_LENGTH])
+            return Outcome(500, {"error": "internal error; the delivery was not stored"},
+                           "error", detail=type(exc).__name__)
 
     @staticmethod
     def _log_entry(environment: str, webhook_id: str, *, hook: InboundView | None,
@@ -337,6 +355,11 @@ class IngestService:
             outcome.body.setdefault("delivery_id", delivery_id)
         return outcome
 
+    def _trace(self) -> dict[str, Any]:
+        """``{"trace": W3C headers}`` of the ingest span, for a job queued now (or nothing)."""
+        carrier = self.events.tracing.carrier()
+        return {"trace": carrier} if carrier else {}
+
     async def _act(self, view: EnvironmentView, hook: InboundView,
                    payload: dict[str, Any], *, dedup: Dedup | None, log: LogEntry) -> Outcome:
         spec = hook.spec
@@ -356,7 +379,8 @@ class IngestService:
                 event, str | int) else "upsert"
             job = await anyio.to_thread.run_sync(lambda: self.store.enqueue_job(
                 hook.environment, hook.id, "hydrate",
-                {"external_id": str(external_id), "operation": operation},
+                {"external_id": str(external_id), "operation": operation,
+                 **self._trace()},
                 max_attempts=hydration.attempts, dedup=dedup))
             return Outcome(202, {"status": "accepted", "job_id": job,
                                  "operation": operation}, "ok", job_id=job)
@@ -368,7 +392,8 @@ class IngestService:
             except TemplateError as exc:
                 return Outcome(422, {"error": str(exc)}, "invalid_payload")
             job = await anyio.to_thread.run_sync(lambda: self.store.enqueue_job(
-                hook.environment, hook.id, "invoke", {"input": data}, max_attempts=1,
+                hook.environment, hook.id, "invoke", {"input": data, **self._trace()},
+                max_attempts=1,
                 dedup=dedup))
             return Outcome(202, {"status": "accepted", "job_id": job}, "ok", job_id=job)
         if action.create is not None:
@@ -422,18 +447,23 @@ class IngestService:
         def logged(record: Record, previous: Record | None) -> LogInbound:
             return log(stored(record, previous))
 
-        outbox = self.events.outbox(hook.environment)
-        if external_id is None:
-            record_ = await self.committer.record(CreateRecord(
-                hook.environment, collection, record, origin="inbound_webhook", dedup=dedup,
-                outbox=outbox, log=logged))
-            outcome = stored(record_, None)
-        else:
-            upserted = await self.committer.write(UpsertRecord(
-                hook.environment, collection, external_id, record, origin="inbound_webhook",
-                dedup=dedup, outbox=outbox, log=logged))
-            assert isinstance(upserted, tuple), upserted
-            outcome = stored(*upserted)
+        with self.events.tracing.span("hookplane.record.write", attributes={
+                "hookplane.environment": hook.environment, "hookplane.collection": collection,
+                "hookplane.origin": "inbound_webhook"}) as span:
+            outbox = self.events.outbox(hook.environment)
+            if external_id is None:
+                record_ = await self.committer.record(CreateRecord(
+                    hook.environment, collection, record, origin="inbound_webhook",
+                    dedup=dedup, outbox=outbox, log=logged))
+                outcome = stored(record_, None)
+            else:
+                upserted = await self.committer.write(UpsertRecord(
+                    hook.environment, collection, external_id, record,
+                    origin="inbound_webhook", dedup=dedup, outbox=outbox, log=logged))
+                assert isinstance(upserted, tuple), upserted
+                outcome = stored(*upserted)
+            self.events.tracing.annotate(span, record_id=outcome.record_id,
+                                         deliveries_queued=outbox.queued)
         self.events.written(outbox)
         return outcome
 

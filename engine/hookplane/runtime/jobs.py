@@ -110,6 +110,17 @@ class JobRunner:
         return len(jobs)
 
     async def _run(self, job: Any) -> None:
+        trace = job.payload.get("trace") if isinstance(job.payload, dict) else None
+        with self.events.tracing.span("hookplane.job", parent=trace if isinstance(
+                trace, dict) else None, attributes={
+                "hookplane.environment": job.environment, "hookplane.job_id": job.id,
+                "hookplane.job_kind": job.kind, "hookplane.attempt": job.attempt}) as span:
+            failure = await self._run_job(job)
+            if failure is not None:
+                self.events.tracing.failed(span, failure)
+
+    async def _run_job(self, job: Any) -> str | None:
+        """Run ``job`` once and record the outcome; the error when it did not succeed."""
         view = self.registry.get(job.environment)
         hook = view.inbound.get(job.webhook_id) if view is not None else None
         try:
@@ -129,18 +140,24 @@ class JobRunner:
             self.metrics.jobs_total.labels(kind=job.kind, result="retry" if retry_at
                                            else "failed").inc()
             await self._fail(job.id, str(exc)[:500], retry_at)
-            return
+            return str(exc)
         except (PermanentFailure, MappingError) as exc:
             self.metrics.jobs_total.labels(kind=job.kind, result="failed").inc()
             await self._fail(job.id, str(exc)[:500], None)
-            return
+            return str(exc)
         except Exception as exc:  # a bug must not kill the worker; the job keeps the trace
             log.exception("job %s failed unexpectedly", job.id)
             await self._fail(job.id, f"internal error: {type(exc).__name__}", None)
-            return
+            return f"internal error: {type(exc).__name__}"
         self.metrics.jobs_total.labels(kind=job.kind, result="done").inc()
         await anyio.to_thread.run_sync(lambda: self.store.finish_job(
             job.id, worker=self.worker, result=result))
+        return None
+
+    def _write_span(self, environment: str, collection: str) -> Any:
+        return self.events.tracing.span("hookplane.record.write", attributes={
+            "hookplane.environment": environment, "hookplane.collection": collection,
+            "hookplane.origin": "hydration"})
 
     async def _fail(self, job_id: str, error: str, retry_at: datetime | None) -> None:
         await anyio.to_thread.run_sync(lambda: self.store.fail_job(
@@ -154,9 +171,10 @@ class JobRunner:
         external_id = str(payload["external_id"])
         env = hook.environment
         if payload.get("operation") == "delete":
-            outbox = self.events.outbox(env)
-            deleted = await anyio.to_thread.run_sync(lambda: self.store.delete_external(
-                env, collection, external_id, origin="hydration", outbox=outbox))
+            with self._write_span(env, collection):
+                outbox = self.events.outbox(env)
+                deleted = await anyio.to_thread.run_sync(lambda: self.store.delete_external(
+                    env, collection, external_id, origin="hydration", outbox=outbox))
             self.events.written()
             return {"operation": "delete", "external_id": external_id,
                     "record_id": deleted[0].id if deleted else None}
@@ -209,8 +227,6 @@ class JobRunner:
                     f"{e.path or '(root)'}: {e.message}" for e in errors[:5]))
             return data
 
-        outbox = self.events.outbox(env)
-
         def write() -> dict[str, Any]:
             record, previous = self.store.upsert_external(env, collection, external_id,
                                                           data_for, origin="hydration",
@@ -219,7 +235,9 @@ class JobRunner:
                     "created": previous is None, "upstream_status": status,
                     "latency_ms": latency}
 
-        result = await anyio.to_thread.run_sync(write)
+        with self._write_span(env, collection):
+            outbox = self.events.outbox(env)
+            result = await anyio.to_thread.run_sync(write)
         self.events.written()
         return result
 
@@ -266,9 +284,10 @@ class JobRunner:
             view = self.registry.get(env)
             target = view.collections.get(collection) if view else None
             if target is not None and not target.validator.validate(record):
-                outbox = self.events.outbox(env)
-                stored = await anyio.to_thread.run_sync(lambda: self.store.create(
-                    env, collection, record, origin="inbound_webhook", outbox=outbox))
+                with self._write_span(env, collection):
+                    outbox = self.events.outbox(env)
+                    stored = await anyio.to_thread.run_sync(lambda: self.store.create(
+                        env, collection, record, origin="inbound_webhook", outbox=outbox))
                 self.events.written()
                 execution["record_id"] = stored.id
         if not response.is_success:

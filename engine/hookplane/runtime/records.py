@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,8 @@ class Caller:
 
     token: str | None
     address: str | None = None
+    trace: Mapping[str, str] | None = None
+    """The caller's W3C trace headers (``traceparent``), continued by the write's span."""
 
 
 class RecordsService:
@@ -74,6 +77,14 @@ class RecordsService:
         self.registry = registry
         self.store = store
         self.events = events
+
+    def _write_span(self, environment: str, collection: str, caller: Caller,
+                    origin: str) -> Any:
+        """The span of one record write through the API, continuing the caller's trace."""
+        return self.events.tracing.span("hookplane.record.write", parent=caller.trace,
+                                        attributes={"hookplane.environment": environment,
+                                                    "hookplane.collection": collection,
+                                                    "hookplane.origin": origin})
 
     def _authorise(self, environment: str, collection: str, caller: Caller,
                    action: str) -> tuple[EnvironmentView, CollectionView] | Result:
@@ -126,10 +137,11 @@ class RecordsService:
         invalid = self._invalid(target, data)
         if invalid is not None:
             return invalid
-        outbox = self.events.outbox(environment)
-        record = await anyio.to_thread.run_sync(
-            lambda: self.store.create(environment, collection, data, origin=origin,
-                                      outbox=outbox))
+        with self._write_span(environment, collection, caller, origin):
+            outbox = self.events.outbox(environment)
+            record = await anyio.to_thread.run_sync(
+                lambda: self.store.create(environment, collection, data, origin=origin,
+                                          outbox=outbox))
         self.events.written()
         return Result(201, record_json(record), {"X-Hookplane-Source": origin})
 
@@ -173,11 +185,12 @@ class RecordsService:
         invalid = self._invalid(target, data)
         if invalid is not None:
             return invalid
-        outbox = self.events.outbox(environment)
         try:
-            record, _ = await anyio.to_thread.run_sync(
-                lambda: self.store.update(environment, collection, record_id, data,
-                                          origin=origin, outbox=outbox))
+            with self._write_span(environment, collection, caller, origin):
+                outbox = self.events.outbox(environment)
+                record, _ = await anyio.to_thread.run_sync(
+                    lambda: self.store.update(environment, collection, record_id, data,
+                                              origin=origin, outbox=outbox))
         except RecordNotFound:  # deleted since it was read
             return Result(404, {"error": f"no record '{record_id}'"})
         self.events.written()
@@ -192,11 +205,12 @@ class RecordsService:
             lambda: self.store.get(environment, collection, record_id))
         if current is None:
             return Result(404, {"error": f"no record '{record_id}'"})
-        outbox = self.events.outbox(environment)
         try:
-            record, _ = await anyio.to_thread.run_sync(
-                lambda: self.store.delete(environment, collection, record_id, origin=origin,
-                                          outbox=outbox))
+            with self._write_span(environment, collection, caller, origin):
+                outbox = self.events.outbox(environment)
+                record, _ = await anyio.to_thread.run_sync(
+                    lambda: self.store.delete(environment, collection, record_id,
+                                              origin=origin, outbox=outbox))
         except RecordNotFound:  # deleted since it was read
             return Result(404, {"error": f"no record '{record_id}'"})
         self.events.written()
