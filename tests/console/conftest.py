@@ -75,6 +75,12 @@ def project_yaml(receiver: str) -> str:
             collection: incidents
             events: [create]
             url: {receiver}/hooks/flaky
+          dead-end:
+            description: A receiver that is down until a test says otherwise.
+            collection: notes
+            events: [create]
+            url: {receiver}/hooks/dead
+            circuit_breaker: {{failures: 2, cooldown: 1h}}
         inbound_webhooks:
           monitoring:
             description: Alerts from the monitoring system (HMAC signed).
@@ -96,6 +102,7 @@ class Receiver:
 
     peer: Peer
     flaky_status: int = 500
+    dead_status: int = 503
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hits(self, path: str) -> list[Seen]:
@@ -179,6 +186,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     receiver.peer.routes["/hooks/notify"] = notify
     receiver.peer.routes["/hooks/flaky"] = lambda _: (receiver.flaky_status,
                                                       {"error": "sink unavailable"})
+    receiver.peer.routes["/hooks/dead"] = lambda _: (receiver.dead_status, {"down": True})
     receiver.peer.start()
     database_url = f"sqlite:///{root / 'state.db'}"
     monkeypatch.delenv("HOOKPLANE_SECRET_KEY", raising=False)

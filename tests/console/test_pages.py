@@ -147,7 +147,7 @@ def test_overview_shows_state_audit_counts_and_charts(signed_in: Any, console: C
     state = page.locator("section", has_text="Applied state").inner_text()
     assert "by ci-bot" in state and COMMIT[:12] in state
     counts = page.locator("ul.counts").inner_text()
-    assert "2\ntriggers" in counts or "2 triggers" in counts
+    assert "3\ntriggers" in counts or "3 triggers" in counts
     outbound = page.locator("svg#chart-outbound")
     assert outbound.locator("rect.ok").count() >= 1
     assert outbound.locator("rect.failed").count() >= 1

@@ -30,7 +30,7 @@ def test_trigger_cards_show_masked_destinations(signed_in: Any, console: Console
     page = signed_in
     page.goto(f"{console.url}/console/preview/triggers")
     cards = page.locator("ul.cards > li.card")
-    assert cards.count() == 2
+    assert cards.count() == 3
     text = page.inner_text("main")
     port = console.receiver.peer.port
     assert f"http://127.0.0.1:{port}/…" in text  # scheme + host only
@@ -126,6 +126,55 @@ def test_redeliver_queues_a_failed_delivery_again(signed_in: Any, console: Conso
 
     wait_for(delivered, timeout=20, interval=0.3)
     console.receiver.flaky_status = 500
+
+
+def test_breaker_state_re_enable_and_bulk_recovery(signed_in: Any, console: Console) -> None:
+    """dead-end opens its breaker after 2 failed attempts: the page says so and offers to
+    close it; closing sends the waiting delivery; "Queue again" re-sends the failed ones,
+    once; both are in the audit log as the console's."""
+    page = signed_in
+    here = f"{console.url}/console/preview/triggers/dead-end"
+    console.receiver.dead_status = 503
+    writer = {"Authorization": f"Bearer {console.api_token}"}
+    for text in ("first", "second", "third"):
+        created = console.http.post("/api/preview/collections/notes/records",
+                                    json={"text": text}, headers=writer)
+        assert created.status_code == 201, created.text
+        if text == "second":  # both in flight together; the third comes after they failed
+            wait_deliveries(console, "dead-end", 2, "failed")
+
+    def state() -> str:
+        page.goto(here)
+        return page.get_by_test_id("breaker-state").inner_text()
+
+    assert wait_for(lambda: state().startswith("open until"), timeout=20, interval=0.3)
+    assert "after 2 failed attempts in a row" in state()
+    assert len(console.deliveries("dead-end", "pending")) == 1  # waits, not lost
+    screenshot(page, "trigger-breaker-open", full_page=False)
+
+    console.receiver.dead_status = 200  # the receiver is back
+    page.get_by_role("button", name="Close the breaker").click()
+    page.wait_for_url("**enabled=1")
+    assert "circuit breaker is closed" in page.get_by_role("status").inner_text()
+    wait_deliveries(console, "dead-end", 1, "delivered")
+    assert state() == "closed"
+    assert page.get_by_role("button", name="Close the breaker").count() == 0
+
+    page.get_by_label("Created in").select_option("1h")
+    page.get_by_role("button", name="Queue again").click()
+    page.wait_for_url("**recovered=2")
+    assert "2 deliveries queued again" in page.get_by_role("status").inner_text()
+    wait_deliveries(console, "dead-end", 3, "delivered")
+    page.get_by_role("button", name="Queue again").click()  # nothing failed any more
+    page.wait_for_url("**recovered=0")
+    assert "nothing was queued" in page.get_by_role("status").inner_text()
+
+    with console.store() as store:
+        audit = [(a.action, a.actor, a.details) for a in store.history("preview")]
+    assert ("enable-trigger", "console") in {(action, actor) for action, actor, _ in audit}
+    recoveries = [d for action, actor, d in audit
+                  if action == "recover-deliveries" and actor == "console"]
+    assert sorted(d["queued"] for d in recoveries) == [0, 2]
 
 
 def test_send_test_shows_the_receivers_status(signed_in: Any, console: Console) -> None:

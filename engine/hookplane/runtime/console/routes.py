@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -26,7 +26,7 @@ import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -35,7 +35,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from hookplane.errors import HookplaneError
-from hookplane.runtime.admin import rotate
+from hookplane.runtime.admin import enable_trigger, recover_deliveries, rotate
 from hookplane.runtime.console import views
 from hookplane.runtime.console.declared import Declarations
 from hookplane.runtime.console.session import (
@@ -351,6 +351,15 @@ async def trigger(request: Request[Any, Any, Any], environment: FromPath[str],
         notice = f"Delivery {queued} is queued again; refresh to see the new attempt."
     if request.query_params.get("not_queued"):
         notice = "Only a failed delivery can be redelivered; nothing was queued."
+    if request.query_params.get("enabled"):
+        notice = ("The circuit breaker is closed: the trigger's waiting deliveries are "
+                  "being sent.")
+    recovered = request.query_params.get("recovered")
+    if recovered is not None and recovered.isdigit():
+        notice = (f"{recovered} deliveries queued again (recorded in the audit log); "
+                  "refresh to follow them." if recovered != "0" else
+                  "No delivery matched: nothing was queued (deliveries already queued are "
+                  "left alone).")
     return await _trigger_page(request, environment, name, notice=notice)
 
 
@@ -444,6 +453,48 @@ async def redeliver(request: Request[Any, Any, Any], environment: FromPath[str],
     here = f"{COOKIE_PATH}/{quote(environment)}/triggers/{quote(name)}"
     return _redirect(f"{here}?queued={quote(delivery_id)}" if done
                      else f"{here}?not_queued={quote(delivery_id)}")
+
+
+@post("/{environment:str}/triggers/{name:str}/enable", status_code=303)
+async def enable(request: Request[Any, Any, Any], environment: FromPath[str],
+                 name: FromPath[str]) -> Response[Any]:
+    """Close the trigger's circuit breaker (re-enable it after ``trigger.disabled``),
+    audited like the CLI's and admin API's."""
+    services = _services(request)
+    view = _view(request, environment)
+    if name not in view.triggers:
+        raise NotFoundException(f"no trigger '{name}' in '{environment}'")
+    await _thread(lambda: enable_trigger(services.store, services.runtime, environment, name,
+                                         actor="console"))
+    if services.dispatcher is not None:
+        services.dispatcher.notify()
+    return _redirect(f"{COOKIE_PATH}/{quote(environment)}/triggers/{quote(name)}?enabled=1")
+
+
+@post("/{environment:str}/triggers/{name:str}/recover", status_code=303)
+async def recover(request: Request[Any, Any, Any], environment: FromPath[str],
+                  name: FromPath[str]) -> Response[Any]:
+    """Bulk recovery: queue again every failed (or every finished) delivery of the trigger
+    created in the chosen window; one audited operation, idempotent while queued."""
+    services = _services(request)
+    view = _view(request, environment)
+    if name not in view.triggers:
+        raise NotFoundException(f"no trigger '{name}' in '{environment}'")
+    form = await request.form()
+    window = str(form.get("since") or "")
+    if window not in views.RECOVER_WINDOWS:
+        raise ValidationException(f"since: one of {', '.join(views.RECOVER_WINDOWS)}")
+    amount, unit = int(window[:-1]), window[-1]
+    since = datetime.now(UTC) - (timedelta(hours=amount) if unit == "h"
+                                 else timedelta(days=amount))
+    include_delivered = form.get("include_delivered") == "yes"
+    queued = await _thread(lambda: recover_deliveries(
+        services.store, services.runtime, environment, name, since=since,
+        include_delivered=include_delivered, actor="console"))
+    if queued and services.dispatcher is not None:
+        services.dispatcher.notify()
+    return _redirect(f"{COOKIE_PATH}/{quote(environment)}/triggers/{quote(name)}"
+                     f"?recovered={queued}")
 
 
 # --------------------------------------------------------------------------- inbound
@@ -569,8 +620,8 @@ def console_handlers(*, root: Path) -> list[ControllerRouterHandler]:
     ``environments/`` the pages point at for declarations)."""
     handlers: list[ControllerRouterHandler] = [
         sign_in_page, sign_in, sign_out, home, overview, triggers, trigger, delivery,
-        send_test, rotate_trigger, redeliver, inbound, inbound_webhook, rotate_inbound,
-        collections, records, record]
+        send_test, rotate_trigger, redeliver, enable, recover, inbound, inbound_webhook,
+        rotate_inbound, collections, records, record]
     return [
         Router(path=COOKIE_PATH, route_handlers=handlers, before_request=_gate,
                exception_handlers={Exception: _html_error}, include_in_schema=False,

@@ -141,7 +141,32 @@ def trigger_detail(services: Services, view: EnvironmentView, name: str, *,
         "secrets": _secret_infos(services, view.name, "triggers", name),
         "configured_secret": spec.signing.secret is not None,
         "can_test": spec.url is not None and spec.external_write is None,
+        "breaker": _breaker(services, trigger.id, spec.circuit_breaker is not None),
+        "recover_windows": RECOVER_WINDOWS,
     }
+
+
+RECOVER_WINDOWS = {"1h": "the last hour", "24h": "the last 24 hours", "7d": "the last 7 days",
+                   "30d": "the last 30 days"}
+"""What the console's bulk recovery offers (the CLI and admin API take any time)."""
+
+
+def _breaker(services: Services, trigger_id: str, configured: bool) -> dict[str, Any]:
+    """The trigger's circuit breaker as the console shows it: ``state`` is ``closed``,
+    ``open`` (deliveries wait until ``open_until``) or ``disabled`` (until re-enabled)."""
+    health = services.runtime.breaker(trigger_id)
+    if health is None or (health.disabled_at is None and health.open_until is None):
+        state = "closed"
+    elif health.disabled_at is not None:
+        state = "disabled"
+    else:
+        state = "open"
+    return {"configured": configured, "state": state,
+            "failures": health.failures if health else 0,
+            "failing_since": health.failing_since if health else None,
+            "open_until": health.open_until if health else None,
+            "disabled_at": health.disabled_at if health else None,
+            "reason": health.reason if health else None}
 
 
 def delivery_detail(services: Services, view: EnvironmentView, name: str,
