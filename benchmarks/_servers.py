@@ -76,6 +76,8 @@ class Receiver:
         self.count = 0
         self.first: float | None = None
         self.last: float | None = None
+        self.latencies: list[tuple[float, float]] = []
+        """``/lat/…`` deliveries: (when the record was written, seconds until it arrived)."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -86,19 +88,26 @@ class Receiver:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        more = True
+        more, chunks = True, []
         while more:  # drain the body
             message = await receive()
+            chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         path, method = scope["path"], scope["method"]
         body = b"{}"
         if method == "GET" and path == "/stats":
             body = json.dumps({"count": self.count, "first": self.first,
                                "last": self.last}).encode()
+        elif method == "GET" and path == "/latencies":
+            body = json.dumps(self.latencies).encode()
+        elif method == "POST" and path.startswith("/lat/"):
+            sent = json.loads(b"".join(chunks))["record"]["data"]["sent"]
+            self.latencies.append((sent, time.time() - sent))
         elif method == "GET" and path == "/healthz":
             body = b'{"status":"ok"}'
         elif method == "POST" and path == "/reset":
             self.count, self.first, self.last = 0, None, None
+            self.latencies = []
         else:
             if path.startswith("/slow"):
                 await asyncio.sleep(self.delay)

@@ -523,7 +523,7 @@ async def admin_enable_trigger(request: Request[Any, Any, Any], environment: Fro
     done = await anyio.to_thread.run_sync(lambda: enable_trigger(
         services.store, services.runtime, environment, name, actor="admin api"))
     if services.dispatcher is not None:
-        services.dispatcher.notify()
+        services.dispatcher.resume(view.triggers[name].id)
     return _json(done, 200)
 
 

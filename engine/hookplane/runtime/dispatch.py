@@ -44,6 +44,7 @@ except for failed ``delivery.failed`` deliveries themselves (no cascades).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -117,6 +118,15 @@ MAX_TRIGGER_PAUSE: Final = 3600.0
 UNRECORDED_PER_SLOT: Final = 4
 """Sent attempts per delivery slot that may wait for the recorder's next commit."""
 CLAIM_AHEAD_ROUNDS: Final = 4
+SLOW_ATTEMPT: Final = 1.0
+"""Seconds after which an attempt in flight marks its trigger's endpoint as slow."""
+SUSPECT_SECONDS: Final = 30.0
+"""How long a trigger whose attempt failed or was slow stays limited to its share of slots."""
+SHARE_DIVISOR: Final = 4
+"""A slow or failing trigger holds at most ``concurrency // SHARE_DIVISOR`` slots (>= 1)."""
+BREAKER_RECHECK: Final = 2.0
+"""Seconds a worker remembers an open breaker before asking the database again (another
+replica's re-enable is seen within this)."""
 """With a backlog, rows claimed ahead per delivery slot: a claim of 16 rows costs the
 database about half the CPU per row of a claim of 8 (SQLAlchemy on SQLite, 0.11 vs 0.25 ms)."""
 PURGE_EVERY: Final = 3600.0
@@ -343,6 +353,14 @@ class Dispatcher:
         self._paused: dict[str, datetime] = {}
         """Trigger id -> until when its receiver asked it to wait (429/503 + Retry-After):
         rows of it claimed ahead are handed back for then instead of being sent."""
+        self._held: dict[str, tuple[float, datetime]] = {}
+        """Trigger id -> (until when, monotonic, this worker trusts it, when it opens) of an
+        open circuit breaker: rows claimed meanwhile go back in one batch, without a slot."""
+        self._inflight: dict[str, list[float]] = {}
+        """Trigger id -> start (monotonic) of each of its attempts in flight."""
+        self._suspect: dict[str, float] = {}
+        """Trigger id -> until when (monotonic) it is limited to its share of slots: its
+        last attempt failed or was slow. A dead or slow endpoint cannot take every slot."""
         self.response_cap = response_cap
         self.poll_interval = poll_interval
         self.retention_days = retention_days
@@ -387,12 +405,14 @@ class Dispatcher:
                         if lease_ends - time.monotonic() < timeout + 1.0:
                             stale.append(row.id)  # could not finish within its lease
                             continue
-                        paused = self._paused.get(row.trigger_id)
-                        if paused is not None and paused > _now():
-                            waiting.setdefault(paused, []).append(row.id)  # claimed ahead
+                        until = self._waits_until(row.trigger_id)
+                        if until is not None:
+                            waiting.setdefault(until, []).append(row.id)  # claimed ahead
                             continue
                         self._busy += 1
-                        group.start_soon(self._slot, row)
+                        started = time.monotonic()
+                        self._inflight.setdefault(row.trigger_id, []).append(started)
+                        group.start_soon(self._slot, row, started)
                     if stale:
                         group.start_soon(self._release, stale)
                     for until, ids in waiting.items():
@@ -427,6 +447,52 @@ class Dispatcher:
                 with anyio.CancelScope(shield=True):
                     await self._release([row.id for row, _ in ready])
 
+    def _waits_until(self, trigger_id: str) -> datetime | None:
+        """When a row of ``trigger_id`` claimed now should be handed back for, instead of
+        taking a slot: its receiver asked for a pause, its breaker is open, or it is slow or
+        failing and already holds its share of slots (then it waits a moment, while the
+        other triggers' rows go first). None: send it now."""
+        now = _now()
+        paused = self._paused.get(trigger_id)
+        if paused is not None and paused > now:
+            return paused
+        held = self._held.get(trigger_id)
+        if held is not None:
+            trusted = held[0] - time.monotonic()
+            if trusted > 0 and held[1] > now:  # back when this worker would ask again
+                return min(held[1], now + timedelta(seconds=trusted))
+            del self._held[trigger_id]
+        flying = self._inflight.get(trigger_id)
+        if not flying or len(flying) < max(1, self.concurrency // SHARE_DIVISOR):
+            return None
+        clock = time.monotonic()
+        if self._suspect.get(trigger_id, 0.0) > clock or clock - min(flying) > SLOW_ATTEMPT:
+            return now + timedelta(seconds=SLOW_ATTEMPT)
+        return None
+
+    def _landed(self, trigger_id: str, started: float, result: AttemptResult | None) -> None:
+        """An attempt of ``trigger_id`` begun at ``started`` is over: free its place, and
+        remember a failed or slow one (the trigger keeps to its share of slots a while)."""
+        flying = self._inflight.get(trigger_id)
+        if flying is not None:
+            with contextlib.suppress(ValueError):
+                flying.remove(started)
+            if not flying:
+                del self._inflight[trigger_id]
+        if result is None:
+            return
+        now = time.monotonic()
+        if not result.success or now - started > SLOW_ATTEMPT:
+            self._suspect[trigger_id] = now + SUSPECT_SECONDS
+        else:
+            self._suspect.pop(trigger_id, None)
+
+    def resume(self, trigger_id: str) -> None:
+        """The trigger was re-enabled here: forget its open breaker, send at once."""
+        self._held.pop(trigger_id, None)
+        self._suspect.pop(trigger_id, None)
+        self.notify()
+
     async def _release(self, outbox_ids: list[str], *,
                        not_before: datetime | None = None) -> None:
         try:
@@ -448,24 +514,26 @@ class Dispatcher:
                     group.start_soon(self.deliver, row)
         return len(rows)
 
-    async def _slot(self, row: OutboxRow) -> None:
+    async def _slot(self, row: OutboxRow, started: float) -> None:
         """Send ``row``, then free the slot as soon as its attempt is queued for the next
         group commit: the next delivery does not wait for this one's bookkeeping. At most
         ``UNRECORDED_PER_SLOT`` × ``concurrency`` sent attempts wait to be recorded (a
         crash re-sends those rows when their lease ends, with the same webhook-id)."""
         released = False
+        result: AttemptResult | None = None
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
                 self._busy -= 1
+                self._landed(row.trigger_id, started, result)
                 self._wake.set()
 
         try:
             if await self._held_back(row):
                 return
-            _, attempt = await self._attempt(row)
+            result, attempt = await self._attempt(row)
             async with self._unrecorded:
                 release()
                 await self._record(row, attempt)
@@ -493,7 +561,10 @@ class Dispatcher:
                 log.warning("delivery %s: the circuit breaker could not be read (%s)",
                             row.id, exc)
                 return True
-            if wait is not None:  # (not remembered in memory: a re-enable is immediate)
+            if wait is not None:
+                # the rows of it claimed meanwhile go back in one batch, without a slot; for
+                # a short while only, so another replica's re-enable is seen soon
+                self._held[row.trigger_id] = (time.monotonic() + BREAKER_RECHECK, wait)
                 await self._release([row.id], not_before=wait)
                 return True
         return await self._over_budget(row)

@@ -884,8 +884,11 @@ class RuntimeStore:
                                .with_for_update()).first()
             if row is None:
                 return None
-            if row.disabled_at is not None:
-                return at + timedelta(seconds=60)
+            if row.disabled_at is not None:  # asked again in a minute (rows wait unclaimed)
+                again = at + timedelta(seconds=60)
+                conn.execute(sql_update(h).where(h.c.trigger_id == trigger_id)
+                             .values(open_until=again))
+                return again
             if row.open_until is None:
                 return None
             until = _aware(row.open_until)
@@ -1547,9 +1550,14 @@ class RuntimeStore:
         pending: tuple[Any, ...] = (c.status == "pending", c.next_attempt_at <= at)
         if table is t.outbox:  # an ordered row waits for the earlier rows of its key
             earlier = t.outbox.alias("earlier")
+            health = t.trigger_health
             pending = (*pending, or_(c.order_key.is_(None), ~exists().where(
                 earlier.c.order_key == c.order_key, earlier.c.order_seq < c.order_seq,
-                earlier.c.status.in_(("pending", "in_flight")))))
+                earlier.c.status.in_(("pending", "in_flight")))),
+                # a trigger whose breaker is open waits in the table, not in a worker: its
+                # rows are not claimed (and handed back) while the cooldown runs
+                ~exists().where(health.c.trigger_id == c.trigger_id,
+                                health.c.open_until > at))
         parts = [select(c.id, c.next_attempt_at, c.status, c.claimed_by, c.claimed_until)
                  .where(*where).order_by(c.next_attempt_at, c.id).limit(limit)
                  for where in (pending, (c.status == claimed, c.claimed_until <= at))]

@@ -361,6 +361,75 @@ def test_a_429_with_retry_after_pauses_the_whole_trigger_not_others(project: Pro
     assert max(h.at for h in other.hits) < first.at + 1.9  # the calm trigger never waited
 
 
+def test_a_slow_endpoint_keeps_to_its_share_of_slots(project: Project) -> None:
+    """A receiver that answers after 1.5 s cannot take every slot: once its first attempts
+    are slow, the trigger holds at most concurrency // 4 of them, so another trigger's
+    deliveries, queued after its twelve, go out while the slow ones are still in flight
+    (without the share all four slots would wait on it for over 4 s)."""
+    slow = Receiver(lambda hit: (time.sleep(1.5), (200, {"ok": True}, {}))[1]).start()
+    fast = Receiver().start()
+    try:
+        project.apply(f"""
+            triggers:
+              sluggish:
+                collection: incidents
+                events: [create]
+                url: {slow.url}/s
+                timeout: 10
+              brisk:
+                collection: orders
+                events: [create]
+                url: {fast.url}/b
+            """)
+        for number in range(12):
+            project.create("incidents", {"title": f"slow {number}"})
+        with running(project.dispatcher(concurrency=4)):
+            wait_until(lambda: len(slow.hits) >= 1)
+            time.sleep(1.2)  # the slow attempts in flight pass SLOW_ATTEMPT
+            started = time.monotonic()
+            for number in range(4):
+                project.create("orders", {"customer": f"fast {number}"})
+            finished(project, "brisk", count=4)
+            brisk_done = time.monotonic() - started
+            finished(project, "sluggish", count=12)
+    finally:
+        slow.stop()
+        fast.stop()
+    # 12 slow deliveries on 4 slots take >= 4.5 s; with its share (1 slot) the slow trigger
+    # leaves 3 to the brisk one, which is done long before the slow ones are
+    assert brisk_done < 2.5, brisk_done
+    assert len(fast.hits) == 4 and len(slow.hits) == 12
+
+
+def test_an_open_breaker_leaves_its_rows_unclaimed(project: Project) -> None:
+    """While a trigger's breaker is open its deliveries are not claimed (no worker takes
+    and hands back each one): they stay pending, unclaimed, until the cooldown ends."""
+    dead = Receiver(lambda hit: (503, {"down": True}, {})).start()
+    try:
+        project.apply(f"""
+            triggers:
+              fragile:
+                collection: incidents
+                events: [create]
+                url: {dead.url}/d
+                circuit_breaker: {{failures: 1, cooldown: 1h}}
+            """)
+        project.create("incidents", {"title": "opens the breaker"})
+        with running(project.dispatcher(concurrency=2)):
+            finished(project, "fragile", count=1)
+        for number in range(5):  # due now, but behind an open breaker
+            project.create("incidents", {"title": f"waits {number}"})
+        assert project.runtime.claim_outbox(worker="probe", limit=10, lease_seconds=30) == []
+        waiting = [d for d in project.deliveries("fragile") if d.status == "pending"]
+        assert len(waiting) == 5 and len(dead.hits) == 1
+        assert project.runtime.enable_trigger(project.view.triggers["fragile"].id,
+                                              environment="preview")
+        assert len(project.runtime.claim_outbox(worker="probe", limit=10,
+                                                lease_seconds=30)) == 5
+    finally:
+        dead.stop()
+
+
 def test_rate_limit_throttles_a_trigger_and_drops_nothing(project: Project,
                                                            receiver: Receiver) -> None:
     """rate_limit: {deliveries: 2, per_seconds: 1}: eight queued deliveries with four slots

@@ -467,7 +467,7 @@ async def enable(request: Request[Any, Any, Any], environment: FromPath[str],
     await _thread(lambda: enable_trigger(services.store, services.runtime, environment, name,
                                          actor="console"))
     if services.dispatcher is not None:
-        services.dispatcher.notify()
+        services.dispatcher.resume(view.triggers[name].id)
     return _redirect(f"{COOKIE_PATH}/{quote(environment)}/triggers/{quote(name)}?enabled=1")
 
 
