@@ -164,7 +164,7 @@ _NOTES: dict[tuple[str, str], str] = {
     ("Auth", "header"): "The header to read (`hmac`, `static_header`).",
     ("Auth", "encoding"): "Signature encoding for `hmac`.",
     ("Auth", "secret"): "Generated at apply, or `${env:NAME}` for provider presets "
-                        "(stripe, slack, shopify, pagerduty).",
+                        "(stripe, slack, shopify, pagerduty, zoom, twitch).",
     ("Auth", "tolerance_seconds"): "Allowed clock skew for timestamped schemes.",
     ("Auth", "timestamp_header"): "`hmac` only, opt-in: the header with the Unix time the "
                                   "sender signed; the signature covers `{timestamp}.{body}` "
