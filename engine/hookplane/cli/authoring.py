@@ -94,7 +94,7 @@ def trigger_create(obj: Context, /, environment: str, name: str, *, file: str | 
               help="The collection deliveries are stored in.")
 @click.option("--auth", metavar="TYPE",
               help="hmac (default), static_header, bearer, standard_webhooks, github, stripe, "
-                   "slack, shopify, pagerduty.")
+                   "slack, shopify, pagerduty, zoom, twitch.")
 @click.option("--ingest-auth", metavar="JSON",
               help="The whole auth block: '{\"type\":\"static_header\",\"header\":"
                    "\"X-Account-Key\"}'.")

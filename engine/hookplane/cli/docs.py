@@ -164,9 +164,11 @@ _NOTES: dict[tuple[str, str], str] = {
     ("Auth", "type"): "How the sender proves who it is (see the runtime guide).",
     ("Auth", "header"): "The header to read (`hmac`, `static_header`).",
     ("Auth", "encoding"): "Signature encoding for `hmac`.",
-    ("Auth", "secret"): "Generated at apply, or `${env:NAME}` for provider presets "
-                        "(stripe, slack, shopify, pagerduty).",
-    ("Auth", "tolerance_seconds"): "Allowed clock skew for timestamped schemes.",
+    ("Auth", "secret"): "Generated at apply, or `${env:NAME}`; required as `${env:NAME}` "
+                        "where the provider issues it (stripe, slack, shopify, pagerduty, "
+                        "zoom).",
+    ("Auth", "tolerance_seconds"): "Allowed clock skew for timestamped schemes (default "
+                                   "300 s; twitch 600 s, as Twitch documents).",
     ("Auth", "timestamp_header"): "`hmac` only, opt-in: the header with the Unix time the "
                                   "sender signed; the signature covers `{timestamp}.{body}` "
                                   "and stale timestamps are refused (replay protection).",

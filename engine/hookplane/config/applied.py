@@ -78,7 +78,7 @@ class Snapshot:
 SecretKind = Literal["signing_secret", "hmac_secret", "token"]
 
 _SIGNED_AUTH = ("hmac", "static_header", "standard_webhooks", "github", "stripe", "slack",
-                "shopify", "pagerduty")
+                "shopify", "pagerduty", "zoom", "twitch")
 
 
 def generated_secrets(kind: str, spec: dict[str, Any]) -> tuple[SecretKind, ...]:

@@ -33,8 +33,10 @@ SYSTEM_EVENTS = ("config.applied", "config.promoted", "delivery.failed", "trigge
 NAMED_EVENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """A collection's named event: dotted lower-case words, e.g. ``escalation.resolved``."""
 NAMED_EVENT_MAX = 40
-PROVIDER_PRESETS = ("github", "stripe", "slack", "shopify", "pagerduty")
+PROVIDER_PRESETS = ("github", "stripe", "slack", "shopify", "pagerduty", "zoom", "twitch")
 AUTH_TYPES = ("hmac", "static_header", "bearer", "standard_webhooks", *PROVIDER_PRESETS)
+TIMESTAMPED = ("stripe", "slack", "zoom", "twitch", "standard_webhooks")
+"""Auth types whose signature covers a timestamp of their own (``tolerance_seconds``)."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _DURATION_FACTOR = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -425,7 +427,7 @@ class Auth(_Model):
 
     type: Literal[
         "hmac", "static_header", "bearer", "standard_webhooks",
-        "github", "stripe", "slack", "shopify", "pagerduty",
+        "github", "stripe", "slack", "shopify", "pagerduty", "zoom", "twitch",
     ] = "hmac"
     header: str | None = None
     encoding: Literal["hex", "sha256=", "base64"] | None = None
@@ -459,12 +461,12 @@ class Auth(_Model):
         if self.timestamp_header is not None and self.type != "hmac":
             raise ValueError(f"'timestamp_header' applies to auth type 'hmac', not "
                              f"'{self.type}' (whose timestamp, if any, is its own)")
-        timestamped = self.type in ("stripe", "slack", "standard_webhooks") or (
+        timestamped = self.type in TIMESTAMPED or (
             self.type == "hmac" and self.timestamp_header is not None)
         if self.tolerance_seconds is not None and not timestamped:
             raise ValueError(
-                f"'tolerance_seconds' applies to timestamped schemes (stripe, slack, "
-                f"standard_webhooks, hmac with timestamp_header), not '{self.type}'"
+                f"'tolerance_seconds' applies to timestamped schemes (stripe, slack, zoom, "
+                f"twitch, standard_webhooks, hmac with timestamp_header), not '{self.type}'"
             )
         return self
 

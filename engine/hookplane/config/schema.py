@@ -17,6 +17,7 @@ from hookplane.config.models import (
     RESOURCE_NAME,
     SECTIONS,
     SYSTEM_EVENTS,
+    TIMESTAMPED,
     DocumentShape,
     EnvironmentSpec,
 )
@@ -147,7 +148,7 @@ def _tighten(schema: dict[str, Any]) -> None:
 
 def _tighten_shapes(defs: dict[str, Any]) -> None:
     """The models' ``_shape`` validators: which fields go together, as ``if``/``then``."""
-    timestamped = ("stripe", "slack", "standard_webhooks")
+    timestamped = TIMESTAMPED
     own_header = ("bearer", *PROVIDER_PRESETS, "standard_webhooks")
     defs["Auth"]["allOf"] = [
         {"if": _is("type", "static_header"), "then": _present("header")},

@@ -51,8 +51,8 @@ DATE_KEYWORDS = ("epoch_s", "epoch_ms", "iso8601")
 TRIGGER_ROOTS = ("record", "previous", "event", "collection", "environment", "trigger", "id",
                  "occurred_at")
 PAYLOAD_ROOTS = ("payload",)
-PROVIDER_ISSUED_SECRET = ("stripe", "slack", "shopify", "pagerduty")
-"""Presets whose provider generates the secret (GitHub lets the user choose one)."""
+PROVIDER_ISSUED_SECRET = ("stripe", "slack", "shopify", "pagerduty", "zoom")
+"""Presets whose provider generates the secret (GitHub and Twitch let the user choose one)."""
 
 
 def _json_identity(value: Any) -> str:

@@ -221,10 +221,16 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
       request_max_body_size=MAX_INGEST_BODY, status_code=200,
       responses=_documented(400, 401, 403, 404, 408, 413, 415, 422, 429, 503,
                             s201="Stored: a new record.",
-                            s202="Accepted: a hydration or invoke job was queued."))
+                            s202="Accepted: a hydration or invoke job was queued.",
+                            s200="Updated, a duplicate delivery, or a provider handshake "
+                                 "answered without a record (Slack url_verification, Zoom "
+                                 "endpoint.url_validation; Twitch's challenge is text/plain).")
+      | {204: ResponseSpec(data_container=None, generate_examples=False,
+                           description="A Twitch revocation, logged; no record.")})
 async def ingest(request: Request[Any, Any, Any], environment: FromPath[str],
                  webhook_id: FromPath[str]) -> Response[Any]:
-    """Receive a delivery for an inbound webhook (JSON, authenticated per its auth type)."""
+    """Receive a delivery for an inbound webhook (JSON, or a form for ``slack``,
+    authenticated per its auth type); provider handshakes are answered without a record."""
     services = _services(request)
     try:
         length = request.content_length
@@ -234,6 +240,11 @@ async def ingest(request: Request[Any, Any, Any], environment: FromPath[str],
     outcome = await services.ingest.handle(environment, webhook_id, peer=peer,
                                            headers=request.headers, content_length=length,
                                            chunks=request.stream())
+    if outcome.text is not None:
+        return Response(content=outcome.text, status_code=outcome.status,
+                        headers=outcome.headers, media_type="text/plain")
+    if outcome.status == 204:
+        return Response(content=b"", status_code=204, headers=outcome.headers)
     return _json(outcome.body, outcome.status, outcome.headers)
 
 

@@ -2,9 +2,11 @@
 
 Checks run in a fixed order, and the first that fails answers: unknown id 404; inactive 403;
 client IP outside the allowlist 403 (even with a valid signature); rate limited 429 with
-``Retry-After``; body over ``max_body_bytes`` 413 (reading stops there); not JSON 415/400;
-missing or invalid credentials 401; payload invalid after mapping 422. Every attempt,
-accepted or not, is written to the inbound delivery log, without secret headers.
+``Retry-After``; body over ``max_body_bytes`` 413 (reading stops there); not JSON 415/400
+(``slack`` also takes form bodies); missing or invalid credentials 401; a provider handshake
+is answered as the provider asks, without a record (:mod:`hookplane.runtime.handshakes`);
+payload invalid after mapping 422. Every attempt, accepted or not, is written to the inbound
+delivery log, without secret headers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
 import anyio
 import anyio.to_thread
@@ -27,6 +29,7 @@ from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping import MISSING, get_path, render_value
 from hookplane.runtime.batch import GroupCommitter
 from hookplane.runtime.events import WriteEvents
+from hookplane.runtime.handshakes import FORM_BODIES, answer
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import allowed, client_address, header_list, rate_key
 from hookplane.runtime.ratelimit import RateLimiter
@@ -64,6 +67,10 @@ class Outcome:
     detail: str = ""
     logged: bool = False
     """The delivery log entry was written with the record, in the same transaction."""
+    text: str | None = None
+    """Answered as ``text/plain`` instead of ``body`` (Twitch's challenge)."""
+    delivery_id: str | None = None
+    """The provider's delivery id, for the log, when ``body`` does not carry it."""
 
 
 LogEntry: TypeAlias = Callable[[Outcome], LogInbound]
@@ -145,51 +152,46 @@ def _plain(body: bytes) -> bool:
             and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH)
 
 
+MAX_FORM_FIELDS = 1000
+
+
+def parse_form(body: bytes) -> dict[str, Any]:
+    """An ``application/x-www-form-urlencoded`` body as JSON (Slack's interactivity and slash
+    commands): a form whose only field is ``payload`` is that field's JSON (interactivity);
+    any other form is a flat object of its fields (slash commands). UTF-8 only; a field
+    named twice, an empty form or more than :data:`MAX_FORM_FIELDS` fields is a ValueError."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                                   strict_parsing=True, encoding="utf-8", errors="strict",
+                                   max_num_fields=MAX_FORM_FIELDS)
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise ValueError(f"field '{name[:40]}' is sent twice")
+        _check_text(name)
+        _check_text(value)
+        fields[name] = value
+    if not fields:
+        raise ValueError("the form has no fields")
+    if list(fields) == ["payload"]:
+        payload = parse_json(fields["payload"].encode("utf-8"))
+        if not isinstance(payload, dict):
+            raise ValueError("the 'payload' field is not a JSON object")
+        return payload
+    return dict(fields)
+
+
+def _is_form(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return False
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/")
                                            and media.endswith("+json"))
-
-
-def _is_form(content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/x-www-form-urlencoded"
-
-
-MAX_FORM_FIELDS: Final = 200
-
-
-def slack_form(body: bytes) -> dict[str, Any]:
-    """A Slack form body as the payload: interactivity posts one field, ``payload``, holding
-    JSON (that object is the payload); slash commands post flat fields (``command``,
-    ``text``, ``user_id`` …: an object of strings). Raises ValueError when it is neither."""
-    try:
-        text = body.decode("utf-8")
-        fields = urllib.parse.parse_qs(text, keep_blank_values=True, strict_parsing=True,
-                                       max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(str(exc)[:200] or "unreadable form data") from None
-    if "payload" in fields:
-        payload = parse_json(fields["payload"][0].encode())
-        if not isinstance(payload, dict):
-            raise ValueError("the 'payload' field is not a JSON object")
-        return payload
-    return {name: values[0] for name, values in fields.items()}
-
-
-def _handshake(auth_type: str, payload: Any) -> Outcome | None:
-    """A provider's endpoint check, answered (only after its signature verified) without
-    storing anything: Slack's Events API ``url_verification`` echoes its ``challenge``."""
-    if auth_type == "slack" and isinstance(payload, dict) \
-            and payload.get("type") == "url_verification":
-        challenge = payload.get("challenge")
-        if isinstance(challenge, str) and 0 < len(challenge) <= 1024:
-            return Outcome(200, {"challenge": challenge}, "handshake",
-                           detail="Slack url_verification: challenge answered")
-        return Outcome(400, {"error": "url_verification without a challenge"}, "bad_json")
-    return None
 
 
 class IngestService:
@@ -269,7 +271,8 @@ class IngestService:
             client_ip=str(client) if client is not None else None,
             status_code=outcome.status, reason=outcome.reason, detail=outcome.detail[:1024],
             latency_ms=latency, record_id=outcome.record_id,
-            provider_delivery_id=outcome.body.get("delivery_id"), job_id=outcome.job_id)
+            provider_delivery_id=outcome.delivery_id or outcome.body.get("delivery_id"),
+            job_id=outcome.job_id)
 
     async def _checks(self, view: EnvironmentView | None, hook: InboundView | None, *,
                       client: Any, headers: Mapping[str, str], content_length: int | None,
@@ -304,16 +307,21 @@ class IngestService:
         except TimeoutError:
             return Outcome(408, {"error": f"the body did not arrive within {BODY_SECONDS:g}s"},
                            "slow_body")
-        form = spec.auth.type == "slack" and _is_form(headers.get("content-type"))
-        if not form and not _is_json(headers.get("content-type")):
-            return Outcome(415, {"error": "send JSON (Content-Type: application/json)"},
-                           "not_json")
+        content_type = headers.get("content-type")
+        takes_form = spec.auth.type in FORM_BODIES
+        form = takes_form and _is_form(content_type)
+        if not form and not _is_json(content_type):
+            accepted = ("JSON (Content-Type: application/json) or a form "
+                        "(application/x-www-form-urlencoded)" if takes_form
+                        else "JSON (Content-Type: application/json)")
+            return Outcome(415, {"error": f"send {accepted}"}, "not_json")
         try:
-            payload = slack_form(body) if form else parse_json(body)
+            payload = parse_form(body) if form else parse_json(body)
         except (ValueError, RecursionError) as exc:
             detail = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
-            return Outcome(400, {"error": f"body is not valid {'form data' if form else 'JSON'}"
-                                          f": {detail}"}, "bad_json")
+            what = "a valid form" if form else "valid JSON"
+            return Outcome(400, {"error": f"body is not {what}: {detail}"},
+                           "bad_form" if form else "bad_json")
         secrets = hook.secrets
         result = verify(spec.auth, headers=headers, body=body, secrets=secrets,
                         token_hashes=hook.token_hashes)
@@ -332,9 +340,14 @@ class IngestService:
         if not decision.allowed:
             return Outcome(429, {"error": "rate limited"}, "rate_limited",
                            headers={"Retry-After": str(decision.retry_after)})
-        handshake = _handshake(spec.auth.type, payload)
-        if handshake is not None:  # answered, logged, nothing stored
-            return handshake
+        secret = (secrets[result.secret_index]
+                  if result.secret_index is not None and result.secret_index < len(secrets)
+                  else None)
+        handshake = answer(spec.auth.type, headers=headers, payload=payload, secret=secret)
+        if handshake is not None:  # answered as the provider asks; never a record
+            return Outcome(handshake.status, handshake.json or {}, handshake.reason,
+                           text=handshake.text, detail=handshake.detail,
+                           delivery_id=result.delivery_id)
         if not isinstance(payload, dict):
             return Outcome(400, {"error": "the body must be a JSON object"}, "bad_json")
         delivery_id = result.delivery_id

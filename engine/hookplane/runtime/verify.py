@@ -21,12 +21,18 @@ Every scheme is implemented the way its sender documents it:
                               with ``X-Slack-Request-Timestamp``
 ``shopify``                   ``X-Shopify-Hmac-Sha256: <base64>`` over the body
 ``pagerduty``                 ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>]`` over the body
+``zoom``                      ``x-zm-signature: v0=<hex>`` over ``"v0:{timestamp}:{body}"`` with
+                              ``x-zm-request-timestamp`` (Unix seconds)
+``twitch``                    ``Twitch-Eventsub-Message-Signature: sha256=<hex>`` over
+                              ``"{message id}{timestamp}{body}"`` with
+                              ``Twitch-Eventsub-Message-Id`` and ``-Timestamp`` (RFC 3339)
 ============================  ==================================================================
 
 Except for ``standard_webhooks`` the HMAC key is the secret's UTF-8 bytes, used as is (a
 Stripe ``whsec_…`` secret is not decoded). All secrets in ``secrets`` are tried (a rotation
 grace period has two); every comparison is constant-time over digests of the raw body bytes.
-Timestamped schemes accept ``auth.tolerance_seconds`` (default 300) in both directions and
+Timestamped schemes accept ``auth.tolerance_seconds`` (default 300; ``twitch`` 600, as Twitch
+documents) in both directions and
 check the timestamp before any HMAC is computed. Work is bounded: a header over 8 KiB (8192
 characters) is malformed and at most 10 signatures of one header are tried.
 """
@@ -39,9 +45,11 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 
 from hookplane.config.models import Auth
 
@@ -81,6 +89,8 @@ _SCHEME_HEADERS: dict[str, tuple[str, ...]] = {
     "slack": ("x-slack-signature",),
     "shopify": ("x-shopify-hmac-sha256",),
     "pagerduty": ("x-pagerduty-signature",),
+    "zoom": ("x-zm-signature",),
+    "twitch": ("twitch-eventsub-message-signature",),
 }
 
 _DELIVERY_ID_HEADERS: dict[str, tuple[str, ...]] = {
@@ -89,7 +99,13 @@ _DELIVERY_ID_HEADERS: dict[str, tuple[str, ...]] = {
     "github": ("x-github-delivery",),
     "shopify": ("x-shopify-webhook-id",),
     "pagerduty": ("x-webhook-id",),
+    "twitch": ("twitch-eventsub-message-id",),
 }
+_DEFAULT_TOLERANCES: dict[str, int] = {"twitch": 600}
+"""Where the provider documents its own replay window (Twitch: 10 minutes)."""
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -100,12 +116,15 @@ class VerifyResult:
     ``bad_signature``, ``stale_timestamp``, ``future_timestamp``, ``bad_token``); ``detail``
     is for people and never contains a secret or an expected signature. ``delivery_id`` is the
     sender's delivery id for de-duplication, set only when the delivery verified.
+    ``secret_index`` is the position in ``secrets`` of the secret the signature matched (a
+    handshake such as Zoom's answers with an HMAC under that same secret).
     """
 
     ok: bool
     reason: str
     detail: str
     delivery_id: str | None = None
+    secret_index: int | None = None
 
 
 def verify(
@@ -141,7 +160,8 @@ def verify(
         return VerifyResult(False, reject.reason, reject.detail)
     except Exception:
         return VerifyResult(False, "malformed_header", "the request could not be verified")
-    return VerifyResult(True, "ok", detail, delivery_id)
+    matched = delivery.matched[-1] if delivery.matched else None
+    return VerifyResult(True, "ok", detail, delivery_id, matched)
 
 
 def stripe_event_id(body: bytes) -> str | None:
@@ -191,6 +211,8 @@ class _Delivery:
     secrets: tuple[str, ...]
     token_hashes: tuple[str, ...]
     now: float
+    matched: list[int] = field(default_factory=list)
+    """Index of the secret each HMAC check matched (filled in by :func:`_match`)."""
 
     def header(self, name: str) -> str | None:
         """The stripped value of header ``name``; None when absent or empty. A header sent
@@ -292,10 +314,35 @@ def _standard_keys(secrets: Sequence[str]) -> list[tuple[int, bytes]]:
 def _check_time(delivery: _Delivery, auth: Auth, value: str, header: str) -> None:
     if not (value.isascii() and value.isdigit()) or len(value) > _MAX_TIMESTAMP_DIGITS:
         raise _Reject("malformed_header", f"{header} is not a Unix timestamp in seconds")
+    _check_age(delivery, auth, int(value), header)
+
+
+def _check_rfc3339(delivery: _Delivery, auth: Auth, value: str, header: str) -> None:
+    """An RFC 3339 date-time (Twitch sends nanoseconds: ``2023-07-19T14:56:51.634234626Z``)."""
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise _Reject("malformed_header", f"{header} is not an RFC 3339 date-time")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    if int(second) > 60:  # 60: a leap second
+        raise _Reject("malformed_header", f"{header} is not a valid date-time")
+    try:
+        offset = (UTC if zone in ("Z", "z") else timezone(
+            (-1 if zone[0] == "-" else 1) * timedelta(hours=int(zone[1:3]),
+                                                      minutes=int(zone[4:6]))))
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute),
+                          min(int(second), 59), tzinfo=offset)
+    except ValueError:
+        raise _Reject("malformed_header", f"{header} is not a valid date-time") from None
+    seconds = moment.timestamp() + (int(second) > 59) + float(f"0.{fraction or 0}")
+    _check_age(delivery, auth, seconds, header)
+
+
+def _check_age(delivery: _Delivery, auth: Auth, signed_at: float, header: str) -> None:
     if not math.isfinite(delivery.now):
         raise _Reject("stale_timestamp", "the server clock is unusable; timestamps are unchecked")
-    tolerance = auth.tolerance_seconds or _DEFAULT_TOLERANCE_SECONDS
-    age = delivery.now - int(value)
+    tolerance = auth.tolerance_seconds or _DEFAULT_TOLERANCES.get(
+        auth.type, _DEFAULT_TOLERANCE_SECONDS)
+    age = delivery.now - signed_at
     if age > tolerance:
         raise _Reject(
             "stale_timestamp",
@@ -313,7 +360,7 @@ def _match(
     header: str,
     candidates: Sequence[bytes],
     keys: Sequence[tuple[int, bytes]],
-    secret_count: int,
+    delivery: _Delivery,
     *parts: bytes,
 ) -> str:
     """Compare every candidate with the HMAC of ``parts`` under every key, in constant time."""
@@ -334,7 +381,8 @@ def _match(
         raise _Reject(
             "bad_signature", f"{header} does not match the body signed with any current secret"
         )
-    return f"{header} verified with secret {found + 1} of {secret_count}"
+    delivery.matched.append(found)
+    return f"{header} verified with secret {found + 1} of {len(delivery.secrets)}"
 
 
 def _candidates(entries: Sequence[str], parse: Callable[[str], bytes | None]) -> list[bytes]:
@@ -388,7 +436,7 @@ def _body_hmac(header: str, value: str, encoding: str, delivery: _Delivery,
         }[encoding]
         raise _Reject("malformed_header", f"{header} is not '{shape}'")
     keys = _utf8_keys(delivery.secrets)
-    return _match(header, candidates, keys, len(delivery.secrets), prefix, delivery.body)
+    return _match(header, candidates, keys, delivery, prefix, delivery.body)
 
 
 def _static_header(auth: Auth, delivery: _Delivery) -> str:
@@ -446,7 +494,7 @@ def _standard_webhooks(auth: Auth, delivery: _Delivery) -> str:
     _check_time(delivery, auth, timestamp, "webhook-timestamp")
     keys = _standard_keys(delivery.secrets)
     return _match(
-        "webhook-signature", candidates, keys, len(delivery.secrets), prefix, delivery.body
+        "webhook-signature", candidates, keys, delivery, prefix, delivery.body
     )
 
 
@@ -456,7 +504,7 @@ def _github(auth: Auth, delivery: _Delivery) -> str:
     if not candidates:
         raise _Reject("malformed_header", f"{header} is not 'sha256=<64 hex digits>'")
     keys = _utf8_keys(delivery.secrets)
-    return _match(header, candidates, keys, len(delivery.secrets), delivery.body)
+    return _match(header, candidates, keys, delivery, delivery.body)
 
 
 def _stripe(auth: Auth, delivery: _Delivery) -> str:
@@ -477,7 +525,7 @@ def _stripe(auth: Auth, delivery: _Delivery) -> str:
     _check_time(delivery, auth, timestamps[0], f"{header} t")
     keys = _utf8_keys(delivery.secrets)
     prefix = f"{timestamps[0]}.".encode()
-    return _match(header, candidates, keys, len(delivery.secrets), prefix, delivery.body)
+    return _match(header, candidates, keys, delivery, prefix, delivery.body)
 
 
 def _slack(auth: Auth, delivery: _Delivery) -> str:
@@ -490,7 +538,7 @@ def _slack(auth: Auth, delivery: _Delivery) -> str:
     _check_time(delivery, auth, timestamp, "X-Slack-Request-Timestamp")
     keys = _utf8_keys(delivery.secrets)
     prefix = f"v0:{timestamp}:".encode()
-    return _match(header, candidates, keys, len(delivery.secrets), prefix, delivery.body)
+    return _match(header, candidates, keys, delivery, prefix, delivery.body)
 
 
 def _shopify(auth: Auth, delivery: _Delivery) -> str:
@@ -499,7 +547,7 @@ def _shopify(auth: Auth, delivery: _Delivery) -> str:
     if not candidates:
         raise _Reject("malformed_header", f"{header} is not the base64 of a SHA-256 HMAC")
     keys = _utf8_keys(delivery.secrets)
-    return _match(header, candidates, keys, len(delivery.secrets), delivery.body)
+    return _match(header, candidates, keys, delivery, delivery.body)
 
 
 def _pagerduty(auth: Auth, delivery: _Delivery) -> str:
@@ -509,7 +557,40 @@ def _pagerduty(auth: Auth, delivery: _Delivery) -> str:
     if not candidates:
         raise _Reject("malformed_header", f"{header} has no 'v1=<64 hex digits>' signature")
     keys = _utf8_keys(delivery.secrets)
-    return _match(header, candidates, keys, len(delivery.secrets), delivery.body)
+    return _match(header, candidates, keys, delivery, delivery.body)
+
+
+def _zoom(auth: Auth, delivery: _Delivery) -> str:
+    # developers.zoom.us "Verify webhook events": "v0=" + hex HMAC-SHA256 of
+    # "v0:{x-zm-request-timestamp}:{body}", keyed with the app's Secret Token
+    header = "x-zm-signature"
+    signature = delivery.require(header)
+    timestamp = delivery.require("x-zm-request-timestamp")
+    candidates = _candidates([signature], _after("v0=", _hex_digest))
+    if not candidates:
+        raise _Reject("malformed_header", f"{header} is not 'v0=<64 hex digits>'")
+    _check_time(delivery, auth, timestamp, "x-zm-request-timestamp")
+    keys = _utf8_keys(delivery.secrets)
+    prefix = f"v0:{timestamp}:".encode()
+    return _match(header, candidates, keys, delivery, prefix, delivery.body)
+
+
+def _twitch(auth: Auth, delivery: _Delivery) -> str:
+    # dev.twitch.tv "Verifying the event message": "sha256=" + hex HMAC-SHA256 of
+    # message id + timestamp + body; refuse a timestamp older than 10 minutes
+    header = "Twitch-Eventsub-Message-Signature"
+    signature = delivery.require(header)
+    message_id = delivery.require("Twitch-Eventsub-Message-Id")
+    timestamp = delivery.require("Twitch-Eventsub-Message-Timestamp")
+    candidates = _candidates([signature], _after("sha256=", _hex_digest))
+    if not candidates:
+        raise _Reject("malformed_header", f"{header} is not 'sha256=<64 hex digits>'")
+    prefix = _utf8(message_id + timestamp)
+    if prefix is None:
+        raise _Reject("malformed_header", "Twitch-Eventsub-Message-Id is not valid text")
+    _check_rfc3339(delivery, auth, timestamp, "Twitch-Eventsub-Message-Timestamp")
+    keys = _utf8_keys(delivery.secrets)
+    return _match(header, candidates, keys, delivery, prefix, delivery.body)
 
 
 _SCHEMES: dict[str, Callable[[Auth, _Delivery], str]] = {
@@ -522,6 +603,8 @@ _SCHEMES: dict[str, Callable[[Auth, _Delivery], str]] = {
     "slack": _slack,
     "shopify": _shopify,
     "pagerduty": _pagerduty,
+    "zoom": _zoom,
+    "twitch": _twitch,
 }
 
 

@@ -469,7 +469,7 @@ INVALID = [
          "--auth", "stripee", "--source-binding", "incidents"],
         "Error: --auth: 'stripee' is not an authentication type (did you mean 'stripe'?); "
         "types are hmac, static_header, bearer, standard_webhooks, github, stripe, slack, "
-        "shopify, pagerduty\n"
+        "shopify, pagerduty, zoom, twitch\n"
         "Error: --source-binding: 'incidents' is not COLLECTION/SOURCE; write "
         "incidents/pagerduty or '{\"collection\":\"incidents\",\"source\":\"pagerduty\"}'\n",
         id="problems-are-reported-together"),

@@ -405,7 +405,7 @@ def test_slack_form_bodies_interactivity_and_slash_commands(runtime: Runtime) ->
         second = runtime_store.get("preview", "incidents", slash.json()["record_id"])
     assert first is not None and first.data["title"] == "Button pressed"
     assert second is not None and second.data["command"] == "/incident"
-    tampered = _slack_post(rt, command + b"&severity=p3",
+    tampered = _slack_post(rt, command.replace(b"severity=p1", b"severity=p3"),
                            content_type="application/x-www-form-urlencoded",
                            secret="guess")
     assert tampered.status_code == 401

@@ -477,6 +477,19 @@ CASES = [
          "stripe issues the signing secret itself, so Hookplane cannot generate it (set "
          "auth.secret: ${env:STRIPE_WEBHOOK_SECRET} and export it where you run apply)",
          id="provider-secret-required"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n    auth: {type: zoom}\n",
+         "main.yaml:4:11",
+         "zoom issues the signing secret itself, so Hookplane cannot generate it (set "
+         "auth.secret: ${env:ZOOM_WEBHOOK_SECRET} and export it where you run apply)",
+         id="zoom-secret-required"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         "    auth: {type: twitch, header: X-Sig}\n", "main.yaml:4:11",
+         "auth type 'twitch' uses its own header; remove 'header'", id="twitch-own-header"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         "    auth: {type: github, tolerance_seconds: 60}\n", "main.yaml:4:11",
+         "'tolerance_seconds' applies to timestamped schemes (stripe, slack, zoom, twitch, "
+         "standard_webhooks, hmac with timestamp_header), not 'github'",
+         id="tolerance-untimestamped"),
     case("inbound_webhooks:\n  w:\n    collection: incidents\n    auth: {type: githb}\n",
          "main.yaml:4:18", "(did you mean 'github'?)", id="auth-type-typo"),
     case("inbound_webhooks:\n  w:\n    collection: incidents\n    action: upsertt\n",

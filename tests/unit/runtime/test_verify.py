@@ -2,7 +2,7 @@
 
 The signer helpers below are written from the providers' documentation and share nothing
 with ``hookplane.runtime.verify``; the Standard Webhooks one is checked against the official
-``standardwebhooks`` package.
+``standardwebhooks`` package, the Slack one against ``slack_sdk``'s SignatureVerifier.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from types import MappingProxyType
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from slack_sdk.signature import SignatureVerifier
 from standardwebhooks import Webhook
 
 from hookplane.config.models import Auth
@@ -124,6 +125,37 @@ def _pagerduty(secret: str, body: bytes, ts: int) -> dict[str, str]:
     }
 
 
+def _zoom(secret: str, body: bytes, ts: int) -> dict[str, str]:
+    # developers.zoom.us "Verify webhook events": message "v0:{timestamp}:{body}",
+    # x-zm-signature "v0=" + hex HMAC-SHA256 keyed with the app's Secret Token
+    message = f"v0:{ts}:".encode() + body
+    return {
+        "x-zm-request-timestamp": str(ts),
+        "x-zm-signature": "v0=" + _mac(secret.encode(), message).hex(),
+    }
+
+
+TWITCH_ID = "befa7b53-d79d-478f-86b9-120f112b044e"
+
+
+def _rfc3339(ts: float) -> str:
+    """Twitch's timestamp shape: RFC 3339, UTC, nanoseconds."""
+    return datetime.fromtimestamp(int(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".634234626Z"
+
+
+def _twitch(secret: str, body: bytes, ts: int) -> dict[str, str]:
+    # dev.twitch.tv "Verifying the event message": HMAC-SHA256 of message id + timestamp +
+    # body, "sha256=" + hex, keyed with the subscription's secret
+    stamp = _rfc3339(ts)
+    message = (TWITCH_ID + stamp).encode() + body
+    return {
+        "Twitch-Eventsub-Message-Id": TWITCH_ID,
+        "Twitch-Eventsub-Message-Timestamp": stamp,
+        "Twitch-Eventsub-Message-Signature": "sha256=" + _mac(secret.encode(), message).hex(),
+        "Twitch-Eventsub-Message-Type": "notification",
+    }
+
+
 @dataclass(frozen=True)
 class Scheme:
     id: str
@@ -220,6 +252,19 @@ SCHEMES = [
         (_HEX, "v0=" + _HEX, "v1=" + _B64, "v1=" + "ab" * 20),
         delivery_id="PD-DELIVERY-1",
         combine=", ".join,
+    ),
+    Scheme(
+        "zoom", Auth(type="zoom"), _zoom, "x-zm-signature", "v0=",
+        ("x-zm-signature", "x-zm-request-timestamp"),
+        ("v1=" + _HEX, _HEX, "v0=" + "ab" * 20, "v0:" + _HEX, "v0=" + _B64),
+        timestamp="x-zm-request-timestamp",
+    ),
+    Scheme(  # RFC 3339 timestamps, 10 minutes: its own timestamp tests below
+        "twitch", Auth(type="twitch"), _twitch, "Twitch-Eventsub-Message-Signature", "sha256=",
+        ("Twitch-Eventsub-Message-Signature", "Twitch-Eventsub-Message-Id",
+         "Twitch-Eventsub-Message-Timestamp"),
+        (_HEX, "sha1=" + "ab" * 20, "sha256=" + _B64, "v0=" + _HEX, "sha256:" + _HEX),
+        delivery_id=TWITCH_ID,
     ),
 ]
 TIMESTAMPED = [s for s in SCHEMES if s.timestamp]
@@ -435,6 +480,98 @@ def test_malformed_timestamp_is_rejected(scheme: Scheme, value: str) -> None:
     assert scheme.timestamp is not None
     headers = {**scheme.sign(NEW, BODY, NOW), scheme.timestamp: value}
     assert _check(scheme, headers).reason == "malformed_header"
+
+
+TWITCH = SCHEMES[[s.id for s in SCHEMES].index("twitch")]
+
+
+@pytest.mark.parametrize(
+    ("signed_at", "reason"),
+    [
+        (NOW - 601, "stale_timestamp"),
+        (NOW - 600, "ok"),
+        (NOW - 301, "ok"),
+        (NOW + 599, "ok"),
+        (NOW + 601, "future_timestamp"),
+        (0, "stale_timestamp"),
+    ],
+)
+def test_twitch_refuses_messages_older_than_ten_minutes(signed_at: int, reason: str) -> None:
+    # dev.twitch.tv "Guarding against replay attacks": older than 10 minutes is refused
+    # (the signed fraction .634234626 s makes NOW - 600 still inside the window)
+    assert _check(TWITCH, TWITCH.sign(NEW, BODY, signed_at)).reason == reason
+
+
+def test_twitch_tolerance_can_be_configured() -> None:
+    tight = replace(TWITCH, auth=Auth(type="twitch", tolerance_seconds=10))
+    assert _check(tight, tight.sign(NEW, BODY, NOW - 10)).reason == "ok"
+    assert _check(tight, tight.sign(NEW, BODY, NOW - 12)).reason == "stale_timestamp"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "reason"),
+    [
+        ("2023-11-14T22:13:20Z", "ok"),
+        ("2023-11-14T22:13:20.1Z", "ok"),
+        ("2023-11-14t22:13:20.634234626z", "ok"),
+        ("2023-11-15T00:13:20+02:00", "ok"),
+        ("2023-11-14T20:13:20.5-02:00", "ok"),
+        ("2023-11-14 22:13:20Z", "malformed_header"),
+        ("2023-11-14T22:13:20", "malformed_header"),
+        ("2023-11-14T22:13:20.1234567890Z", "malformed_header"),
+        ("2023-02-30T22:13:20Z", "malformed_header"),
+        ("2023-11-14T25:13:20Z", "malformed_header"),
+        ("2023-11-14T22:13:61Z", "malformed_header"),
+        ("2023-11-14T22:13:20+2:00", "malformed_header"),
+        ("1700000000", "malformed_header"),
+        ("２０２３-11-14T22:13:20Z", "malformed_header"),
+    ],
+)
+def test_twitch_timestamp_is_rfc_3339(stamp: str, reason: str) -> None:
+    # NOW is 2023-11-14T22:13:20Z; the signature covers the timestamp text as sent
+    message = (TWITCH_ID + stamp).encode() + BODY
+    headers = {**TWITCH.sign(NEW, BODY, NOW), "Twitch-Eventsub-Message-Timestamp": stamp,
+               "Twitch-Eventsub-Message-Signature": "sha256=" + _mac(NEW.encode(),
+                                                                     message).hex()}
+    assert _check(TWITCH, headers).reason == reason
+
+
+def test_twitch_signature_covers_the_message_id() -> None:
+    headers = {**TWITCH.sign(NEW, BODY, NOW), "Twitch-Eventsub-Message-Id": "another-id"}
+    assert _check(TWITCH, headers).reason == "bad_signature"
+
+
+def test_twitch_signer_matches_twitchs_documented_example() -> None:
+    # dev.twitch.tv's Node example: crypto.createHmac('sha256', secret)
+    #   .update(messageId + timestamp + rawBody).digest('hex'), compared with the header
+    #   after "sha256="
+    stamp = _rfc3339(NOW)
+    expected = hmac.new(NEW.encode(), (TWITCH_ID + stamp + BODY.decode()).encode(),
+                        hashlib.sha256).hexdigest()
+    assert _twitch(NEW, BODY, NOW)["Twitch-Eventsub-Message-Signature"] == "sha256=" + expected
+
+
+def test_the_matched_secret_is_reported() -> None:
+    zoom = SCHEMES[[s.id for s in SCHEMES].index("zoom")]
+    for signer, index in ((NEW, 0), (OLD, 1)):
+        result = verify(zoom.auth, headers=zoom.sign(signer, BODY, NOW), body=BODY,
+                        secrets=[NEW, OLD], now=NOW)
+        assert (result.ok, result.secret_index) == (True, index)
+    forged = verify(zoom.auth, headers=zoom.sign(OTHER, BODY, NOW), body=BODY,
+                    secrets=[NEW, OLD], now=NOW)
+    assert (forged.ok, forged.secret_index) == (False, None)
+
+
+def test_slack_signer_matches_the_official_sdk() -> None:
+    verifier = SignatureVerifier(NEW)
+    headers = _slack(NEW, BODY, NOW)
+    assert headers["X-Slack-Signature"] == verifier.generate_signature(
+        timestamp=str(NOW), body=BODY)
+    # and what the SDK signs, Hookplane verifies (form bodies are signed as sent)
+    form = b"command=%2Fdeploy&text=api+v2&user_id=U123"
+    signed = {"X-Slack-Request-Timestamp": str(NOW),
+              "X-Slack-Signature": verifier.generate_signature(timestamp=str(NOW), body=form)}
+    assert verify(Auth(type="slack"), headers=signed, body=form, secrets=[NEW], now=NOW).ok
 
 
 def test_standard_webhooks_signer_matches_the_official_package() -> None:
@@ -669,6 +806,8 @@ def test_stripe_event_id_never_raises(body: bytes) -> None:
         (Auth(type="slack"), {"x-slack-signature"}),
         (Auth(type="shopify"), {"x-shopify-hmac-sha256"}),
         (Auth(type="pagerduty"), {"x-pagerduty-signature"}),
+        (Auth(type="zoom"), {"x-zm-signature"}),
+        (Auth(type="twitch"), {"twitch-eventsub-message-signature"}),
     ],
 )
 def test_secret_header_names(auth: Auth, expected: set[str]) -> None:
