@@ -74,6 +74,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "api-keys": ("resources", "Inspect applied API keys."),
     "apply": ("plan", "Apply the YAML of ENVIRONMENT (or a saved PLANFILE) to the state, "
                       "atomically."),
+    "doctor": ("state", "Check that this machine can run Hookplane: the state database "
+                        "reachable and migrated,"),
     "events": ("events", "List the events ENVIRONMENT's triggers can send: each collection's "
                          "record and named events, then"),
     "force-unlock": ("plan", "Release ENVIRONMENT's state lock LOCK_ID left by an interrupted "
@@ -89,6 +91,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
                          "CI)."),
     "serve": ("serve", "Serve the applied configuration: ingest, records API, admin API, "
                        "metrics."),
+    "state": ("state", "Operate on the state database itself (re-encrypt it under a new "
+                       "key)."),
     "show": ("plan", "Show a plan saved with 'hookplane plan ENV --out PLANFILE' (its MAC is "
                      "verified under this state"),
     "triggers": ("resources", "Inspect applied triggers."),

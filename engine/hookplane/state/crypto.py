@@ -167,6 +167,41 @@ def _create_key_file(path: Path) -> str:
     return _read_key_file(path)
 
 
+def staged_key_file(path: Path) -> Path:
+    """Where a re-key writes the new key before the database switches to it."""
+    return path.with_name(path.name + ".new")
+
+
+def stage_key_file(path: Path, key: str) -> Path:
+    """Write ``key`` to :func:`staged_key_file` (mode 0600, synced), replacing one left by an
+    interrupted re-key; the key file itself is untouched until :func:`install_key_file`."""
+    staged = staged_key_file(path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(key.strip() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, staged)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return staged
+
+
+def install_key_file(path: Path) -> None:
+    """Put the staged key in place of the key file (one rename: old key or new, never half)."""
+    os.replace(staged_key_file(path), path)
+
+
+def read_staged_key(path: Path) -> str | None:
+    """The key an interrupted re-key staged beside ``path``, or None."""
+    staged = staged_key_file(path)
+    if not staged.exists():
+        return None
+    return _read_key_file(staged)
+
+
 def _read_key_file(path: Path) -> str:
     status = path.stat()
     if os.name == "posix" and status.st_mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from sqlalchemy import Engine, Row, Text, delete, insert, select, update
+from sqlalchemy import Engine, Row, Text, delete, insert, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -50,11 +50,14 @@ from hookplane.errors import (
 from hookplane.state import tables as t
 from hookplane.state.crypto import (
     KEY_FILE_NAME,
+    SECRET_KEY_ENV,
     SecretBox,
     display_prefix,
     hash_token,
+    install_key_file,
     new_signing_secret,
     new_token,
+    read_staged_key,
 )
 from hookplane.state.db import (
     BUSY_TIMEOUT_SECONDS,
@@ -113,6 +116,16 @@ class AuditRecord:
     git_commit: str | None = None
     plan_digest: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RekeyResult:
+    """What :meth:`Store.rekey` re-encrypted."""
+
+    secrets: int
+    resources: int
+    """Resources whose resolved ``${env:}`` values are stored (re-encrypted, re-fingerprinted)."""
+    environments: list[str]
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,8 @@ class Store:
         ``ROOT/.hookplane/state.db``.
         """
         resolved = resolve_url(url, root=root)
-        box = SecretBox.from_environment(key_file=_key_file(resolved, root=root))
+        key_file = _key_file(resolved, root=root)
+        box = SecretBox.from_environment(key_file=key_file)
         engine = make_engine(url, root=root)
         store = cls(engine, box, url=resolved)
         try:
@@ -195,7 +209,11 @@ class Store:
                 upgrade(engine)
             except SQLAlchemyError as exc:
                 raise store._error(exc) from exc
-            store._check_key()
+            try:
+                store._check_key()
+            except SecretError:
+                if not store._finish_rekey(key_file):
+                    raise
         except BaseException:
             engine.dispose()
             raise
@@ -442,6 +460,7 @@ class Store:
         now = _now()
         with self._transaction(write=True) as conn:
             env = self._environment_for_update(conn, environment)
+            self._same_key(conn)
             if env is None:
                 if expected_serial != 0 or expected_lineage:
                     raise StaleStateError(
@@ -618,6 +637,7 @@ class Store:
         expires = now + timedelta(hours=grace_hours)
         with self._transaction(write=True) as conn:
             env = self._environment_for_update(conn, environment)
+            self._same_key(conn)
             resource_id = self._require(conn, environment, kind, name, "rotate a secret of")
             current = self._current_secret(conn, resource_id, secret_kind)
             if env is None or current is None:
@@ -727,6 +747,102 @@ class Store:
                                                  and exc.connection_invalidated):
             return DatabaseUnavailable(f"cannot use the state database {where}: {reason}")
         return StateError(f"state database error ({where}): {reason}")
+
+    def _finish_rekey(self, key_file: Path | None) -> bool:
+        """A re-key committed but was interrupted before its new key replaced the key file:
+        finish it (the staged key matches the database). False when there is nothing to
+        finish, or the key in use comes from ``HOOKPLANE_SECRET_KEY``."""
+        if key_file is None or os.environ.get(SECRET_KEY_ENV):
+            return False
+        staged = read_staged_key(key_file)
+        if staged is None:
+            return False
+        box = SecretBox(staged, source=f"key file {key_file}.new")
+        with self._transaction() as conn:
+            stored = conn.scalar(select(t.meta.c.value).where(t.meta.c.key == "key_check"))
+        if stored != box.key_check:
+            return False
+        install_key_file(key_file)
+        self._box = box
+        return True
+
+    def _same_key(self, conn: Connection) -> None:
+        """Inside a write that stores ciphertext: refuse when the state was re-keyed since
+        this process opened it (what it would write, the new key could not read)."""
+        stored = conn.scalar(select(t.meta.c.value).where(t.meta.c.key == "key_check"))
+        if stored is not None and stored != self._box.key_check:
+            raise SecretError(
+                f"the state database {self.url_display} was re-keyed after this process "
+                "opened it: restart it with the new HOOKPLANE_SECRET_KEY")
+
+    def rekey(self, new_key: str, *, actor: str | None = None) -> RekeyResult:
+        """Re-encrypt every stored secret and resolved value under ``new_key`` and recompute
+        the keyed fingerprints and the key check, in one transaction (all or nothing),
+        audited as ``rekey`` in every environment. This store uses the new key afterwards;
+        every other process needs it to open the state, and saved plan files made before
+        no longer verify."""
+        box = SecretBox(new_key, source="the new secret key")
+        if box.key_check == self._box.key_check:
+            raise SecretError("the new secret key is the key in use; make a new one with: "
+                              "python -c \"from cryptography.fernet import Fernet; "
+                              "print(Fernet.generate_key().decode())\"")
+        now = _now()
+        who = actor or _default_actor()
+        s, r = t.secrets, t.resources
+        with self._transaction(write=True) as conn:
+            if self._postgres:  # no secret is written under the old key meanwhile
+                conn.execute(text(f"LOCK TABLE {t.meta.name}, {t.secrets.name}, "
+                                  f"{t.resources.name} IN EXCLUSIVE MODE"))
+            self._same_key(conn)
+            secret_rows = conn.execute(select(s.c.id, s.c.ciphertext)
+                                       .where(s.c.ciphertext.is_not(None))).all()
+            for row in secret_rows:
+                conn.execute(update(s).where(s.c.id == row.id).values(
+                    ciphertext=box.encrypt(self._box.decrypt(row.ciphertext))))
+            resource_rows = conn.execute(select(r.c.id, r.c.values_ciphertext)
+                                         .where(r.c.values_ciphertext.is_not(None))).all()
+            for row in resource_rows:
+                values = cast(dict[str, str], json.loads(self._box.decrypt(
+                    row.values_ciphertext)))
+                conn.execute(update(r).where(r.c.id == row.id).values(
+                    values_ciphertext=box.encrypt(json.dumps(values, sort_keys=True)),
+                    fingerprints={path: box.fingerprint(value)
+                                  for path, value in sorted(values.items())}))
+            conn.execute(update(t.meta).where(t.meta.c.key == "key_check")
+                         .values(value=box.key_check))
+            environments = list(conn.scalars(select(t.environments.c.name)
+                                             .order_by(t.environments.c.name)))
+            details = {"secrets": len(secret_rows), "resources": len(resource_rows)}
+            for environment in environments:
+                self._append_audit(conn, environment, self._current_serial(conn, environment),
+                                   AuditRecord(action="rekey", actor=who, details=details),
+                                   at=now)
+        self._box = box
+        return RekeyResult(secrets=len(secret_rows), resources=len(resource_rows),
+                           environments=environments)
+
+    def check_secrets(self) -> int:
+        """Decrypt every stored secret and resolved value set (``hookplane doctor``): their
+        count, or the :class:`SecretError` of the first that does not decrypt."""
+        s, r = t.secrets, t.resources
+        with self._transaction() as conn:
+            texts = [*conn.scalars(select(s.c.ciphertext).where(s.c.ciphertext.is_not(None))),
+                     *conn.scalars(select(r.c.values_ciphertext)
+                                   .where(r.c.values_ciphertext.is_not(None)))]
+        for ciphertext in texts:
+            self._box.decrypt(ciphertext)
+        return len(texts)
+
+    def clock_skew_seconds(self) -> float | None:
+        """This machine's clock minus the database server's (PostgreSQL), in seconds; None
+        for SQLite, which has no clock of its own."""
+        if not self._postgres:
+            return None
+        with self._transaction() as conn:
+            before = time.time()
+            server = conn.scalar(text("SELECT EXTRACT(EPOCH FROM clock_timestamp())"))
+            after = time.time()
+        return (before + after) / 2 - float(server)
 
     def _check_key(self) -> None:
         """Refuse a secret key other than the one the database was first used with."""
