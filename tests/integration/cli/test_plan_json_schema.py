@@ -44,7 +44,8 @@ def test_every_kind_of_plan_matches_the_schema(project: Cli, database_url: str,
 
     incidents = project.root / "environments" / "preview" / "incidents.yaml"
     text = incidents.read_text()
-    text = text.replace("  notify-slack-p1:\n", "  page-slack-p1:\n    renamed_from: notify-slack-p1\n")
+    text = text.replace("  notify-slack-p1:\n",
+                        "  page-slack-p1:\n    renamed_from: notify-slack-p1\n")
     text = text.replace("Push our edits back to the on-call tool.", "Changed.")
     incidents.write_text(text)
     (project.root / "environments" / "preview" / "engineering.yaml").write_text("")
