@@ -4,6 +4,7 @@ Prints the time of each step and its ratio to a baseline measured in the same ru
 the same files with ``yaml.load(..., Loader=yaml.CSafeLoader)``. Run:
 
     python benchmarks/plan_10k.py [--resources 10000] [--files 20] [--repeat 3]
+        [--mix 10k|trigger-heavy] [--updates]
 """
 
 from __future__ import annotations
@@ -88,6 +89,47 @@ def generate(root: Path, resources: int, files: int) -> None:
         (env / f"part-{f:05d}.yaml").write_text(text)
 
 
+def generate_trigger_heavy(root: Path, resources: int, files: int) -> None:
+    """The outside review's mix: per 5 resources, 1 collection and 4 triggers, each trigger
+    with ``${env:}`` references in its URL and a header (2,000 + 8,000 at 10,000)."""
+    env = root / "environments" / "bench"
+    env.mkdir(parents=True)
+    (env / "environment.yaml").write_text("name: bench\nkind: preview\n")
+    groups = resources // 5
+    per_file = max(1, groups // files)
+    for f in range(0, groups, per_file):
+        collections: list[str] = []
+        triggers: list[str] = []
+        for g in range(f, min(f + per_file, groups)):
+            collections.append(f"""  c{g}:
+    description: Collection {g}
+    schema:
+      type: object
+      required: [title]
+      properties:
+        title: {{type: string, maxLength: 200}}
+        severity: {{type: string, enum: [p1, p2, p3]}}
+        status: {{type: string}}
+""")
+            for t in range(4):
+                triggers.append(f"""  c{g}-t{t}:
+    description: Trigger {t} of collection {g}
+    collection: c{g}
+    events: [create, update, delete]
+    url: "https://hooks.example.com/services/${{env:UPSTREAM_TOKEN}}/t{t}"
+    headers: {{Authorization: "Bearer ${{env:UPSTREAM_TOKEN}}", X-Team: team-{t}}}
+    filter: {{severity: {{in: [p1, p2]}}}}
+    body: {{text: "{{{{record.title}}}} is {{{{record.status}}}}"}}
+    retry: {{attempts: 3, backoff: exponential, initial_seconds: 1, max_seconds: 60}}
+""")
+        text = ("collections:\n" + "".join(collections) + "triggers:\n" + "".join(triggers))
+        (env / f"part-{f:05d}.yaml").write_text(text)
+
+
+MIXES: dict[str, Callable[[Path, int, int], None]] = {
+    "10k": generate, "trigger-heavy": generate_trigger_heavy}
+
+
 def timed(fn: Callable[[], object], repeat: int) -> float:
     samples = []
     for _ in range(repeat):
@@ -98,12 +140,14 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def run(*, resources: int = 10_000, files: int = 20, repeat: int = 3
-        ) -> tuple[str, list[tuple[str, float]]]:
-    """Time every step; (a one-line description, [(step, seconds)]), the baseline first."""
+def run(*, resources: int = 10_000, files: int = 20, repeat: int = 3, mix: str = "10k",
+        updates: bool = False) -> tuple[str, list[tuple[str, float]]]:
+    """Time every step; (a one-line description, [(step, seconds)]), the baseline first.
+    ``updates``: also plan and apply an update of every resource against a real SQLite
+    state (the state read included, as ``hookplane plan`` and ``apply`` do)."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        generate(root, resources, files)
+        MIXES[mix](root, resources, files)
         paths = sorted((root / "environments" / "bench").glob("*.yaml"))
         size = sum(p.stat().st_size for p in paths)
 
@@ -146,6 +190,38 @@ def run(*, resources: int = 10_000, files: int = 20, repeat: int = 3
                             environ=ENVIRON, fingerprint=store.fingerprint)
                 apply(plan, store, environ=ENVIRON, actor="benchmark")
 
+        def update_all() -> tuple[float, float, float, int]:
+            """(no-change plan, plan, apply, resources changed) of a change to every resource
+            that has a description, against a real state (its read included)."""
+            from hookplane.apply import apply
+            from hookplane.state.store import Store
+
+            with tempfile.TemporaryDirectory() as state_dir, \
+                    Store.open(f"sqlite:///{state_dir}/state.db", root=Path(state_dir)) as store:
+                apply(diff(load_environment(root, "bench"), store.snapshot("bench"),
+                           environ=ENVIRON, fingerprint=store.fingerprint),
+                      store, environ=ENVIRON, actor="benchmark")
+                started = time.perf_counter()
+                diff(load_environment(root, "bench"), store.snapshot("bench"),
+                     environ=ENVIRON, fingerprint=store.fingerprint)
+                unchanged = time.perf_counter() - started
+                for path in paths:
+                    path.write_text(path.read_text().replace("    description: ",
+                                                             "    description: New "))
+                try:
+                    started = time.perf_counter()
+                    plan = diff(load_environment(root, "bench"), store.snapshot("bench"),
+                                environ=ENVIRON, fingerprint=store.fingerprint)
+                    planned = time.perf_counter() - started
+                    started = time.perf_counter()
+                    apply(plan, store, environ=ENVIRON, actor="benchmark")
+                    return (unchanged, planned, time.perf_counter() - started,
+                            len(plan.changes))
+                finally:
+                    for path in paths:
+                        path.write_text(path.read_text().replace("    description: New ",
+                                                                 "    description: "))
+
         rows = [
             ("baseline: yaml.load CSafeLoader", timed(baseline, repeat)),
             ("load + validate (hookplane.config)", timed(lambda: load_environment(root, "bench"),
@@ -155,6 +231,11 @@ def run(*, resources: int = 10_000, files: int = 20, repeat: int = 3
             (f"load + plan + apply {count // 1000 or count}{'k' if count >= 1000 else ''} "
              "creates (SQLite)", timed(apply_all, 1)),
         ]
+        if updates:
+            unchanged, planned, applied_in, updated = update_all()
+            rows += [("plan, no changes (state read incl.)", unchanged),
+                     (f"plan {updated:,} updates (state read incl.)", planned),
+                     (f"apply {updated:,} updates (SQLite)", applied_in)]
         title = (f"{count:,} resources in {len(paths)} files, {size / 1e6:.1f} MB; median of "
                  f"{repeat}; Python {sys.version.split()[0]}")
         return title, rows
@@ -165,8 +246,14 @@ def main() -> int:
     parser.add_argument("--resources", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="10k",
+                        help="10k: 2 collections, 1 source, 5 triggers, 2 webhooks per 10; "
+                             "trigger-heavy: 1 collection and 4 triggers with ${env:} per 5")
+    parser.add_argument("--updates", action="store_true",
+                        help="also plan and apply an update of every resource")
     args = parser.parse_args()
-    title, rows = run(resources=args.resources, files=args.files, repeat=args.repeat)
+    title, rows = run(resources=args.resources, files=args.files, repeat=args.repeat,
+                      mix=args.mix, updates=args.updates)
     base = rows[0][1]
     print(title)
     for label, seconds in rows:

@@ -44,7 +44,8 @@ class ApplyResult:
 
 
 def plan_digest(plan: Plan) -> str:
-    return "sha256:" + hashlib.sha256(plan.dumps().encode()).hexdigest()
+    """What the audit log records of the plan an apply carried out."""
+    return plan.digest()
 
 
 def config_file_digests(root: Path, environment: str) -> dict[str, str]:

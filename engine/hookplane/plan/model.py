@@ -7,8 +7,9 @@ as written and a keyed fingerprint of the resolved value; generated secrets are 
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hookplane.errors import PlanError
@@ -114,13 +115,24 @@ class Plan:
     # ------------------------------------------------------------------ (de)serialisation
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for change in data["changes"]:
-            change["action"] = change["action"].value
+        """The plan as JSON data (what :meth:`from_dict` reads). Shallow: the ``before`` and
+        ``after`` of each change are the plan's own dicts, not copies (``asdict`` deep-copied
+        every one, half of an apply of 10,000 updates); do not modify the result."""
+        data = _fields(self)
+        data["changes"] = [{**_fields(change), "action": change.action.value,
+                            "diff": [_fields(item) for item in change.diff]}
+                           for change in self.changes]
+        data["drift"] = [_fields(note) for note in self.drift]
         return data
 
     def dumps(self) -> str:
         return json.dumps({"hookplane_plan": self.to_dict()}, indent=2, sort_keys=True) + "\n"
+
+    def digest(self) -> str:
+        """``sha256:`` of the plan's canonical JSON (compact, keys sorted: the C encoder)."""
+        text = json.dumps({"hookplane_plan": self.to_dict()}, sort_keys=True,
+                          separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     @classmethod
     def loads(cls, text: str) -> Plan:
@@ -167,3 +179,10 @@ class Plan:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"not a Hookplane plan file ({type(exc).__name__}: {exc})") from exc
+
+
+def _fields(instance: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, tuples as lists (JSON's arrays), values not copied."""
+    return {f.name: (list(value) if isinstance(value := getattr(instance, f.name), tuple)
+                     else value)
+            for f in fields(instance)}
