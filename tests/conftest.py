@@ -31,6 +31,31 @@ REQUIRE_TOOLS_VAR = "HOOKPLANE_TESTS_REQUIRE_TOOLS"
 runs everything while the README test command still passes on a machine with only Python."""
 
 
+SLOW_TIERS = ("tests/hardening/", "tests/benchmarks/", "tests/packaging/",
+              "tests/integration/cli/test_pre_commit.py")
+"""The long tiers, marked ``slow``: the hardening suite, the benchmark guards, and the tests
+that install Hookplane into fresh environments (the wheel, pre-commit). A run that names no
+path and no ``-m`` (the README test command) leaves them out; ``-m slow`` runs just them,
+naming a path runs what it names, and ``.ci/run`` runs both tiers."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    slow = []
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(SLOW_TIERS):
+            item.add_marker(pytest.mark.slow)
+            slow.append(item)
+    default_run = not config.getoption("markexpr") and not config.getoption("keyword") \
+        and all(Path(arg).resolve() in (root, root / "tests") for arg in config.args)
+    if default_run and slow:
+        chosen = set(map(id, slow))
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if id(item) not in chosen]
+
+
 def missing_tool(reason: str) -> NoReturn:
     """Skip a test whose system tool (Chromium, wrk, Node.js, PostgreSQL) is missing, with
     ``reason`` saying what to install — or fail under ``HOOKPLANE_TESTS_REQUIRE_TOOLS=1``."""

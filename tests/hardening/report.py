@@ -130,7 +130,7 @@ def run_suite(*, long: bool, figures: Path) -> dict[str, Any]:
         env.pop(LONG_ENV, None)
     started = time.monotonic()
     # test_report.py checks the page this run is about to write: not part of the run
-    done = subprocess.run([sys.executable, "-m", "pytest", str(HERE), "-q",
+    done = subprocess.run([sys.executable, "-m", "pytest", str(HERE), "-q", "-m", "slow",
                            "-p", "no:cacheprovider", f"--junitxml={junit}",
                            f"--ignore={HERE / 'test_report.py'}"],
                           cwd=REPO, env=env, check=False)
