@@ -121,9 +121,9 @@ CLAIM_AHEAD_ROUNDS: Final = 4
 SLOW_ATTEMPT: Final = 1.0
 """Seconds after which an attempt in flight marks its trigger's endpoint as slow."""
 SUSPECT_SECONDS: Final = 30.0
-"""How long a trigger whose attempt failed or was slow stays limited to its share of slots."""
+"""How long a trigger whose last attempt was slow stays limited to its share of slots."""
 SHARE_DIVISOR: Final = 4
-"""A slow or failing trigger holds at most ``concurrency // SHARE_DIVISOR`` slots (>= 1)."""
+"""A slow trigger holds at most ``concurrency // SHARE_DIVISOR`` slots (>= 1)."""
 BREAKER_RECHECK: Final = 2.0
 """Seconds a worker remembers an open breaker before asking the database again (another
 replica's re-enable is seen within this)."""
@@ -360,7 +360,7 @@ class Dispatcher:
         """Trigger id -> start (monotonic) of each of its attempts in flight."""
         self._suspect: dict[str, float] = {}
         """Trigger id -> until when (monotonic) it is limited to its share of slots: its
-        last attempt failed or was slow. A dead or slow endpoint cannot take every slot."""
+        last attempt was slow. A dead or slow endpoint cannot take every slot."""
         self.response_cap = response_cap
         self.poll_interval = poll_interval
         self.retention_days = retention_days
@@ -449,8 +449,8 @@ class Dispatcher:
 
     def _waits_until(self, trigger_id: str) -> datetime | None:
         """When a row of ``trigger_id`` claimed now should be handed back for, instead of
-        taking a slot: its receiver asked for a pause, its breaker is open, or it is slow or
-        failing and already holds its share of slots (then it waits a moment, while the
+        taking a slot: its receiver asked for a pause, its breaker is open, or it is slow
+        and already holds its share of slots (then it waits a moment, while the
         other triggers' rows go first). None: send it now."""
         now = _now()
         paused = self._paused.get(trigger_id)
@@ -472,7 +472,7 @@ class Dispatcher:
 
     def _landed(self, trigger_id: str, started: float, result: AttemptResult | None) -> None:
         """An attempt of ``trigger_id`` begun at ``started`` is over: free its place, and
-        remember a failed or slow one (the trigger keeps to its share of slots a while)."""
+        remember a slow one (the trigger keeps to its share of slots a while)."""
         flying = self._inflight.get(trigger_id)
         if flying is not None:
             with contextlib.suppress(ValueError):
@@ -482,7 +482,10 @@ class Dispatcher:
         if result is None:
             return
         now = time.monotonic()
-        if not result.success or now - started > SLOW_ATTEMPT:
+        # what a slot costs is time: a slow attempt (a timeout, a hanging receiver) limits the
+        # trigger; a quick one — a quick error too — frees it (a 500 now and then must not
+        # halve a busy trigger's throughput)
+        if now - started > SLOW_ATTEMPT:
             self._suspect[trigger_id] = now + SUSPECT_SECONDS
         else:
             self._suspect.pop(trigger_id, None)

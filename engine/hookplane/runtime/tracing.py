@@ -133,8 +133,13 @@ class _Headers(dict[str, Any]):
         super().__init__()
         if isinstance(source, dict):  # a plain dict keeps the sender's spelling of names
             source = {str(key).lower(): value for key, value in source.items()}
+        getall = getattr(source, "getall", None)
         for name in TRACE_HEADERS:
-            value = source.get(name)  # other mappings (request headers) ignore case
+            if getall is not None:  # request headers: every line, not the first one
+                values = {str(v) for v in getall(name, [])}
+                value = values.pop() if len(values) == 1 else None  # several: none is trusted
+            else:
+                value = source.get(name)
             if isinstance(value, str) and len(value) <= 512:
                 self[name] = value
 

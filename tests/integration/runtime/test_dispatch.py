@@ -401,6 +401,42 @@ def test_a_slow_endpoint_keeps_to_its_share_of_slots(project: Project) -> None:
     assert len(fast.hits) == 4 and len(slow.hits) == 12
 
 
+def test_quick_errors_do_not_limit_a_trigger_to_its_share(project: Project) -> None:
+    """A receiver that answers 500 at once costs no slot time: the trigger keeps every slot
+    (only a slow attempt limits it), so eight quick failures go out four at a time."""
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def busy_then_500(hit: Hit) -> Reply:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.3)
+        with lock:
+            state["now"] -= 1
+        return 500, {"no": True}, {}
+
+    failing = Receiver(busy_then_500).start()
+    try:
+        project.apply(f"""
+            triggers:
+              flaky:
+                collection: incidents
+                events: [create]
+                url: {failing.url}/f
+            """)
+        project.create("incidents", {"title": "first error"})
+        with running(project.dispatcher(concurrency=4)):
+            finished(project, "flaky", count=1)
+            state["most"] = 0  # the trigger has failed once; now eight more
+            for number in range(8):
+                project.create("incidents", {"title": f"f{number}"})
+            finished(project, "flaky", count=9)
+    finally:
+        failing.stop()
+    assert state["most"] >= 3, state  # limited after the first error, it was 1
+
+
 def test_an_open_breaker_leaves_its_rows_unclaimed(project: Project) -> None:
     """While a trigger's breaker is open its deliveries are not claimed (no worker takes
     and hands back each one): they stay pending, unclaimed, until the cooldown ends."""

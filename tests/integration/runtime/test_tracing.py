@@ -284,3 +284,17 @@ def test_the_otlp_endpoint_variable_exports_spans_to_a_collector() -> None:
         assert b"hookplane.job" in exported[0].body and b"hookplane-test" in exported[0].body
     finally:
         collector.stop()
+
+
+def test_a_traceparent_sent_twice_with_different_values_is_not_trusted() -> None:
+    """Every line of the header is read: two different ``traceparent`` lines (which one a
+    proxy keeps differs) continue neither; one line, or the same value twice, is used."""
+    from multidict import CIMultiDict
+
+    from hookplane.runtime.tracing import _Headers
+
+    other = f"00-{'1' * 32}-{'2' * 16}-01"
+    assert _Headers(CIMultiDict([("Traceparent", TRACEPARENT), ("traceparent", other)])) == {}
+    assert _Headers(CIMultiDict([("traceparent", TRACEPARENT)] * 2)) == {
+        "traceparent": TRACEPARENT}
+    assert _Headers({"TraceParent": TRACEPARENT}) == {"traceparent": TRACEPARENT}
