@@ -20,6 +20,8 @@ INTERNAL = {
     "hookplane.config.grammar.GrammarError": "a ValueError pydantic reports as a field error",
     "hookplane.mapping._dates.ConversionError": "wrapped in a MappingError by the engine",
     "hookplane.runtime.ingest.BodyTooLarge": "answered 413 inside ingest",
+    "hookplane.presets._kit.Reject": "a preset's verdict; runtime.verify turns it into a "
+                                     "VerifyResult",
     "hookplane.runtime.jobs.PermanentFailure": "the job runner's outcome of one job",
     "hookplane.runtime.jobs.RetryableFailure": "the job runner's outcome of one job",
 }

@@ -18,7 +18,8 @@ PACKAGE = "hookplane"
 
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
-    "config": frozenset({"errors"}),
+    "presets": frozenset({"errors"}),
+    "config": frozenset({"presets", "errors"}),
     "mapping": frozenset({"config", "errors"}),
     "plan": frozenset({"config", "mapping", "errors"}),
     "state": frozenset({"config", "mapping", "errors"}),
@@ -27,13 +28,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "promote": frozenset({"config", "mapping", "plan", "state", "yamledit", "errors"}),
     "authoring": frozenset({"config", "mapping", "plan", "yamledit", "errors"}),
     "catalogue": frozenset({"config", "mapping", "errors"}),
-    "runtime": frozenset({"config", "mapping", "state", "errors"}),
+    "runtime": frozenset({"config", "mapping", "presets", "state", "errors"}),
     "cli": frozenset({"errors", "config", "mapping", "plan", "state", "apply", "promote",
-                      "authoring", "yamledit", "runtime", "catalogue"}),
+                      "authoring", "yamledit", "runtime", "catalogue", "presets"}),
 }
 """Layer -> the other layers of the package it may import (its own is always fine)."""
 
-PURE = frozenset({"errors", "config", "mapping", "plan", "catalogue"})
+PURE = frozenset({"errors", "presets", "config", "mapping", "plan", "catalogue"})
 IMPURE_LIBRARIES = frozenset({"sqlalchemy", "httpx", "aiohttp", "litestar", "click", "alembic",
                               "uvicorn"})
 ONLY_IN: dict[str, frozenset[str]] = {
@@ -193,8 +194,9 @@ def test_checker_catches_upward_imports_wherever_they_are_written() -> None:
         "hookplane.mapping.sneaky": "import importlib\nimportlib.import_module('hookplane.plan')\n",
         "hookplane.errors": "from hookplane import config\n",
     }) == [
-        "hookplane.config.bad:3: hookplane.plan.model: config may import only errors",
-        "hookplane.config.bad:5: hookplane.mapping.engine: config may import only errors",
+        "hookplane.config.bad:3: hookplane.plan.model: config may import only errors, presets",
+        "hookplane.config.bad:5: hookplane.mapping.engine: config may import only errors, "
+        "presets",
         "hookplane.errors:1: hookplane.config: errors imports nothing from the package",
         "hookplane.mapping.sneaky:2: hookplane.plan: mapping may import only config, errors",
     ]
@@ -243,5 +245,5 @@ def test_checker_enforces_apply_promote_and_runtime() -> None:
         "plan, state",
         "hookplane.promote:1: hookplane.cli.common: nothing outside cli imports cli",
         "hookplane.runtime.ingest:1: hookplane.plan: runtime may import only config, errors, "
-        "mapping, state",
+        "mapping, presets, state",
     ]

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hookplane import presets as _presets
+
 ID_PREFIXES: dict[str, str] = {
     "collections": "col",
     "sources": "src",
@@ -77,8 +79,9 @@ class Snapshot:
 
 SecretKind = Literal["signing_secret", "hmac_secret", "token"]
 
-_SIGNED_AUTH = ("hmac", "static_header", "standard_webhooks", "github", "stripe", "slack",
-                "shopify", "pagerduty", "zoom", "twitch")
+_SIGNED_AUTH = tuple(name for name, preset in _presets.PRESETS.items()
+                     if preset.secret in ("either", "provider"))
+"""Auth types keyed with a shared secret (a public-key preset such as ``discord`` has none)."""
 
 
 def generated_secrets(kind: str, spec: dict[str, Any]) -> tuple[SecretKind, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from hookplane import presets as _presets
 from hookplane.config import applied as _applied
 
 ENV_REF = _applied.ENV_REF
@@ -33,10 +34,19 @@ SYSTEM_EVENTS = ("config.applied", "config.promoted", "delivery.failed", "trigge
 NAMED_EVENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """A collection's named event: dotted lower-case words, e.g. ``escalation.resolved``."""
 NAMED_EVENT_MAX = 40
-PROVIDER_PRESETS = ("github", "stripe", "slack", "shopify", "pagerduty", "zoom", "twitch")
-AUTH_TYPES = ("hmac", "static_header", "bearer", "standard_webhooks", *PROVIDER_PRESETS)
-TIMESTAMPED = ("stripe", "slack", "zoom", "twitch", "standard_webhooks")
+PROVIDER_PRESETS = _presets.PROVIDERS
+AUTH_TYPES = _presets.AUTH_TYPES
+"""Every ``auth.type``: the preset registry's (:mod:`hookplane.presets`)."""
+TIMESTAMPED = _presets.TIMESTAMPED
 """Auth types whose signature covers a timestamp of their own (``tolerance_seconds``)."""
+_TIMESTAMP_FIRST = (*(name for name in ("stripe", "slack", "zoom", "twitch")),
+                    *(name for name in TIMESTAMPED
+                      if name not in ("stripe", "slack", "zoom", "twitch")))
+"""For messages: the long-standing four first, then the rest in the registry's order."""
+if TYPE_CHECKING:
+    AuthType = str
+else:
+    AuthType = Literal[AUTH_TYPES]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _DURATION_FACTOR = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -425,10 +435,7 @@ class BodySignature(_Model):
 class Auth(_Model):
     """How an inbound delivery proves who sent it."""
 
-    type: Literal[
-        "hmac", "static_header", "bearer", "standard_webhooks",
-        "github", "stripe", "slack", "shopify", "pagerduty", "zoom", "twitch",
-    ] = "hmac"
+    type: AuthType = "hmac"
     header: str | None = None
     encoding: Literal["hex", "sha256=", "base64"] | None = None
     secret: str | None = None
@@ -440,6 +447,12 @@ class Auth(_Model):
     signature then covers ``{timestamp}.{body}`` and a timestamp outside
     ``tolerance_seconds`` (default 300) is refused, so a captured delivery cannot be
     replayed later."""
+    public_key: str | None = None
+    """``discord`` and ``sendgrid``: the provider's public key (not a secret) the requests
+    are verified with."""
+    verify_token: str | None = None
+    """``meta``: the verify token you type into Meta's dashboard, ``${env:NAME}``; Meta's
+    ``GET`` verification request must carry it."""
 
     @model_validator(mode="after")
     def _shape(self) -> Auth:
@@ -447,7 +460,7 @@ class Auth(_Model):
             raise ValueError("auth type 'static_header' needs 'header' (the header to compare)")
         if self.type not in ("hmac",) and self.encoding is not None:
             raise ValueError(f"'encoding' applies to auth type 'hmac', not '{self.type}'")
-        if self.type in ("bearer", *PROVIDER_PRESETS, "standard_webhooks") and self.header:
+        if self.type not in ("hmac", "static_header") and self.header:
             raise ValueError(
                 f"auth type '{self.type}' uses its own header; remove 'header'"
             )
@@ -461,12 +474,30 @@ class Auth(_Model):
         if self.timestamp_header is not None and self.type != "hmac":
             raise ValueError(f"'timestamp_header' applies to auth type 'hmac', not "
                              f"'{self.type}' (whose timestamp, if any, is its own)")
+        preset = _presets.PRESETS[self.type]
+        for option in ("public_key", "verify_token"):
+            types = [name for name, p in _presets.PRESETS.items() if option in p.options]
+            if getattr(self, option) is not None and option not in preset.options:
+                raise ValueError(f"'{option}' applies to auth type {' and '.join(types)}, "
+                                 f"not '{self.type}'")
+            if getattr(self, option) is None and option in preset.required:
+                what = ("the provider's public key (not a secret)" if option == "public_key"
+                        else "${env:NAME}, the token you type into the provider's dashboard")
+                raise ValueError(f"auth type '{self.type}' needs '{option}': {what}")
+        if self.type in _presets.NO_SECRET and self.secret is not None:
+            raise ValueError(f"auth type '{self.type}' takes no 'secret': it is verified with "
+                             "the provider's public key ('public_key')")
+        if self.public_key is not None and preset.check_public_key is not None:
+            problem = preset.check_public_key(self.public_key)
+            if problem:
+                raise ValueError(f"auth.public_key {problem}")
         timestamped = self.type in TIMESTAMPED or (
             self.type == "hmac" and self.timestamp_header is not None)
         if self.tolerance_seconds is not None and not timestamped:
             raise ValueError(
-                f"'tolerance_seconds' applies to timestamped schemes (stripe, slack, zoom, "
-                f"twitch, standard_webhooks, hmac with timestamp_header), not '{self.type}'"
+                f"'tolerance_seconds' applies to timestamped schemes "
+                f"({', '.join(_TIMESTAMP_FIRST)}, hmac with timestamp_header), "
+                f"not '{self.type}'"
             )
         return self
 

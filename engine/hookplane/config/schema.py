@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from hookplane.config.models import (
-    PROVIDER_PRESETS,
+    AUTH_TYPES,
     RESOURCE_NAME,
     SECTIONS,
     SYSTEM_EVENTS,
@@ -22,6 +22,7 @@ from hookplane.config.models import (
     EnvironmentSpec,
 )
 from hookplane.config.validate import PROVIDER_ISSUED_SECRET
+from hookplane.presets import NO_SECRET, PRESETS
 
 SCHEMA_ID = "https://hookplane.dev/schema/hookplane.schema.json"
 
@@ -124,7 +125,7 @@ def _tighten(schema: dict[str, Any]) -> None:
     defs["Trigger"]["properties"]["events"]["uniqueItems"] = True
     enum = defs["FieldSchema"]["properties"]["enum"]["anyOf"][0]
     enum["minItems"] = 1
-    for definition, field in (("Auth", "secret"), ("Signing", "secret")):
+    for definition, field in (("Auth", "secret"), ("Auth", "verify_token"), ("Signing", "secret")):
         branch = defs[definition]["properties"][field]["anyOf"][0]
         branch["pattern"] = _ENV_ONLY
     for definition in defs.values():
@@ -149,7 +150,7 @@ def _tighten(schema: dict[str, Any]) -> None:
 def _tighten_shapes(defs: dict[str, Any]) -> None:
     """The models' ``_shape`` validators: which fields go together, as ``if``/``then``."""
     timestamped = TIMESTAMPED
-    own_header = ("bearer", *PROVIDER_PRESETS, "standard_webhooks")
+    own_header = tuple(name for name in AUTH_TYPES if name not in ("hmac", "static_header"))
     defs["Auth"]["allOf"] = [
         {"if": _is("type", "static_header"), "then": _present("header")},
         {"if": {"not": _is("type", "hmac", default="hmac")},
@@ -165,6 +166,13 @@ def _tighten_shapes(defs: dict[str, Any]) -> None:
                                              _present("timestamp_header")]}]}},
          "then": {"not": _present("tolerance_seconds")}},
         {"if": _is("type", *PROVIDER_ISSUED_SECRET), "then": _present("secret")},
+        {"if": _is("type", *NO_SECRET), "then": {"not": _present("secret")}},
+        *({"if": {"not": _is("type", *(name for name, p in PRESETS.items()
+                                       if option in p.options), default="hmac")},
+           "then": {"not": _present(option)}} for option in ("public_key", "verify_token")),
+        *({"if": _is("type", name), "then": _present(option)}
+          for name, p in PRESETS.items() for option in sorted(p.required)
+          if option in ("public_key", "verify_token")),
     ]
     action = defs["Action"]["anyOf"][1]
     action["oneOf"] = [{**_present(kind), "properties": {kind: {"type": "object"}}}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus, urlsplit
 
+from hookplane import presets as _presets
 from hookplane.config.applied import ENV_REF
 from hookplane.config.grammar import (
     GrammarError,
@@ -51,7 +52,7 @@ DATE_KEYWORDS = ("epoch_s", "epoch_ms", "iso8601")
 TRIGGER_ROOTS = ("record", "previous", "event", "collection", "environment", "trigger", "id",
                  "occurred_at")
 PAYLOAD_ROOTS = ("payload",)
-PROVIDER_ISSUED_SECRET = ("stripe", "slack", "shopify", "pagerduty", "zoom")
+PROVIDER_ISSUED_SECRET = _presets.PROVIDER_ISSUED_SECRET
 """Presets whose provider generates the secret (GitHub and Twitch let the user choose one)."""
 
 
@@ -533,16 +534,19 @@ class _Checker:
 
     def check_inbound(self, resource: Resource, spec: InboundWebhook) -> None:
         def allowed(p: tuple[Any, ...]) -> bool:
-            return p == ("auth", "secret") or p[:3] in (
+            return p in (("auth", "secret"), ("auth", "verify_token")) or p[:3] in (
                 ("action", "invoke", "url"), ("action", "invoke", "headers"))
 
         self.env_refs(resource, allowed)
         self.secret_field(resource, ("auth", "secret"), spec.auth.secret)
+        self.secret_field(resource, ("auth", "verify_token"), spec.auth.verify_token)
         if spec.auth.type in PROVIDER_ISSUED_SECRET and spec.auth.secret is None:
+            variable = (_presets.PRESETS[spec.auth.type].secret_env
+                        or f"{spec.auth.type.upper()}_WEBHOOK_SECRET")
             self.add(resource, ("auth",),
                      f"{spec.auth.type} issues the signing secret itself, so Hookplane cannot "
-                     "generate it", hint=f"set auth.secret: ${{env:{spec.auth.type.upper()}"
-                     "_WEBHOOK_SECRET} and export it where you run apply")
+                     "generate it", hint=f"set auth.secret: ${{env:{variable}}} and export it "
+                     "where you run apply")
         collection = self.collection(resource, ("collection",), spec.collection)
         schema = collection.schema_ if collection else None
         if spec.source_binding is not None:

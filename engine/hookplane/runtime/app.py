@@ -63,7 +63,7 @@ from hookplane.runtime.console import console_handlers, template_config
 from hookplane.runtime.dispatch import Dispatcher, retention_days_from_env
 from hookplane.runtime.egress import Sender, sender_from_env
 from hookplane.runtime.events import WriteEvents
-from hookplane.runtime.ingest import IngestService
+from hookplane.runtime.ingest import Arrival, IngestService
 from hookplane.runtime.jobs import JobRunner
 from hookplane.runtime.logs import replica, request_ids
 from hookplane.runtime.metrics import Metrics
@@ -138,6 +138,7 @@ _ERRORS = {
     401: "Missing or invalid credentials (signature, token or API key).",
     403: "Authenticated but not allowed: scope, IP allowlist or an inactive webhook.",
     404: "No such environment, collection, resource or record.",
+    405: "This inbound webhook's provider sends no GET verification request: POST only.",
     408: "The body did not arrive within the body deadline.",
     409: "Conflicts with the current state (e.g. only a failed delivery can be redelivered).",
     413: "The body is larger than the limit.",
@@ -229,17 +230,40 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
                            description="A Twitch revocation, logged; no record.")})
 async def ingest(request: Request[Any, Any, Any], environment: FromPath[str],
                  webhook_id: FromPath[str]) -> Response[Any]:
-    """Receive a delivery for an inbound webhook (JSON, or a form for ``slack``,
-    authenticated per its auth type); provider handshakes are answered without a record."""
+    """Receive a delivery for an inbound webhook (JSON, or a form where the provider posts
+    one, authenticated per its auth type); provider handshakes are answered without a
+    record."""
+    return await _ingest(request, environment, webhook_id)
+
+
+@get("/inbound/{environment:str}/{webhook_id:str}/ingest", tags=["inbound"],
+     responses=_documented(400, 403, 404, 405, 429, 503,
+                           s200="The provider's challenge, echoed as text/plain (Meta's "
+                                "hub.challenge once hub.verify_token matches, Dropbox's "
+                                "challenge)."))
+async def ingest_handshake(request: Request[Any, Any, Any], environment: FromPath[str],
+                           webhook_id: FromPath[str]) -> Response[Any]:
+    """A provider's verification request (``meta``: ``hub.mode=subscribe&hub.verify_token=…
+    &hub.challenge=…``; ``dropbox``: ``?challenge=…``); any other type answers 405."""
+    return await _ingest(request, environment, webhook_id)
+
+
+async def _ingest(request: Request[Any, Any, Any], environment: str,
+                  webhook_id: str) -> Response[Any]:
     services = _services(request)
     try:
         length = request.content_length
     except Exception:  # a garbled Content-Length: read and cap the body instead
         length = None
     peer = request.client.host if request.client else None
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    arrival = Arrival(method=request.method,
+                      path=raw_path.decode("latin-1") if isinstance(raw_path, bytes)
+                      else str(raw_path),
+                      query=request.scope.get("query_string", b"").decode("latin-1"))
     outcome = await services.ingest.handle(environment, webhook_id, peer=peer,
                                            headers=request.headers, content_length=length,
-                                           chunks=request.stream())
+                                           chunks=request.stream(), arrival=arrival)
     if outcome.text is not None:
         return Response(content=outcome.text, status_code=outcome.status,
                         headers=outcome.headers, media_type="text/plain")
@@ -658,7 +682,8 @@ def create_app(
         events.subscribe(dispatcher.notify)
     services = Services(
         store=store, runtime=runtime, registry=registry, metrics=meters,
-        ingest=IngestService(registry, runtime, limiter, meters, events),
+        ingest=IngestService(registry, runtime, limiter, meters, events,
+                             public_url=os.environ.get("HOOKPLANE_PUBLIC_URL") or None),
         records=RecordsService(registry, runtime, events, auth=auth),
         jobs=(JobRunner(registry, runtime, outbound, meters, events=events, worker=worker,
                         lease_seconds=lease_seconds) if run_jobs else None),
@@ -707,8 +732,8 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            healthz, readyz, metrics, ingest, create_record, list_records, get_record,
-            update_record, delete_record,
+            healthz, readyz, metrics, ingest, ingest_handshake, create_record, list_records,
+            get_record, update_record, delete_record,
             Router(path="/admin", guards=[_admin_guard], route_handlers=[
                 admin_list_inbound, admin_inbound_deliveries, admin_rotate_inbound,
                 admin_list_triggers, admin_trigger_deliveries, admin_test_trigger,

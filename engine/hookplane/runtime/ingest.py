@@ -27,14 +27,16 @@ import anyio.to_thread
 
 from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping import MISSING, get_path, render_value
+from hookplane.presets import PRESETS
+from hookplane.runtime import handshakes
 from hookplane.runtime.batch import GroupCommitter
 from hookplane.runtime.events import WriteEvents
-from hookplane.runtime.handshakes import FORM_BODIES, answer
+from hookplane.runtime.handshakes import FORM_BODIES, answer, challenge
 from hookplane.runtime.metrics import Metrics
 from hookplane.runtime.network import allowed, client_address, header_list, rate_key
 from hookplane.runtime.ratelimit import RateLimiter
 from hookplane.runtime.registry import EnvironmentView, InboundView, Registry
-from hookplane.runtime.verify import stripe_event_id, verify
+from hookplane.runtime.verify import body_delivery_id, verify
 from hookplane.state.runtime import (
     CreateRecord,
     Dedup,
@@ -194,10 +196,47 @@ def _is_json(content_type: str | None) -> bool:
                                            and media.endswith("+json"))
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """How a request arrived: its method, raw path and raw query string (the URL-signing
+    presets rebuild the URL the sender called from these and ``HOOKPLANE_PUBLIC_URL``)."""
+
+    method: str = "POST"
+    path: str = ""
+    query: str = ""
+
+    def parameters(self) -> dict[str, str]:
+        """The query's parameters that appear once (a repeated one is left out)."""
+        try:
+            pairs = urllib.parse.parse_qsl(self.query, keep_blank_values=True,
+                                           max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:
+            return {}
+        seen: dict[str, str] = {}
+        repeated: set[str] = set()
+        for name, value in pairs:
+            if name in seen:
+                repeated.add(name)
+            seen[name] = value
+        return {name: value for name, value in seen.items() if name not in repeated}
+
+    def url(self, public_url: str | None) -> str | None:
+        if not public_url:
+            return None
+        return public_url.rstrip("/") + self.path + (f"?{self.query}" if self.query else "")
+
+
+POST = Arrival()
+
+
 class IngestService:
     def __init__(self, registry: Registry, store: RuntimeStore, limiter: RateLimiter,
                  metrics: Metrics, events: WriteEvents, *,
-                 committer: GroupCommitter | None = None) -> None:
+                 committer: GroupCommitter | None = None,
+                 public_url: str | None = None) -> None:
+        self.public_url = public_url
+        """``HOOKPLANE_PUBLIC_URL``: the base of the URL providers call (Twilio, Square and
+        HubSpot sign it)."""
         self.registry = registry
         self.store = store
         self.committer = committer or GroupCommitter(store)
@@ -207,7 +246,7 @@ class IngestService:
 
     async def handle(self, environment: str, webhook_id: str, *, peer: str | None,
                      headers: Mapping[str, str], content_length: int | None,
-                     chunks: AsyncIterator[bytes]) -> Outcome:
+                     chunks: AsyncIterator[bytes], arrival: Arrival = POST) -> Outcome:
         started = time.perf_counter()
         view = self.registry.get(environment)
         hook = view.inbound.get(webhook_id) if view is not None else None
@@ -229,7 +268,7 @@ class IngestService:
             outcome = await self._answer(view, hook, client=client, headers=headers,
                                          content_length=content_length, chunks=chunks,
                                          entry=entry, environment=environment,
-                                         webhook_id=webhook_id)
+                                         webhook_id=webhook_id, arrival=arrival)
             self.events.tracing.annotate(span, status_code=outcome.status,
                                          reason=outcome.reason, record_id=outcome.record_id)
             if outcome.status >= 400:
@@ -247,11 +286,12 @@ class IngestService:
     async def _answer(self, view: EnvironmentView | None, hook: InboundView | None, *,
                       client: Any, headers: Mapping[str, str],
                       content_length: int | None, chunks: AsyncIterator[bytes],
-                      entry: LogEntry, environment: str, webhook_id: str) -> Outcome:
+                      entry: LogEntry, environment: str, webhook_id: str,
+                      arrival: Arrival) -> Outcome:
         try:
             return await self._checks(view, hook, client=client, headers=headers,
                                       content_length=content_length, chunks=chunks,
-                                      log=entry)
+                                      log=entry, arrival=arrival)
         except DatabaseUnavailable as exc:  # nothing was written: the sender retries later
             return Outcome(503, {"error": "state database unavailable; the delivery was "
                                  "not stored, try again"}, "unavailable",
@@ -276,7 +316,8 @@ class IngestService:
 
     async def _checks(self, view: EnvironmentView | None, hook: InboundView | None, *,
                       client: Any, headers: Mapping[str, str], content_length: int | None,
-                      chunks: AsyncIterator[bytes], log: LogEntry) -> Outcome:
+                      chunks: AsyncIterator[bytes], log: LogEntry,
+                      arrival: Arrival = POST) -> Outcome:
         if view is None or hook is None:
             return Outcome(404, {"error": "unknown inbound webhook"}, "unknown_webhook")
         spec = hook.spec
@@ -294,6 +335,21 @@ class IngestService:
         if not decision.allowed:
             return Outcome(429, {"error": "rate limited"}, "rate_limited",
                            headers={"Retry-After": str(decision.retry_after)})
+        unsigned = challenge(spec.auth, method=arrival.method, headers=headers,
+                             query=arrival.parameters())
+        if unsigned is not None or arrival.method != "POST":
+            # unverified: paced on the budget of failed verifications, like a forgery
+            paced = self.limiter.check(f"{hook.id}:failed", bucket, requests=rate.requests,
+                                       per_seconds=rate.per_seconds)
+            if not paced.allowed:
+                return Outcome(429, {"error": "rate limited"}, "rate_limited",
+                               headers={"Retry-After": str(paced.retry_after)})
+            if unsigned is None:
+                return Outcome(405, {"error": "this inbound webhook takes POST"},
+                               "method_not_allowed", headers={"Allow": "POST"})
+            return Outcome(unsigned.status, unsigned.json or {}, unsigned.reason,
+                           text=unsigned.text, detail=unsigned.detail,
+                           headers={"X-Content-Type-Options": "nosniff"})
         limit = spec.max_body_bytes
         if content_length is not None and content_length > limit:
             return Outcome(413, {"error": f"body larger than {limit} bytes"}, "too_large")
@@ -323,8 +379,10 @@ class IngestService:
             return Outcome(400, {"error": f"body is not {what}: {detail}"},
                            "bad_form" if form else "bad_json")
         secrets = hook.secrets
+        preset = PRESETS[spec.auth.type]
         result = verify(spec.auth, headers=headers, body=body, secrets=secrets,
-                        token_hashes=hook.token_hashes)
+                        token_hashes=hook.token_hashes, method=arrival.method,
+                        url=arrival.url(self.public_url) if preset.signs_url else None)
         if not result.ok:
             self.metrics.verification_failed(result.reason)
             failed = self.limiter.check(f"{hook.id}:failed", bucket, requests=rate.requests,
@@ -343,16 +401,19 @@ class IngestService:
         secret = (secrets[result.secret_index]
                   if result.secret_index is not None and result.secret_index < len(secrets)
                   else None)
-        handshake = answer(spec.auth.type, headers=headers, payload=payload, secret=secret)
+        handshake = answer(spec.auth, headers=headers, payload=payload, secret=secret,
+                           query=arrival.parameters())
         if handshake is not None:  # answered as the provider asks; never a record
             return Outcome(handshake.status, handshake.json or {}, handshake.reason,
                            text=handshake.text, detail=handshake.detail,
                            delivery_id=result.delivery_id)
+        if isinstance(payload, list) and preset.array_key is not None:
+            payload = {preset.array_key: payload}  # a batch of events (HubSpot, SendGrid)
         if not isinstance(payload, dict):
             return Outcome(400, {"error": "the body must be a JSON object"}, "bad_json")
         delivery_id = result.delivery_id
-        if delivery_id is None and spec.auth.type == "stripe":
-            delivery_id = stripe_event_id(body)
+        if delivery_id is None:
+            delivery_id = body_delivery_id(auth_type=spec.auth.type, payload=payload)
         dedup = None
         if delivery_id is not None:
             delivery_id = delivery_id[:MAX_ID_LENGTH]
@@ -366,6 +427,10 @@ class IngestService:
                            "duplicate")
         if delivery_id is not None:
             outcome.body.setdefault("delivery_id", delivery_id)
+        reply = handshakes.accepted(spec.auth.type, payload) if outcome.status < 300 else None
+        if reply is not None:  # the answer the provider expects (Discord: deferred)
+            outcome.body = reply
+            outcome.status = 200
         return outcome
 
     def _trace(self) -> dict[str, Any]:

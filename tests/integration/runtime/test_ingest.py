@@ -409,5 +409,6 @@ def test_slack_form_bodies_interactivity_and_slash_commands(runtime: Runtime) ->
                            content_type="application/x-www-form-urlencoded",
                            secret="guess")
     assert tampered.status_code == 401
-    github = rt.post("github", command, {"Content-Type": "application/x-www-form-urlencoded"})
-    assert github.status_code == 415
+    plain = rt.post("plain", command, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert plain.status_code == 415
+    assert plain.json() == {"error": "send JSON (Content-Type: application/json)"}

@@ -488,7 +488,8 @@ CASES = [
     case("inbound_webhooks:\n  w:\n    collection: incidents\n"
          "    auth: {type: github, tolerance_seconds: 60}\n", "main.yaml:4:11",
          "'tolerance_seconds' applies to timestamped schemes (stripe, slack, zoom, twitch, "
-         "standard_webhooks, hmac with timestamp_header), not 'github'",
+         "standard_webhooks, svix, paddle, discord, sendgrid, mailgun, zendesk, hubspot, "
+         "linear, hmac with timestamp_header), not 'github'",
          id="tolerance-untimestamped"),
     case("inbound_webhooks:\n  w:\n    collection: incidents\n    auth: {type: githb}\n",
          "main.yaml:4:18", "(did you mean 'github'?)", id="auth-type-typo"),

@@ -1,0 +1,104 @@
+"""Discord interactions: ``X-Signature-Ed25519: <hex>``, an Ed25519 signature of
+``X-Signature-Timestamp`` followed by the body, under the application's public key
+(``auth.public_key``, hex; discord.com/developers/docs/interactions, "Security and
+Authorization"). A verified PING is answered PONG; other interactions are stored and
+answered with a deferred response, as Discord requires an answer within 3 seconds."""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hookplane.presets._kit import (
+    Answer,
+    AuthOptions,
+    Delivery,
+    Docs,
+    Handshake,
+    Preset,
+    Reject,
+    check_time,
+    hex_digest,
+    utf8,
+)
+
+SIGNATURE = "X-Signature-Ed25519"
+STAMP = "X-Signature-Timestamp"
+
+
+def _key(text: str) -> Ed25519PublicKey | None:
+    raw = hex_digest(text.strip(), 32)
+    if raw is None:
+        return None
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def check_public_key(text: str) -> str | None:
+    if _key(text) is None:
+        return ("is not an Ed25519 public key: 64 hex digits, the *Public Key* on the "
+                "application's General Information page")
+    return None
+
+
+def verify(auth: AuthOptions, delivery: Delivery) -> str:
+    signature = hex_digest(delivery.require(SIGNATURE), 64)
+    timestamp = delivery.require(STAMP)
+    if signature is None:
+        raise Reject("malformed_header", f"{SIGNATURE} is not '<128 hex digits>'")
+    check_time(delivery, auth, timestamp, STAMP, 300)
+    key = _key(auth.public_key or "")
+    if key is None:
+        raise Reject("bad_signature", "no usable public key is configured for this webhook")
+    try:
+        key.verify(signature, (utf8(timestamp) or b"") + delivery.body)
+    except InvalidSignature:
+        raise Reject("bad_signature",
+                     f"{SIGNATURE} does not match the body under the public key") from None
+    return f"{SIGNATURE} verified with the application's public key"
+
+
+def handshake(request: Handshake) -> Answer | None:
+    payload = request.payload
+    if not isinstance(payload, dict) or payload.get("type") != 1:
+        return None
+    return Answer(200, "handshake", "discord PING answered PONG", json={"type": 1})
+
+
+_DEFERRED: dict[int, dict[str, Any]] = {2: {"type": 5}, 3: {"type": 6},
+                                        4: {"type": 8, "data": {"choices": []}},
+             5: {"type": 5}}
+"""Interaction type → the deferred answer Discord accepts for it (command and modal: 5,
+deferred message; component: 6, deferred update; autocomplete: 8, no choices)."""
+
+
+def accepted(payload: object) -> dict[str, Any] | None:
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    answer = _DEFERRED.get(kind) if isinstance(kind, int) and not isinstance(kind, bool) \
+        else None
+    return dict(answer) if answer is not None else None
+
+
+PRESET = Preset(
+    name="discord", title="Discord interactions", verify=verify, secret="none",
+    scheme="`X-Signature-Ed25519: <hex>` of `{X-Signature-Timestamp}{body}` under the "
+           "application's public key",
+    credential_headers=("x-signature-ed25519",), timestamped=True, handshake=handshake,
+    options=frozenset({"public_key"}), required=frozenset({"public_key"}),
+    check_public_key=check_public_key, accepted=accepted,
+    replay="signed timestamp (Discord sends no delivery id; the interaction `id` is in the "
+           "body)",
+    docs=Docs(dashboard="Developer Portal → your application → *General Information*: "
+                        "*Interactions Endpoint URL* = the ingest URL; copy the *Public Key* "
+                        "into `auth.public_key` (it is not a secret).",
+              handshake="A signed PING (`{\"type\": 1}`) is answered `{\"type\": 1}` (PONG); "
+                        "Discord refuses to save the URL otherwise. Other interactions are "
+                        "stored and answered with a deferred response (type 5, 6 or 8).",
+              sample={"type": 2, "id": "786008729715212338", "application_id": "7750",
+                      "data": {"name": "ping", "type": 1}, "token": "A_UNIQUE_TOKEN"}),
+)
