@@ -34,7 +34,9 @@ def test_generated_pages_are_up_to_date() -> None:
 def test_a_stale_or_missing_page_is_reported_and_regenerated(tmp_path: Path) -> None:
     (tmp_path / REFERENCE_DIR).mkdir(parents=True)
     (tmp_path / REFERENCE_DIR / "cli.md").write_text("old\n", encoding="utf-8")
-    assert sorted(p.name for p in stale_pages(tmp_path)) == sorted(PAGES)
+    assert sorted(p.relative_to(REFERENCE_DIR).as_posix()
+                  for p in stale_pages(tmp_path)) == sorted(PAGES)
+    assert {"providers.md", "samples/github.json"} <= set(PAGES)
     runner = CliRunner()
     check = runner.invoke(docs_command, ["--check", "-C", str(tmp_path)])
     assert check.exit_code == 1

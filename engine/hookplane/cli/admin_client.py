@@ -23,8 +23,8 @@ from urllib.parse import quote, urlsplit
 
 from hookplane.errors import HookplaneError, ServerUnreachable
 
-__all__ = ["DEFAULT_SERVER", "SERVER_VAR", "AdminAnswer", "ServerUnreachable", "post",
-           "server_url"]
+__all__ = ["DEFAULT_SERVER", "SERVER_VAR", "AdminAnswer", "RawAnswer", "ServerUnreachable",
+           "post", "send", "server_url"]
 
 SERVER_VAR = "HOOKPLANE_SERVER_URL"
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -73,6 +73,29 @@ def post(server: str, path_parts: list[str], *, token: str) -> AdminAnswer:
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ServerUnreachable(f"no server answered at {server}: {reason}") from exc
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def send(url: str, *, body: bytes, headers: dict[str, str], method: str = "POST") -> RawAnswer:
+    """One request to the operator's own server (``inbound-webhooks simulate``): no proxies,
+    no redirects; any HTTP answer is returned, :class:`ServerUnreachable` when none came."""
+    request = urllib.request.Request(url, data=body, method=method,
+                                     headers={"User-Agent": "hookplane-cli", **headers})
+    try:
+        with _OPENER.open(request, timeout=_TIMEOUT) as response:
+            return RawAnswer(response.status, response.headers.get("content-type", ""),
+                             response.read(64 * 1024))
+    except urllib.error.HTTPError as exc:
+        return RawAnswer(exc.code, exc.headers.get("content-type", ""), exc.read(64 * 1024))
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ServerUnreachable(f"no server answered at {url}: {reason}") from exc
 
 
 def _json(data: bytes) -> dict[str, Any]:

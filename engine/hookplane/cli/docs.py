@@ -5,7 +5,9 @@
   the example projects that the test suite validates);
 - ``docs/reference/cli.md`` from the click command tree of :mod:`hookplane.cli.main`;
 - ``docs/reference/http-api.md`` from the OpenAPI document of the runtime
-  (:func:`hookplane.runtime.app.create_app`).
+  (:func:`hookplane.runtime.app.create_app`);
+- ``docs/reference/providers.md`` and ``docs/reference/samples/`` from the inbound preset
+  registry (:mod:`hookplane.cli.provider_docs`).
 
 Regenerate with ``python -m hookplane.cli.docs`` (``--check`` only reports stale pages and
 exits 1; the test suite runs the same check).
@@ -14,6 +16,7 @@ exits 1; the test suite runs the same check).
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import itertools
 import json
@@ -33,6 +36,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from hookplane.cli.provider_docs import providers_reference, samples
 from hookplane.config import models
 
 REFERENCE_DIR = Path("docs") / "reference"
@@ -667,10 +671,16 @@ def http_reference(document: dict[str, Any] | None = None,
 
 # --------------------------------------------------------------------------- pages
 
+def _fixed(text: str, root: Path) -> str:
+    return text
+
+
 PAGES: dict[str, Callable[[Path], str]] = {
     "yaml.md": yaml_reference,
     "cli.md": lambda root: cli_reference(),
     "http-api.md": lambda root: http_reference(),
+    "providers.md": lambda root: providers_reference(),
+    **{name: functools.partial(_fixed, text) for name, text in samples().items()},
 }
 """File name under ``docs/reference/`` -> its generator (given the project root)."""
 

@@ -142,6 +142,10 @@ def _group(kind: str, title: str) -> click.Group:
         add_commands(group)
 
     if kind == "inbound_webhooks":
+        from hookplane.cli.simulate import add_command
+
+        add_command(group)
+
         @group.command("deliveries")
         @click.argument("environment")
         @click.argument("name")

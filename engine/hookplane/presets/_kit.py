@@ -286,6 +286,13 @@ def signed(header: str, delivery: Delivery, parse: Callable[[str], bytes | None]
                  algorithm=algorithm)
 
 
+def example_id(body: bytes, now: float) -> str:
+    """A delivery id for a simulated delivery, UUID-shaped: each body and moment its own
+    (``simulate`` run twice is two deliveries), the same for the same inputs (the docs)."""
+    digest = hashlib.sha256(body + repr(now).encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
 def body_field(document: Any, *path: str) -> str | None:
     """A string (or integer) at ``path`` of a parsed body, as text; None when absent."""
     value = document
@@ -387,6 +394,8 @@ class Preset:
     sign: Callable[[bytes, str, float, str], tuple[dict[str, str], bytes]] | None = None
     """``(body, secret, now, url) -> (headers, body)`` the way the provider signs
     (``simulate``; Mailgun and Graph put the signature in the body)."""
+    signs_with_private_key: bool = False
+    """``sign`` takes a private key (a test key pair's), not the webhook's secret."""
     secret: SecretIssuer = "either"
     secret_env: str = ""
     """The environment variable the docs suggest for a provider-issued secret."""

@@ -6,7 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from hookplane.presets._kit import AuthOptions, Delivery, Docs, Preset, after, hex_digest, signed
+from hookplane.presets._kit import (
+    AuthOptions,
+    Delivery,
+    Docs,
+    Preset,
+    after,
+    example_id,
+    hex_digest,
+    signed,
+)
 
 HEADER = "X-Hub-Signature"
 
@@ -19,7 +28,7 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {HEADER: f"sha256={digest}", "X-Event-Key": "repo:push",
-            "X-Request-UUID": "2e2a7a36-9d9b-4a4e-b0e2-3a2c36d2b0c1"}, body
+            "X-Request-UUID": example_id(body, now)}, body
 
 
 PRESET = Preset(

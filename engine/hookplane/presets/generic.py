@@ -7,7 +7,6 @@ import base64
 import binascii
 import hashlib
 import hmac as _hmac
-import secrets as _secrets
 from collections.abc import Callable, Sequence
 
 from hookplane.presets._kit import (
@@ -155,7 +154,7 @@ def _standard(prefix_: str) -> tuple[Callable[[AuthOptions, Delivery], str],
                      delivery.body)
 
     def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
-        message_id = f"msg_{_secrets.token_hex(12)}"
+        message_id = "msg_" + hashlib.sha256(body + str(now).encode()).hexdigest()[:24]
         timestamp = str(int(now))
         key = standard_key(secret) or b""
         mac = _hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256)
@@ -174,7 +173,7 @@ HMAC = Preset(
            "`sha256=` optional; `encoding: base64`; with `timestamp_header` it covers "
            "`{timestamp}.{body}`",
     delivery_id_headers=("x-webhook-id", "webhook-id"),
-    replay="signed timestamp with `timestamp_header`; none without",
+    replay="a signed timestamp with `timestamp_header`; none without",
     options=frozenset({"header", "encoding", "timestamp_header", "tolerance_seconds"}),
     docs=Docs(dashboard="Give the sender the ingest URL and the secret "
                         "(`hookplane inbound-webhooks get ENV NAME --show-secret`).",

@@ -7,7 +7,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from hookplane.presets._kit import AuthOptions, Delivery, Docs, Preset, after, hex_digest, signed
+from hookplane.presets._kit import (
+    AuthOptions,
+    Delivery,
+    Docs,
+    Preset,
+    after,
+    example_id,
+    hex_digest,
+    signed,
+)
 
 
 def verify(auth: AuthOptions, delivery: Delivery) -> str:
@@ -18,7 +27,7 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, body
+            "X-GitHub-Delivery": example_id(body, now)}, body
 
 
 PRESET = Preset(

@@ -6,7 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from hookplane.presets._kit import AuthOptions, Delivery, Docs, Preset, Reject, utf8, utf8_keys
+from hookplane.presets._kit import (
+    AuthOptions,
+    Delivery,
+    Docs,
+    Preset,
+    Reject,
+    example_id,
+    utf8,
+    utf8_keys,
+)
 
 HEADER = "X-Gitlab-Token"
 
@@ -28,8 +37,8 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
     return {HEADER: secret, "X-Gitlab-Event": "Push Hook",
-            "X-Gitlab-Event-UUID": "13792a34-cac6-4fda-95a8-c58e00a3954e",
-            "Idempotency-Key": "f5e5f430-f57b-4e6e-9fac-d9128cd7232f"}, body
+            "X-Gitlab-Event-UUID": example_id(body, now),
+            "Idempotency-Key": example_id(body, now)}, body
 
 
 PRESET = Preset(

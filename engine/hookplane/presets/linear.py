@@ -15,6 +15,7 @@ from hookplane.presets._kit import (
     Preset,
     Reject,
     check_age,
+    example_id,
     hex_digest,
     match,
     parsed,
@@ -45,7 +46,7 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
         document["webhookTimestamp"] = int(now * 1000)
         body = json.dumps(document).encode()
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {HEADER: digest, "Linear-Delivery": "234d1a4e-b617-4388-90fe-adc3633d6b72",
+    return {HEADER: digest, "Linear-Delivery": example_id(body, now),
             "Linear-Event": "Issue"}, body
 
 

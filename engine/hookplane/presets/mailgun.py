@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 
 from hookplane.presets._kit import (
     AuthOptions,
@@ -45,7 +44,8 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
     document = json.loads(body)
-    timestamp, token = str(int(now)), secrets.token_hex(25)
+    timestamp = str(int(now))
+    token = hashlib.sha256(body + timestamp.encode()).hexdigest()[:50]
     digest = hmac.new(secret.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     document["signature"] = {"timestamp": timestamp, "token": token, "signature": digest}
     return {}, json.dumps(document).encode()

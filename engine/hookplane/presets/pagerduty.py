@@ -7,7 +7,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from hookplane.presets._kit import AuthOptions, Delivery, Docs, Preset, after, hex_digest, signed
+from hookplane.presets._kit import (
+    AuthOptions,
+    Delivery,
+    Docs,
+    Preset,
+    after,
+    example_id,
+    hex_digest,
+    signed,
+)
 
 HEADER = "X-PagerDuty-Signature"
 
@@ -20,7 +29,7 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {HEADER: f"v1={digest}", "X-Webhook-Id": "5ac64822-2b6c-4b94-b1a6-5f4f37c2d6b6"}, body
+    return {HEADER: f"v1={digest}", "X-Webhook-Id": example_id(body, now)}, body
 
 
 PRESET = Preset(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -83,3 +84,16 @@ PRESET = Preset(
               sample=[{"email": "alice@example.com", "event": "delivered",
                        "sg_event_id": "sg_event_id", "timestamp": 1513299569}]),
 )
+
+
+def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
+    """``secret`` is a test key pair's private half, PEM (PKCS #8) text."""
+    key = serialization.load_pem_private_key(secret.encode(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the private key is not an ECDSA key")
+    timestamp = str(int(now))
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {SIGNATURE: base64.b64encode(signature).decode(), STAMP: timestamp}, body
+
+
+PRESET = dataclasses.replace(PRESET, sign=sign, signs_with_private_key=True)

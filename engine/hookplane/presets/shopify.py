@@ -7,7 +7,15 @@ import base64
 import hashlib
 import hmac
 
-from hookplane.presets._kit import AuthOptions, Delivery, Docs, Preset, base64_digest, signed
+from hookplane.presets._kit import (
+    AuthOptions,
+    Delivery,
+    Docs,
+    Preset,
+    base64_digest,
+    example_id,
+    signed,
+)
 
 
 def verify(auth: AuthOptions, delivery: Delivery) -> str:
@@ -19,7 +27,7 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
     mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return {"X-Shopify-Hmac-Sha256": base64.b64encode(mac).decode(),
             "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"}, body
+            "X-Shopify-Webhook-Id": example_id(body, now)}, body
 
 
 PRESET = Preset(

@@ -20,6 +20,7 @@ from hookplane.presets._kit import (
     Preset,
     Reject,
     base64_digest,
+    example_id,
     match,
     parsed,
     utf8,
@@ -99,7 +100,7 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
     mac = hmac.new(secret.encode(), data.encode(), hashlib.sha1).digest()
     return {HEADER: base64.b64encode(mac).decode(),
             "Content-Type": "application/x-www-form-urlencoded",
-            "I-Twilio-Idempotency-Token": "4b1f2a77-2f3e-4e4e-9a3c-0f6a7e1b9c55"}, body
+            "I-Twilio-Idempotency-Token": example_id(body, now)}, body
 
 
 PRESET = Preset(

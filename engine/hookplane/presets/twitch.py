@@ -19,6 +19,7 @@ from hookplane.presets._kit import (
     after,
     bad_handshake,
     check_rfc3339,
+    example_id,
     hex_digest,
     match,
     parsed,
@@ -46,7 +47,7 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 
 
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
-    message_id = "e76c6bd4-55c9-4987-8304-da1588d8988b"
+    message_id = example_id(body, now)
     timestamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     digest = hmac.new(secret.encode(), (message_id + timestamp).encode() + body,
                       hashlib.sha256).hexdigest()

@@ -16,6 +16,7 @@ from hookplane.presets._kit import (
     Preset,
     base64_digest,
     check_rfc3339,
+    example_id,
     match,
     parsed,
     utf8,
@@ -39,7 +40,7 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
     timestamp = datetime.fromtimestamp(int(now), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     mac = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
     return {HEADER: base64.b64encode(mac).decode(), STAMP: timestamp,
-            "X-Zendesk-Webhook-Invocation-Id": "8350205582"}, body
+            "X-Zendesk-Webhook-Invocation-Id": example_id(body, now)}, body
 
 
 PRESET = Preset(

@@ -468,8 +468,10 @@ INVALID = [
         ["inbound-webhooks", "create", "preview", "x", "--collection", "incidents",
          "--auth", "stripee", "--source-binding", "incidents"],
         "Error: --auth: 'stripee' is not an authentication type (did you mean 'stripe'?); "
-        "types are hmac, static_header, bearer, standard_webhooks, github, stripe, slack, "
-        "shopify, pagerduty, zoom, twitch\n"
+        "types are hmac, static_header, bearer, standard_webhooks, svix, github, gitlab, "
+        "bitbucket, stripe, paddle, shopify, square, slack, discord, zoom, twitch, meta, "
+        "twilio, sendgrid, mailgun, pagerduty, zendesk, intercom, hubspot, linear, typeform, "
+        "dropbox, msgraph\n"
         "Error: --source-binding: 'incidents' is not COLLECTION/SOURCE; write "
         "incidents/pagerduty or '{\"collection\":\"incidents\",\"source\":\"pagerduty\"}'\n",
         id="problems-are-reported-together"),
