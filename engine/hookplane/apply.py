@@ -23,6 +23,7 @@ from hookplane.config.loader import environment_files, environments_root
 from hookplane.errors import ApplyError, PlanError, StaleStateError
 from hookplane.plan.model import Action, Change, Plan
 from hookplane.plan.planfile import config_file_changes, dump_plan_file, load_plan_file
+from hookplane.presets import PRESETS
 from hookplane.state.operations import Create, Delete, Move, Operation, Update
 from hookplane.state.store import AuditRecord, Store
 
@@ -104,13 +105,12 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
                             f"(referenced by {path} as ${{env:{name}}})")
         if missing:
             continue
-        if _standard_secret(change, path) and value.startswith("whsec_") \
-                and not _base64(value[6:]):
+        problem = _secret_problem(change, path, value)
+        if problem is not None:
             names = ", ".join(f"${{env:{name}}}" for name in ENV_REF.findall(text))
             spaces = "; it has leading or trailing whitespace" if value != value.strip() else ""
-            problems.append(f"{change.address}: the value behind {path} starts with 'whsec_' "
-                            "but is not valid base64 after it, so no Standard Webhooks library "
-                            f"could use it (check {names}{spaces}; its value is not shown)")
+            problems.append(f"{change.address}: the value behind {path} {problem} "
+                            f"(check {names}{spaces}; its value is not shown)")
             continue
         expected = change.fingerprints.get(path)
         if expected is not None and store.fingerprint(value) != expected:
@@ -122,15 +122,22 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
     return values
 
 
-def _standard_secret(change: Change, path: str) -> bool:
-    """A secret Standard Webhooks libraries decode: a trigger's signing secret (deliveries
-    carry webhook-signature), an inbound ``standard_webhooks`` secret. (Stripe's ``whsec_``
-    secrets are not base64 and are used as text.)"""
-    if path == "signing.secret":
-        return change.kind == "triggers"
+def _secret_problem(change: Change, path: str, value: str) -> str | None:
+    """What is wrong with a resolved secret, never showing it: a trigger's signing secret
+    (Standard Webhooks libraries decode a ``whsec_`` one), an inbound webhook's secret as its
+    preset requires (:attr:`hookplane.presets.Preset.check_secret`)."""
+    if path == "signing.secret" and change.kind == "triggers":
+        if value.startswith("whsec_") and not _base64(value[6:]):
+            return ("starts with 'whsec_' but is not valid base64 after it, so no Standard "
+                    "Webhooks library could use it")
+        return None
     auth = (change.after or {}).get("auth")
-    return path == "auth.secret" and isinstance(auth, dict) and \
-        auth.get("type") == "standard_webhooks"
+    if path != "auth.secret" or change.kind != "inbound_webhooks" or not isinstance(auth, dict):
+        return None
+    preset = PRESETS.get(str(auth.get("type", "hmac")))
+    if preset is None or preset.check_secret is None:
+        return None
+    return preset.check_secret(value)
 
 
 def _base64(text: str) -> bool:

@@ -23,7 +23,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "mapping": frozenset({"config", "errors"}),
     "plan": frozenset({"config", "mapping", "errors"}),
     "state": frozenset({"config", "mapping", "errors"}),
-    "apply": frozenset({"config", "mapping", "plan", "state", "errors"}),
+    "apply": frozenset({"config", "mapping", "plan", "presets", "state", "errors"}),
     "yamledit": frozenset({"config", "errors"}),
     "promote": frozenset({"config", "mapping", "plan", "state", "yamledit", "errors"}),
     "authoring": frozenset({"config", "mapping", "plan", "yamledit", "errors"}),
@@ -242,7 +242,7 @@ def test_checker_enforces_apply_promote_and_runtime() -> None:
         "hookplane.cli.main": "from hookplane import __version__\nfrom hookplane.apply import x\n",
     }) == [
         "hookplane.apply:1: hookplane.runtime: apply may import only config, errors, mapping, "
-        "plan, state",
+        "plan, presets, state",
         "hookplane.promote:1: hookplane.cli.common: nothing outside cli imports cli",
         "hookplane.runtime.ingest:1: hookplane.plan: runtime may import only config, errors, "
         "mapping, presets, state",

@@ -140,7 +140,9 @@ def providers_reference() -> str:
         window = f"{preset.tolerance} s" if preset.timestamped else "—"
         protected = ("**yes**" if preset.timestamped
                      else "opt-in" if preset.name == "hmac" else "no")
-        lines.append(f"| `{preset.name}` | {protected}: {preset.replay or 'none'} | {window} |")
+        unsigned = "" if preset.signs_body else " The body is not signed."
+        lines.append(f"| `{preset.name}` | {protected}: {preset.replay or 'none'}.{unsigned} | "
+                     f"{window} |")
     lines += ["", "`tolerance_seconds` changes the window of a timestamped type (1–86400 s)."]
     for preset in PRESETS.values():
         if preset.docs is None:

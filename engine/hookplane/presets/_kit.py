@@ -404,6 +404,9 @@ class Preset:
     delivery_id_headers: tuple[str, ...] = ()
     body_delivery_id: Callable[[Any], str | None] | None = None
     """The provider's delivery id from the parsed body, when it is not in a header."""
+    signs_body: bool = True
+    """False where the credential does not cover the body (a static token, Graph's
+    clientState, Mailgun's token): anyone holding it can send any body."""
     timestamped: bool = False
     tolerance: int = DEFAULT_TOLERANCE_SECONDS
     replay: str = ""
@@ -426,6 +429,9 @@ class Preset:
     accepted: Callable[[Any], dict[str, Any] | None] | None = None
     """The JSON to answer a stored event with, when the provider expects a particular
     answer (Discord's deferred interaction response); None keeps Hookplane's own."""
+    check_secret: Callable[[str], str | None] | None = None
+    """Says what is wrong with a ``${env:}`` secret's value (checked at apply; the value is
+    never shown), e.g. a ``whsec_`` secret that is not base64, a Twitch secret too short."""
     check_public_key: Callable[[str], str | None] | None = None
     """Says what is wrong with an ``auth.public_key`` (None when it is usable)."""
     docs: Docs | None = None

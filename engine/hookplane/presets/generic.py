@@ -119,6 +119,14 @@ def standard_key(secret: str) -> bytes | None:
         return None
 
 
+def check_standard_secret(secret: str) -> str | None:
+    """A ``whsec_`` secret must be base64 after the prefix: the libraries decode it."""
+    if secret.startswith(_WHSEC) and standard_key(secret) is None:
+        return ("starts with 'whsec_' but is not valid base64 after it, so no Standard "
+                "Webhooks library could use it")
+    return None
+
+
 def _standard_keys(secrets: Sequence[str]) -> list[tuple[int, bytes]]:
     keys = []
     for index, secret in enumerate(secrets):
@@ -180,7 +188,7 @@ HMAC = Preset(
               sample={"event": "order.created", "order": {"id": "ord_1", "total": 12.5}}),
 )
 STATIC_HEADER = Preset(
-    name="static_header", title="Static header", verify=_verify_static,
+    name="static_header", title="Static header", verify=_verify_static, signs_body=False,
     scheme="`auth.header` equal to the secret",
     replay="none (the same header every time)",
     options=frozenset({"header"}), required=frozenset({"header"}),
@@ -200,6 +208,7 @@ STANDARD_WEBHOOKS = Preset(
            "`{id}.{timestamp}.{body}`, key = base64 of the secret (with or without `whsec_`)",
     credential_headers=("webhook-signature",), delivery_id_headers=("webhook-id",),
     timestamped=True, replay="signed timestamp and signed id",
+    check_secret=check_standard_secret,
     docs=Docs(dashboard="Give the sender the ingest URL and the secret; senders using the "
                         "Standard Webhooks libraries take it as is (`whsec_…`).",
               sample={"type": "invoice.paid", "data": {"id": "inv_1", "amount": 1200}}),
@@ -211,6 +220,7 @@ SVIX = Preset(
            "`{id}.{timestamp}.{body}`, key = base64 of the `whsec_…` secret",
     credential_headers=("svix-signature",), delivery_id_headers=("svix-id",),
     timestamped=True, replay="signed timestamp and signed id",
+    check_secret=check_standard_secret,
     docs=Docs(dashboard="In the sender's webhook settings (Clerk: *Webhooks*, Resend: "
                         "*Webhooks*), add an endpoint with the ingest URL and copy its "
                         "*Signing Secret* (`whsec_…`) into the environment variable.",

@@ -43,6 +43,7 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
 
 PRESET = Preset(
     name="gitlab", title="GitLab", verify=verify, sign=sign,
+    signs_body=False,
     scheme="`X-Gitlab-Token` equal to the secret token",
     credential_headers=("x-gitlab-token",),
     delivery_id_headers=("idempotency-key", "x-gitlab-event-uuid"),

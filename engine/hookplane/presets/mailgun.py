@@ -61,6 +61,7 @@ PRESET = Preset(
     scheme="body `signature.signature`: hex HMAC-SHA256 of `{signature.timestamp}"
            "{signature.token}`, 5 minutes",
     body_delivery_id=token_id, timestamped=True,
+    signs_body=False,
     replay="signed timestamp and a signed one-time token (the event itself is not signed)",
     docs=Docs(dashboard="*Sending → Webhooks*: add the ingest URL for each event type; the "
                         "key is the *HTTP webhook signing key* on the same page.",

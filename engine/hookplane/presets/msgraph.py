@@ -69,8 +69,16 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
     return {}, json.dumps(document).encode()
 
 
+def check_secret(secret: str) -> str | None:
+    if len(secret) > MAX_CLIENT_STATE:
+        return "is longer than 128 characters, the most Microsoft Graph keeps as clientState"
+    return None
+
+
 PRESET = Preset(
     name="msgraph", title="Microsoft Graph", verify=verify, sign=sign, challenge=challenge,
+    check_secret=check_secret,
+    signs_body=False,
     scheme="every notification's `clientState` equal to the secret",
     replay="none (Graph signs nothing; `clientState` is the same every time)",
     docs=Docs(dashboard="Create the subscription (`POST /subscriptions`) with "

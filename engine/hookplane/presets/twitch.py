@@ -79,13 +79,20 @@ def handshake(request: Handshake) -> Answer | None:
                   text=challenge)
 
 
+def check_secret(secret: str) -> str | None:
+    if not (10 <= len(secret) <= 100 and secret.isascii()):
+        return ("is not 10 to 100 ASCII characters, which Twitch requires of a subscription's "
+                "transport.secret")
+    return None
+
+
 PRESET = Preset(
     name="twitch", title="Twitch EventSub", verify=verify, sign=sign,
     scheme="`Twitch-Eventsub-Message-Signature: sha256=<hex>` over `{Message-Id}{Message-"
            "Timestamp}{body}`, RFC 3339 timestamp, 10 minutes",
     credential_headers=("twitch-eventsub-message-signature",),
     delivery_id_headers=("twitch-eventsub-message-id",), timestamped=True,
-    tolerance=TOLERANCE, handshake=handshake,
+    tolerance=TOLERANCE, handshake=handshake, check_secret=check_secret,
     replay="signed timestamp and signed message id",
     docs=Docs(dashboard="Create the subscription with the Helix API (`POST /eventsub/"
                         "subscriptions`): `transport.callback` = the ingest URL, "
