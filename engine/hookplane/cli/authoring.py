@@ -93,8 +93,8 @@ def trigger_create(obj: Context, /, environment: str, name: str, *, file: str | 
 @click.option("--collection", "--collection-scope", "collection", metavar="COLLECTION",
               help="The collection deliveries are stored in.")
 @click.option("--auth", metavar="TYPE",
-              help="hmac (default), static_header, bearer, standard_webhooks, github, stripe, "
-                   "slack, shopify, pagerduty, zoom, twitch.")
+              help="hmac (default), static_header, bearer, standard_webhooks, or a provider "
+                   "preset (github, stripe, slack, …: docs/reference/providers.md).")
 @click.option("--ingest-auth", metavar="JSON",
               help="The whole auth block: '{\"type\":\"static_header\",\"header\":"
                    "\"X-Account-Key\"}'.")

@@ -165,14 +165,19 @@ _NOTES: dict[tuple[str, str], str] = {
                                                 "fetch or by an invoke result.",
     ("Trigger", "external_write"): "Send the record, mapped, to a source's write endpoint "
                                    "instead of a `url`.",
-    ("Auth", "type"): "How the sender proves who it is (see the runtime guide).",
+    ("Auth", "type"): "How the sender proves who it is: a generic scheme or a provider "
+                      "preset ([providers](providers.md)).",
     ("Auth", "header"): "The header to read (`hmac`, `static_header`).",
     ("Auth", "encoding"): "Signature encoding for `hmac`.",
     ("Auth", "secret"): "Generated at apply, or `${env:NAME}`; required as `${env:NAME}` "
-                        "where the provider issues it (stripe, slack, shopify, pagerduty, "
-                        "zoom).",
-    ("Auth", "tolerance_seconds"): "Allowed clock skew for timestamped schemes (default "
-                                   "300 s; twitch 600 s, as Twitch documents).",
+                        "where the provider issues it (the *secret* column of "
+                        "[providers](providers.md)).",
+    ("Auth", "tolerance_seconds"): "Allowed clock skew for timestamped schemes (default: the "
+                                   "provider's documented window, else 300 s).",
+    ("Auth", "public_key"): "`discord`, `sendgrid`: the provider's public key (not a "
+                            "secret).",
+    ("Auth", "verify_token"): "`meta`: `${env:NAME}`, the verify token typed into Meta's "
+                              "dashboard.",
     ("Auth", "timestamp_header"): "`hmac` only, opt-in: the header with the Unix time the "
                                   "sender signed; the signature covers `{timestamp}.{body}` "
                                   "and stale timestamps are refused (replay protection).",
