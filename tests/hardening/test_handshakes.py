@@ -80,7 +80,9 @@ def test_slack_forms_are_accepted_and_other_types_still_refuse_them(server: Serv
         stored = server.post("slack", body, slack_headers(body), content_type=FORM)
         assert stored.status_code == 201, stored.text
     assert sorted(r["user_id"] for r in server.records()) == ["U1", "U2"]
-    for name, headers in (("github", {}), ("zoom", zoom_headers(command)),
+    unsigned = server.post("github", command, {}, content_type=FORM)  # GitHub posts forms too
+    assert unsigned.status_code == 401, unsigned.text
+    for name, headers in (("zoom", zoom_headers(command)),
                           ("twitch", twitch_headers(command, "notification",
                                                     secret=server.twitch_secret,
                                                     message_id="m-1"))):
