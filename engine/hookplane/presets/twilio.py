@@ -42,13 +42,13 @@ def _algorithm(delivery: Delivery) -> tuple[str, int]:
 
 
 def _ports(url: str) -> list[str]:
-    """The URL without and with its scheme's default port (Twilio signs either)."""
+    """The URL without and with its scheme's default port (Twilio signs either); the host
+    as written (Twilio signs it as given, not lower-cased)."""
     parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    userinfo = f"{userinfo}@" if userinfo else ""
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    userinfo += at
+    host = (hostport[:hostport.find("]") + 1] if hostport.startswith("[")
+            else hostport.partition(":")[0])
     port = parts.port or (443 if parts.scheme == "https" else 80)
     bare = parts._replace(netloc=f"{userinfo}{host}").geturl()
     ported = parts._replace(netloc=f"{userinfo}{host}:{port}").geturl()

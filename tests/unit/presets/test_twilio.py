@@ -73,6 +73,19 @@ def test_twilio_form_signed_by_the_sdk_with_and_without_the_port(
     assert _check(_headers(signature), _form(PARAMS), url=url).ok
 
 
+@pytest.mark.parametrize("url", [
+    "https://Hooks.Example.com/Ingest/prod/sms",  # the host as configured, not lower-cased
+    "https://HOOKS.example.com:443/sms",
+    "https://[2001:db8::1]/sms",
+    "https://[2001:db8::1]:8443/sms",
+])
+def test_twilio_url_is_signed_as_written(url: str) -> None:
+    validator = RequestValidator(TOKEN)
+    signature = validator.compute_signature(url, PARAMS)
+    assert validator.validate(url, PARAMS, signature)
+    assert _check(_headers(signature), _form(PARAMS), url=url).ok
+
+
 def test_twilio_repeated_parameters_and_encoding_as_the_sdk_signs_them() -> None:
     # a MultiDict (Flask's request.form): every value of a repeated name, sorted
     class MultiDict(dict[str, list[str]]):
