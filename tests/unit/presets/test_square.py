@@ -23,7 +23,7 @@ from hookplane.runtime.verify import VerifyResult, body_delivery_id, verify
 
 AUTH = Auth(type="square")
 HEADER = "x-square-hmacsha256-signature"
-# The example in Square's SDK tests and docs: this URL, key and body sign to SIGNATURE
+# The test vector of Square's SDKs (the same in each language's webhooks-helper tests)
 DOC_URL = "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9"
 DOC_KEY = "Ibxx_5AKakO-3qeNVR61Dw"
 DOC_BODY = (b'{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification",'

@@ -17,8 +17,8 @@ from hookplane.presets import PRESETS
 from hookplane.runtime.verify import VerifyResult, verify
 
 AUTH = Auth(type="svix")
-# Svix's documented example secret, message id, timestamp and body
-# (docs.svix.com/receiving/verifying-payloads/how-manual)
+# The published test vector of Svix and the Standard Webhooks specification: secret, message
+# id, timestamp, body and the signature they make
 DOC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 DOC_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 DOC_TIMESTAMP = 1614265330

@@ -44,8 +44,8 @@ def _headers(signature: str, content_type: str = FORM, **extra: str) -> dict[str
 
 
 def test_twilio_documented_example() -> None:
-    # twilio.com/docs/usage/security: this URL, these parameters and Auth Token 12345 sign to
-    # 0/KCTR6DLpKmkAf8muzZqo1nDgQ= (the SDK computes the same)
+    # Twilio's published example (twilio.com/docs/usage/security): this URL, these parameters
+    # and Auth Token 12345 sign to 0/KCTR6DLpKmkAf8muzZqo1nDgQ= (the SDK computes the same)
     validator = RequestValidator(TOKEN)
     assert validator.compute_signature(URL, PARAMS) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
     result = _check(_headers("0/KCTR6DLpKmkAf8muzZqo1nDgQ="), _form(PARAMS))
