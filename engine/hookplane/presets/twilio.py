@@ -1,10 +1,10 @@
 """Twilio: ``X-Twilio-Signature: <base64>`` HMAC-SHA1 (or HMAC-SHA256 when
 ``X-Twilio-Webhooks-Signature-Settings`` says ``algorithm=HMAC_SHA256``) of the URL Twilio
-called followed by every POST parameter, name then value, sorted by name; for a JSON body
-the URL carries ``bodySHA256=<hex SHA-256 of the body>`` and only the URL is signed
-(twilio.com/docs/usage/webhooks/webhooks-security). The URL is tried with and without the
-default port, as Twilio's own validator does. Set ``HOOKPLANE_PUBLIC_URL`` to the address
-Twilio is given."""
+called followed by every POST parameter, name then each distinct value, both sorted; for a
+JSON body the URL carries ``bodySHA256=<hex SHA-256 of the body>`` and only the URL is signed
+(twilio.com/docs/usage/webhooks/webhooks-security): any other body is refused, as nothing
+signed covers it. The URL is tried with and without the default port, as Twilio's own
+validator does. Set ``HOOKPLANE_PUBLIC_URL`` to the address Twilio is given."""
 
 from __future__ import annotations
 
@@ -43,27 +43,36 @@ def _algorithm(delivery: Delivery) -> tuple[str, int]:
 
 
 def _ports(url: str) -> list[str]:
-    """The URL without and with its scheme's default port (Twilio signs either)."""
+    """The URL without and with its scheme's default port (Twilio signs either); the host
+    as written (Twilio signs it as given, not lower-cased)."""
     parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    userinfo = f"{userinfo}@" if userinfo else ""
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    userinfo += at
+    host = (hostport[:hostport.find("]") + 1] if hostport.startswith("[")
+            else hostport.partition(":")[0])
     port = parts.port or (443 if parts.scheme == "https" else 80)
     bare = parts._replace(netloc=f"{userinfo}{host}").geturl()
     ported = parts._replace(netloc=f"{userinfo}{host}:{port}").geturl()
     return [bare, ported]
 
 
+def _is_form(delivery: Delivery) -> bool:
+    content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()
+    return content_type == "application/x-www-form-urlencoded"
+
+
 def _params(delivery: Delivery) -> str:
-    if (delivery.header("content-type") or "").split(";")[0].strip().lower() != \
-            "application/x-www-form-urlencoded":
+    if not _is_form(delivery):
         return ""
     try:
         pairs = urllib.parse.parse_qsl(delivery.body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         raise Reject("malformed_header", "the form body is not UTF-8") from None
+    return _joined(pairs)
+
+
+def _joined(pairs: list[tuple[str, str]]) -> str:
+    """Each name followed by each of its distinct values, both sorted (as Twilio signs)."""
     values: dict[str, set[str]] = {}
     for name, value in pairs:
         values.setdefault(name, set()).add(value)
@@ -81,6 +90,11 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
         expected = hashlib.sha256(delivery.body).hexdigest().encode()
         if params or not hmac.compare_digest(expected, query["bodySHA256"][0].encode()):
             raise Reject("bad_signature", "bodySHA256 does not match the body")
+    elif delivery.body and not _is_form(delivery):
+        # only form parameters and bodySHA256 tie a body to the signature: any other body
+        # (a replayed GET's signature covers the URL alone) would pass unchecked
+        raise Reject("bad_signature", "the body is not form parameters and the URL carries "
+                     "no bodySHA256: the signature does not cover it")
     digest = hashlib.sha256 if algorithm == "HMAC_SHA256" else hashlib.sha1
     keys = utf8_keys(delivery.secrets)
     last: Reject | None = None
@@ -96,7 +110,7 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
 
 def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str], bytes]:
     pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    data = url + "".join(name + value for name, value in sorted(pairs))
+    data = url + _joined(pairs)
     mac = hmac.new(secret.encode(), data.encode(), hashlib.sha1).digest()
     return {HEADER: base64.b64encode(mac).decode(),
             "Content-Type": "application/x-www-form-urlencoded",
