@@ -1265,7 +1265,7 @@ def test_tls_is_checked_against_the_host_name_not_the_pinned_address(tmp_path: P
 
     server = TLSServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
 
     async def resolver(host: str, port: int) -> Sequence[str]:
