@@ -144,12 +144,6 @@ def load_command(group: click.Group, name: str) -> None:
         _wire_completion(group.commands[added])
 
 
-def load_all_commands(group: click.Group) -> None:
-    for name in _COMMANDS:
-        if name not in group.commands:
-            load_command(group, name)
-
-
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--root", "root", type=click.Path(file_okay=False, path_type=Path),
               default=".", show_default=True, help="Project root (holds environments/).")

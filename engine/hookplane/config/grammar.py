@@ -58,21 +58,6 @@ def parse_placeholders(text: str) -> list[Placeholder]:
         index = end + 2
 
 
-def template_strings(value: Any) -> list[str]:
-    """Every string leaf of a JSON-like value (dict keys are not templates)."""
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return out
-
-
 def parse_compose(pattern: str) -> list[str]:
     """Field paths in a compose pattern like ``"{first} {last}"``; ``{{``/``}}`` are literal."""
     stripped = pattern.replace("{{", "").replace("}}", "")

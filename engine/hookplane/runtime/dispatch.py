@@ -337,11 +337,20 @@ class Dispatcher:
                  lease_seconds: float = 60.0, response_cap: int = RESPONSE_CAP,
                  poll_interval: float = 0.2,
                  retention_days: float | None = DEFAULT_RETENTION_DAYS,
+                 slow_attempt: float = SLOW_ATTEMPT, lease_margin: float = LEASE_MARGIN,
                  tracing: Tracing = OFF) -> None:
+        """``poll_interval``: seconds between looks for due rows when nothing wakes the
+        loop; ``slow_attempt``: seconds after which an attempt in flight marks its trigger
+        as slow (:data:`SLOW_ATTEMPT`); ``lease_margin``: seconds a claim's lease outlives
+        the longest trigger timeout (:data:`~hookplane.runtime.registry.LEASE_MARGIN`).
+        The defaults are what ``hookplane serve`` uses; tests pass smaller values to run
+        quicker."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0:
-            raise ValueError("lease_seconds, response_cap and poll_interval must be positive")
+        if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0 or slow_attempt <= 0 \
+                or lease_margin <= 0:
+            raise ValueError("lease_seconds, response_cap, poll_interval, slow_attempt and "
+                             "lease_margin must be positive")
         self.registry = registry
         self.store = store
         self.sender = sender
@@ -363,6 +372,8 @@ class Dispatcher:
         last attempt was slow. A dead or slow endpoint cannot take every slot."""
         self.response_cap = response_cap
         self.poll_interval = poll_interval
+        self.slow_attempt = slow_attempt
+        self.lease_margin = lease_margin
         self.retention_days = retention_days
         self._busy = 0
         self._unrecorded = anyio.Semaphore(UNRECORDED_PER_SLOT * concurrency)
@@ -397,7 +408,7 @@ class Dispatcher:
                         next_purge = time.monotonic() + PURGE_EVERY
                         group.start_soon(self._purge_quietly)
                     timeout = self._longest_timeout()
-                    attempt_seconds = timeout + LEASE_MARGIN
+                    attempt_seconds = timeout + self.lease_margin
                     stale: list[str] = []
                     waiting: dict[datetime, list[str]] = {}
                     while ready and self._busy < self.concurrency:
@@ -466,8 +477,8 @@ class Dispatcher:
         if not flying or len(flying) < max(1, self.concurrency // SHARE_DIVISOR):
             return None
         clock = time.monotonic()
-        if self._suspect.get(trigger_id, 0.0) > clock or clock - min(flying) > SLOW_ATTEMPT:
-            return now + timedelta(seconds=SLOW_ATTEMPT)
+        if self._suspect.get(trigger_id, 0.0) > clock or clock - min(flying) > self.slow_attempt:
+            return now + timedelta(seconds=self.slow_attempt)
         return None
 
     def _landed(self, trigger_id: str, started: float, result: AttemptResult | None) -> None:
@@ -485,7 +496,7 @@ class Dispatcher:
         # what a slot costs is time: a slow attempt (a timeout, a hanging receiver) limits the
         # trigger; a quick one — a quick error too — frees it (a 500 now and then must not
         # halve a busy trigger's throughput)
-        if now - started > SLOW_ATTEMPT:
+        if now - started > self.slow_attempt:
             self._suspect[trigger_id] = now + SUSPECT_SECONDS
         else:
             self._suspect.pop(trigger_id, None)
@@ -648,7 +659,7 @@ class Dispatcher:
             return []
 
     def _lease(self) -> float:
-        return max(self.lease_seconds, self._longest_timeout() + LEASE_MARGIN)
+        return max(self.lease_seconds, self._longest_timeout() + self.lease_margin)
 
     def _longest_timeout(self) -> float:
         longest = 0.0

@@ -65,7 +65,10 @@ def backoff_seconds(attempt: int, *, initial: float = INITIAL_BACKOFF,
 class JobRunner:
     def __init__(self, registry: Registry, store: RuntimeStore, sender: Sender,
                  metrics: Metrics, *, events: WriteEvents, worker: str,
-                 lease_seconds: float = 60.0) -> None:
+                 lease_seconds: float = 60.0, lease_margin: float = LEASE_MARGIN) -> None:
+        """``lease_margin``: seconds a job's lease outlives the longest job timeout
+        (:data:`~hookplane.runtime.registry.LEASE_MARGIN`, what ``hookplane serve`` uses;
+        tests pass a smaller one to run quicker)."""
         self.events = events
         self.registry = registry
         self.store = store
@@ -73,6 +76,7 @@ class JobRunner:
         self.metrics = metrics
         self.worker = worker
         self.lease_seconds = lease_seconds
+        self.lease_margin = lease_margin
 
     async def run_forever(self, *, interval: float = 0.2, concurrency: int = 4) -> None:
         pause = interval
@@ -96,7 +100,7 @@ class JobRunner:
             view = self.registry.get(name)
             if view is not None:
                 longest = max(longest, view.longest_job_timeout)
-        return max(self.lease_seconds, longest + LEASE_MARGIN)
+        return max(self.lease_seconds, longest + self.lease_margin)
 
     async def run_once(self, *, limit: int = 4) -> int:
         lease = self.lease()

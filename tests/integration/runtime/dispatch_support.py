@@ -107,7 +107,9 @@ class Receiver:
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.port = int(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll: stop() returns within it, not within the default 0.5 s
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
         self.thread.start()
         return self
 

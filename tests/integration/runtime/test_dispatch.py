@@ -362,11 +362,15 @@ def test_a_429_with_retry_after_pauses_the_whole_trigger_not_others(project: Pro
 
 
 def test_a_slow_endpoint_keeps_to_its_share_of_slots(project: Project) -> None:
-    """A receiver that answers after 1.5 s cannot take every slot: once its first attempts
-    are slow, the trigger holds at most concurrency // 4 of them, so another trigger's
-    deliveries, queued after its twelve, go out while the slow ones are still in flight
-    (without the share all four slots would wait on it for over 4 s)."""
-    slow = Receiver(lambda hit: (time.sleep(1.5), (200, {"ok": True}, {}))[1]).start()
+    """A receiver that answers after 0.8 s (the dispatcher counting an attempt over 0.4 s as
+    slow) cannot take every slot: once its first attempts are slow, the trigger holds at most
+    concurrency // 4 of them, so another trigger's deliveries, queued after its twelve, go
+    out while the slow ones are still in flight (without the share all four slots would wait
+    on it for over 2.4 s). Once the brisk ones are in, the receiver answers at once, so the
+    rest drain quickly: each must still arrive."""
+    delay, slow_attempt = 0.8, 0.4
+    hurry = threading.Event()
+    slow = Receiver(lambda hit: (hurry.wait(delay), (200, {"ok": True}, {}))[1]).start()
     fast = Receiver().start()
     try:
         project.apply(f"""
@@ -383,21 +387,24 @@ def test_a_slow_endpoint_keeps_to_its_share_of_slots(project: Project) -> None:
             """)
         for number in range(12):
             project.create("incidents", {"title": f"slow {number}"})
-        with running(project.dispatcher(concurrency=4)):
+        with running(project.dispatcher(concurrency=4, slow_attempt=slow_attempt)):
             wait_until(lambda: len(slow.hits) >= 1)
-            time.sleep(1.2)  # the slow attempts in flight pass SLOW_ATTEMPT
+            time.sleep(slow_attempt + 0.1)  # the slow attempts in flight pass slow_attempt
             started = time.monotonic()
             for number in range(4):
                 project.create("orders", {"customer": f"fast {number}"})
             finished(project, "brisk", count=4)
             brisk_done = time.monotonic() - started
+            hurry.set()
             finished(project, "sluggish", count=12)
     finally:
+        hurry.set()
         slow.stop()
         fast.stop()
-    # 12 slow deliveries on 4 slots take >= 4.5 s; with its share (1 slot) the slow trigger
-    # leaves 3 to the brisk one, which is done long before the slow ones are
-    assert brisk_done < 2.5, brisk_done
+    # 12 slow deliveries on 4 slots take >= 3 * 0.8 s (the brisk ones, started 0.5 s in,
+    # would be done >= 1.9 s later); with its share (1 slot) the slow trigger leaves 3 to
+    # the brisk one, which is done as soon as the first round of slow ones has answered
+    assert brisk_done < 1.2, brisk_done
     assert len(fast.hits) == 4 and len(slow.hits) == 12
 
 
@@ -494,9 +501,10 @@ def test_rate_limit_throttles_a_trigger_and_drops_nothing(project: Project,
 
 
 def test_a_circuit_breaker_stops_then_disables_and_nothing_is_lost(project: Project) -> None:
-    """A dead endpoint: after 2 failures in a row the breaker opens (deliveries wait 1 s, then
-    one probe), after 3 s of failing the trigger is disabled and trigger.disabled reaches the
-    watcher; the deliveries wait — none failed — and go out once it is re-enabled."""
+    """A dead endpoint: after 2 failures in a row the breaker opens (deliveries wait 0.5 s,
+    then one probe), after 1.5 s of failing the trigger is disabled and trigger.disabled
+    reaches the watcher; the deliveries wait — none failed — and go out once it is
+    re-enabled."""
     healthy = threading.Event()
     dead = Receiver(lambda hit: (200, {"ok": True}, {}) if healthy.is_set()
                     else (500, {"down": True}, {})).start()
@@ -509,7 +517,7 @@ def test_a_circuit_breaker_stops_then_disables_and_nothing_is_lost(project: Proj
                 events: [create]
                 url: {dead.url}/d
                 retry: {{attempts: 50, initial_seconds: 0.05, max_seconds: 0.1}}
-                circuit_breaker: {{failures: 2, cooldown: 1s, disable_after: 3s}}
+                circuit_breaker: {{failures: 2, cooldown: 500ms, disable_after: 1.5s}}
               watch:
                 events: [trigger.disabled]
                 url: {watcher.url}/w
@@ -520,7 +528,7 @@ def test_a_circuit_breaker_stops_then_disables_and_nothing_is_lost(project: Proj
         with running(project.dispatcher(concurrency=2)):
             wait_until(lambda: watcher.hits, timeout=30)
             stopped_at = len(dead.hits)
-            time.sleep(1.5)  # disabled: nothing more is sent
+            time.sleep(1.0)  # disabled: nothing more is sent (two cooldowns' time)
             assert len(dead.hits) == stopped_at
             health = project.runtime.breaker(fragile)
             assert health is not None and health.disabled_at is not None
@@ -535,7 +543,7 @@ def test_a_circuit_breaker_stops_then_disables_and_nothing_is_lost(project: Proj
     finally:
         dead.stop()
         watcher.stop()
-    # unthrottled, 3 deliveries retried every ~0.1 s for 3 s would be ~90 attempts
+    # unthrottled, 3 deliveries retried every ~0.1 s for 1.5 s would be ~45 attempts
     assert stopped_at <= 10, stopped_at
     assert all(d.status == "delivered" for d in delivered)
     (event,) = watcher.hits
@@ -753,7 +761,7 @@ def test_a_trigger_deactivated_or_deleted_after_queueing_fails_without_sending(
 
 
 def test_a_slow_receiver_does_not_delay_the_others(project: Project) -> None:
-    slow = Receiver(lambda hit: (time.sleep(3), (200, {}, {}))[1]).start()
+    slow = Receiver(lambda hit: (time.sleep(2), (200, {}, {}))[1]).start()
     fast = Receiver().start()
     try:
         project.apply(f"""
@@ -774,9 +782,9 @@ def test_a_slow_receiver_does_not_delay_the_others(project: Project) -> None:
         slow.stop()
         fast.stop()
     assert written < 1.0  # writes never wait for deliveries
-    assert fast_done < 2.0, fast_done  # not behind the 3 s receiver
-    assert slow_done >= 3.0
-    assert slow_done < 5.5, slow_done  # the three slow ones ran side by side
+    assert fast_done < 1.5, fast_done  # not behind the 2 s receiver
+    assert slow_done >= 2.0
+    assert slow_done < 3.8, slow_done  # the three slow ones ran side by side (not 6 s)
 
 
 class _GatedRuntime(RuntimeStore):
@@ -932,7 +940,11 @@ def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
             async def aclose(self) -> None:
                 return None
 
-        doomed = project.dispatcher(worker="doomed", lease_seconds=1, sender=NeverAnswers())
+        # the lease: the 1 s timeout plus a margin (1.5 s here, to run quicker than the 5 s
+        # of ``serve``)
+        margin = 1.5
+        doomed = project.dispatcher(worker="doomed", lease_seconds=1, sender=NeverAnswers(),
+                                    lease_margin=margin)
 
         async def crash() -> None:
             with anyio.move_on_after(0.5):  # the process dies mid-send: nothing recorded
@@ -946,7 +958,8 @@ def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
         assert {d.status for d in rows} == {"in_flight"}
         assert {d.claimed_by for d in rows} == {"doomed"}
 
-        with running(project.dispatcher(worker="survivor", lease_seconds=1)):
+        with running(project.dispatcher(worker="survivor", lease_seconds=1,
+                                        lease_margin=margin)):
             delivered = finished(project, "notify", 5)
             recovered_after = time.monotonic() - claimed_at
     finally:
@@ -959,7 +972,7 @@ def test_rows_a_crashed_worker_held_are_delivered_after_its_lease(
     assert collections.Counter(h.headers["webhook-id"] for h in receiver.hits) == \
         {d.id: 1 for d in delivered}
     # the lease covers the trigger's timeout plus a margin: nobody stole it early
-    assert recovered_after >= 1 + 5 - 0.5
+    assert recovered_after >= 1 + margin - 0.5
 
 
 def test_rows_claimed_ahead_are_held_for_one_lease_at_most(project: Project) -> None:
@@ -1252,7 +1265,7 @@ def test_tls_is_checked_against_the_host_name_not_the_pinned_address(tmp_path: P
 
     server = TLSServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
 
     async def resolver(host: str, port: int) -> Sequence[str]:

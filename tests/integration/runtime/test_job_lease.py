@@ -4,7 +4,7 @@ Jobs were claimed with the bare ``--lease-seconds`` while deliveries get at leas
 trigger timeout + 5 s: a hydration fetch (or an invoke call) slower than the lease was
 claimed again by another worker while the first still waited for the answer, and the
 upstream saw the same call twice. Here two runtimes share one database with a 1 s lease and
-the upstream answers after 3 s (its source allows 8 s): the upstream is called once.
+the upstream answers after 2 s (its source allows 8 s): the upstream is called once.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.integration.runtime.harness import (
     wait_for,
 )
 
-SLOW_SECONDS = 3.0
+SLOW_SECONDS = 2.0
 
 
 def _yaml(upstream: str) -> str:
