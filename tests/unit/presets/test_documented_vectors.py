@@ -1,11 +1,13 @@
 """The presets with no runnable vendor verifier, checked against what each provider publishes.
 
-Where the provider publishes a test vector (GitHub, Zendesk) it is reproduced exactly. Where
-it publishes only code, that code is ported line by line into ``_SIGNERS`` below, each with
-its source: these are the provider's algorithm, written independently of the preset module, so
+Published vectors are reproduced exactly: GitHub's docs and octokit's tests, Shopify's
+shopify-api-js test, Linear's SDK test fixture, Zendesk's worked example. Where a provider
+publishes only code, that code is ported line by line into the ``_<provider>`` signers below,
+each with its source: the provider's algorithm, written independently of the preset module, so
 a preset that drifts from its provider fails here. None of these providers ships a Python
-verifier (GitHub's is octokit's JavaScript ``@octokit/webhooks-methods``, Linear's is the
-TypeScript ``@linear/sdk`` ``LinearWebhooks``, the others publish snippets only).
+verifier (GitHub's is octokit's JavaScript ``@octokit/webhooks-methods``, Linear's the
+TypeScript ``@linear/sdk`` ``LinearWebhookClient``, Twitch's sender the Go ``twitch-cli``; the
+others publish snippets only).
 
 Each provider: the documented signature → ok; tampered body (or signed field) →
 bad_signature; wrong secret; malformed header; rotation (the second secret matches); a stale
@@ -24,6 +26,8 @@ from datetime import UTC, datetime
 import pytest
 
 from hookplane.config.models import Auth
+from hookplane.presets import PRESETS
+from hookplane.presets._kit import Handshake
 from hookplane.runtime.verify import VerifyResult, verify
 
 NOW = 1_764_930_000  # 2025-12-05T10:20:00Z
@@ -60,6 +64,86 @@ def test_github_documented_vector() -> None:
                   secrets=(GITHUB_SECRET,)).reason == "bad_signature"
     rotated = _check("github", headers, GITHUB_PAYLOAD, secrets=(OTHER, GITHUB_SECRET))
     assert (rotated.ok, rotated.secret_index) == (True, 1)
+
+
+# octokit/webhooks-methods.js test/verify.test.ts (the GitHub SDK's verifier): the payload is
+# GitHub's own rendering of JSON (2-space indent, trailing newline, \\uXXXX escapes in upper
+# case), signed with "mysecret" or "development" (the escape-sequence case is octokit/webhooks.js
+# issue #71).
+OCTOKIT_VECTORS = [
+    ("mysecret", b'{\n  "foo": "bar"\n}\n',
+     "sha256=e3eccac34c43c7dc1cbb905488b1b81347fcc700a7b025697a9d07862256023f"),
+    ("development",
+     b'{\n  "foo": "Foo\\n\\u001B[34mbar: ' + "\u2665".encode() * 8
+     + b'\\nthis-is-lost\\u001B[0m\\u001B[2K"\n}\n',
+     "sha256=9dacf9003316b09be07df56d86a2d0d6872e42a1e6c72c3bad9ff915a7c5603e"),
+    ("development", b'{\n  "foo": "\\\\u001b"\n}\n',
+     "sha256=87316067e2011fae39998b18c46a14d83b3e7c3ffdd88fb2ee5afb7d11288e60"),
+]
+
+
+@pytest.mark.parametrize(("secret", "payload", "signature"), OCTOKIT_VECTORS)
+def test_github_octokit_vectors(secret: str, payload: bytes, signature: str) -> None:
+    headers = {"X-Hub-Signature-256": signature}
+    assert _check("github", headers, payload, secrets=(secret,)).ok
+    # octokit's "incorrect signature" and "incorrect secret" cases
+    assert _check("github", headers, payload, secrets=("foo",)).reason == "bad_signature"
+    forged = {"X-Hub-Signature-256": "sha256=xxx" + signature[10:]}
+    assert _check("github", forged, payload, secrets=(secret,)).reason == "malformed_header"
+
+
+# --- Shopify: the published vector of its own library ----------------------------------------
+# Shopify/shopify-app-js packages/apps/shopify-api/lib/webhooks/__tests__/validate.test.ts
+# ("returns true for valid request"): rawBody '{"foo": "bar"}', apiSecretKey 'test_secret_key'
+# (lib/__tests__/test-config.ts), hmac 'B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g='.
+
+
+def test_shopify_api_js_vector() -> None:
+    headers = {"X-Shopify-Hmac-Sha256": "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=",
+               "X-Shopify-Webhook-Id": "123456789", "X-Shopify-Topic": "products/create"}
+    body = b'{"foo": "bar"}'
+    result = _check("shopify", headers, body, secrets=(OTHER, "test_secret_key"))
+    assert (result.ok, result.secret_index) == (True, 1)
+    assert _check("shopify", headers, b'{"foo":"bar"}',
+                  secrets=("test_secret_key",)).reason == "bad_signature"
+    # the library's "returns false on invalid HMAC" sends hmac 'fake'
+    assert _check("shopify", {"X-Shopify-Hmac-Sha256": "fake"}, body,
+                  secrets=("test_secret_key",)).reason == "malformed_header"
+
+
+# --- Linear: the fixture of its own SDK's tests ------------------------------------------------
+# linear/linear packages/sdk/src/_tests/LinearWebhooks.test.ts: this body, as JSON.stringify
+# renders it, signed with createHmac("sha256", "SECRET").update(rawBody).digest("hex");
+# LinearWebhooks.verify (packages/sdk/src/webhooks/client.ts) refuses a webhookTimestamp more
+# than 1000 * 60 ms from now ("Invalid webhook timestamp").
+LINEAR_BODY = (
+    b'{"action":"create","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9",'
+    b'"createdAt":"2020-01-23T12:53:18.084Z","updatedAt":"2020-01-23T12:53:18.084Z",'
+    b'"archivedAt":null,"body":"Indeed, I think this is definitely an improvement over the '
+    b'previous version.","edited":false,"issueId":"539068e2-ae88-4d09-bd75-22eb4a59612f",'
+    b'"userId":"aacdca22-6266-4c0a-ab3c-8fa70a26765c"},"type":"Comment",'
+    b'"url":"https://linear.app/issue/LIN-1778/foo-bar#comment-77217de3-fb52-4dad-bb9a-'
+    b'b356beb93de8","createdAt":"2020-01-23T12:53:18.084Z","webhookTimestamp":1677611643000}')
+LINEAR_SENT_AT = 1_677_611_643  # the fixture's webhookTimestamp, in seconds
+
+
+def test_linear_sdk_fixture() -> None:
+    signature = hmac.new(b"SECRET", LINEAR_BODY, hashlib.sha256).hexdigest()
+    headers = {"Linear-Signature": signature}
+    # "correct signature, correct timestamp should pass verification"
+    assert _check("linear", headers, LINEAR_BODY, now=LINEAR_SENT_AT + 60,
+                  secrets=("SECRET",)).ok
+    # "correct signature, incorrect timestamp should fail verification": the fixture's
+    # timestamp is years old by the time the test runs
+    assert _check("linear", headers, LINEAR_BODY, now=LINEAR_SENT_AT + 61,
+                  secrets=("SECRET",)).reason == "stale_timestamp"
+    assert _check("linear", headers, LINEAR_BODY, now=NOW,
+                  secrets=("SECRET",)).reason == "stale_timestamp"
+    # "incorrect signature, should fail verification": signed with WRONG_SECRET
+    wrong = {"Linear-Signature": hmac.new(b"WRONG_SECRET", LINEAR_BODY,
+                                          hashlib.sha256).hexdigest()}
+    assert _check("linear", wrong, LINEAR_BODY, now=LINEAR_SENT_AT,
+                  secrets=("SECRET",)).reason == "bad_signature"
 
 
 # --- Zendesk: the published example -----------------------------------------------------------
@@ -150,6 +234,9 @@ def _twitch(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]:
     # dev.twitch.tv/docs/eventsub/handling-webhook-events "Verifying the event message",
     # Node example: getHmacMessage = messageId + timestamp + body;
     #   hmac = 'sha256=' + crypto.createHmac('sha256', secret).update(message).digest('hex')
+    # and Twitch's own sender, twitchdev/twitch-cli internal/events/trigger/forward_event.go
+    # getSignatureHeader: mac.Write(ts.AppendFormat([]byte(id), time.RFC3339Nano));
+    # mac.Write(payload); "sha256=%x"
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".123456789Z"
     message = (TWITCH_ID + stamp).encode() + body
     digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
@@ -351,9 +438,6 @@ def test_zoom_url_validation_answer_matches_zooms_sample() -> None:
     #   const hashForValidate = crypto.createHmac('sha256', ZOOM_WEBHOOK_SECRET_TOKEN)
     #     .update(request.body.payload.plainToken).digest('hex')
     #   response: { plainToken, encryptedToken: hashForValidate }
-    from hookplane.presets import PRESETS
-    from hookplane.presets._kit import Handshake
-
     handshake = PRESETS["zoom"].handshake
     assert handshake is not None
     plain = "qgg8vlvZRS6UYooatFL8Aw"  # the docs' sample plainToken
@@ -363,3 +447,55 @@ def test_zoom_url_validation_answer_matches_zooms_sample() -> None:
     assert answer is not None
     expected = hmac.new(SECRET.encode(), plain.encode(), hashlib.sha256).hexdigest()
     assert answer.json == {"plainToken": plain, "encryptedToken": expected}
+
+
+# --- Handshakes, with the providers' documented sample requests ---------------------------------
+MSGRAPH_TOKEN = ("Validation: Testing client application reachability for subscription "
+                 "Request-Id: 7d0d2a3f-1a6a-4b8e-9d7a-2c1e6f0a5b3c")
+
+
+@pytest.mark.parametrize(("auth", "method", "query", "payload", "headers", "echoed"), [
+    # developers.facebook.com/docs/graph-api/webhooks/getting-started "Verification
+    # Requests": GET ?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock
+    (Auth(type="meta", verify_token="meatyhamhock"), "GET",
+     {"hub.mode": "subscribe", "hub.challenge": "1158201444",
+      "hub.verify_token": "meatyhamhock"}, None, {}, "1158201444"),
+    # dropbox.com/developers/reference/webhooks "Verification request": GET ?challenge=…,
+    # answered with the challenge as is
+    (Auth(type="dropbox"), "GET", {"challenge": "mAVB1aKyCuRyJcFh3HNC2w"}, None, {},
+     "mAVB1aKyCuRyJcFh3HNC2w"),
+    # learn.microsoft.com/graph/change-notifications-delivery-webhooks "Notification endpoint
+    # validation": POST ?validationToken=<the decoded token>, answered text/plain
+    (Auth(type="msgraph"), "POST", {"validationToken": MSGRAPH_TOKEN}, None, {},
+     MSGRAPH_TOKEN),
+    # dev.twitch.tv/docs/eventsub/handling-webhook-events "Responding to a challenge request":
+    # the sample body's challenge "pogchamp-kappa-360noscope-vohiyo", answered as raw text
+    (Auth(type="twitch"), "POST", {},
+     {"challenge": "pogchamp-kappa-360noscope-vohiyo",
+      "subscription": {"id": "f1c2a387-161a-49f9-a165-0f21d7a4e1c4", "status":
+                       "webhook_callback_verification_pending", "type": "channel.follow",
+                       "version": "2"}},
+     {"twitch-eventsub-message-type": "webhook_callback_verification"},
+     "pogchamp-kappa-360noscope-vohiyo"),
+], ids=["meta", "dropbox", "msgraph", "twitch"])
+def test_documented_handshake_is_answered(auth: Auth, method: str, query: dict[str, str],
+                                          payload: object, headers: dict[str, str],
+                                          echoed: str) -> None:
+    preset = PRESETS[auth.type]
+    answer_with = preset.challenge or preset.handshake
+    assert answer_with is not None
+    answer = answer_with(Handshake(method=method, headers=headers, query=query,
+                                   payload=payload, secret=SECRET, auth=auth))
+    assert answer is not None
+    assert (answer.status, answer.reason, answer.text) == (200, "handshake", echoed)
+
+
+def test_meta_handshake_with_another_verify_token_is_refused() -> None:
+    challenge = PRESETS["meta"].challenge
+    assert challenge is not None
+    query = {"hub.mode": "subscribe", "hub.challenge": "1158201444",
+             "hub.verify_token": "not-meatyhamhock"}
+    answer = challenge(Handshake(method="GET", headers={}, query=query, payload=None,
+                                 secret=None, auth=Auth(type="meta",
+                                                        verify_token="meatyhamhock")))
+    assert answer is not None and (answer.status, answer.text) == (403, None)
