@@ -146,6 +146,52 @@ def test_linear_sdk_fixture() -> None:
                   secrets=("SECRET",)).reason == "bad_signature"
 
 
+# --- PagerDuty: the vector of its own SDK --------------------------------------------------------
+# PagerDuty/go-pagerduty webhookv3/webhookv3_test.go TestVerifySignature: this secret and body;
+# "valid" v1=0c0b9495…, "mismatch" v1=7020c8a7… (ErrNoValidSignatures), no header
+# (ErrMalformedHeader). webhookv3.go: "v1=" entries split on ",", others ignored.
+PAGERDUTY_SECRET = "lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK"
+PAGERDUTY_BODY = (
+    b'{"event":{"id":"01BWDWL3NYY7LUFPZCC28QUCMK","event_type":"incident.priority_updated"'
+    b',"resource_type":"incident","occurred_at":"2021-04-26T17:36:27.458Z","agent":{"html_'
+    b'url":"https://acme.pagerduty.com/users/PLH1HKV","id":"PLH1HKV","self":"https://api.p'
+    b'agerduty.com/users/PLH1HKV","summary":"Tenex Engineer","type":"user_reference"},"cli'
+    b'ent":null,"data":{"id":"PGR0VU2","type":"incident","self":"https://api.pagerduty.com'
+    b'/incidents/PGR0VU2","html_url":"https://acme.pagerduty.com/incidents/PGR0VU2","numbe'
+    b'r":2,"status":"triggered","title":"A little bump in the road","service":{"html_url":'
+    b'"https://acme.pagerduty.com/services/PF9KMXH","id":"PF9KMXH","self":"https://api.pag'
+    b'erduty.com/services/PF9KMXH","summary":"API Service","type":"service_reference"},"as'
+    b'signees":[{"html_url":"https://acme.pagerduty.com/users/PTUXL6G","id":"PTUXL6G","sel'
+    b'f":"https://api.pagerduty.com/users/PTUXL6G","summary":"User 123","type":"user_refer'
+    b'ence"}],"escalation_policy":{"html_url":"https://acme.pagerduty.com/escalation_polic'
+    b'ies/PUS0KTE","id":"PUS0KTE","self":"https://api.pagerduty.com/escalation_policies/PU'
+    b'S0KTE","summary":"Default","type":"escalation_policy_reference"},"teams":[{"html_url'
+    b'":"https://acme.pagerduty.com/teams/PFCVPS0","id":"PFCVPS0","self":"https://api.page'
+    b'rduty.com/teams/PFCVPS0","summary":"Engineering","type":"team_reference"}],"priority'
+    b'":{"html_url":"https://acme.pagerduty.com/account/incident_priorities","id":"PSO75BM'
+    b'","self":"https://api.pagerduty.com/priorities/PSO75BM","summary":"P1","type":"prior'
+    b'ity_reference"},"urgency":"high","conference_bridge":{"conference_number":1000,"conf'
+    b'erence_url":"https://example.com"},"resolve_reason":null}}}')
+
+
+def test_pagerduty_go_sdk_vector() -> None:
+    valid = "v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd"
+    mismatch = "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5"
+    result = _check("pagerduty", {"X-PagerDuty-Signature": valid}, PAGERDUTY_BODY,
+                    secrets=(PAGERDUTY_SECRET,))
+    assert (result.ok, result.secret_index) == (True, 0)
+    assert _check("pagerduty", {"X-PagerDuty-Signature": mismatch}, PAGERDUTY_BODY,
+                  secrets=(PAGERDUTY_SECRET,)).reason == "bad_signature"
+    # during a rotation PagerDuty sends one v1 entry per secret; either may match
+    both = {"X-PagerDuty-Signature": f"{mismatch},{valid}"}
+    assert _check("pagerduty", both, PAGERDUTY_BODY, secrets=(OTHER, PAGERDUTY_SECRET)).ok
+    assert _check("pagerduty", {}, PAGERDUTY_BODY,
+                  secrets=(PAGERDUTY_SECRET,)).reason == "missing_header"
+    tampered = PAGERDUTY_BODY.replace(b'"urgency":"high"', b'"urgency":"low"')
+    assert _check("pagerduty", {"X-PagerDuty-Signature": valid}, tampered,
+                  secrets=(PAGERDUTY_SECRET,)).reason == "bad_signature"
+
+
 # --- Zendesk: the published example -----------------------------------------------------------
 # developer.zendesk.com/documentation/webhooks/verifying/: base64(HMACSHA256(TIMESTAMP + BODY)),
 # and "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==" is the signing secret Zendesk uses for the
@@ -222,6 +268,7 @@ def _zoom(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]:
     #   const hash = crypto.createHmac('sha256', ZOOM_WEBHOOK_SECRET_TOKEN).update(message)
     #                .digest('hex')
     #   const signature = `v0=${hash}`
+    # the same lines in Zoom's sample app, zoom/webhook-sample index.js
     message = f"v0:{now}:".encode() + body
     digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return {"x-zm-request-timestamp": str(now), "x-zm-signature": f"v0={digest}"}, body
@@ -257,6 +304,8 @@ def _dropbox(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]
     #   signature = request.headers.get('X-Dropbox-Signature')
     #   if not hmac.compare_digest(signature, hmac.new(APP_SECRET, request.data, sha256)
     #                              .hexdigest()): abort(403)
+    # and Dropbox's sample app, dropbox/mdwebhook app.py validate_request:
+    #   signature == hmac.new(APP_SECRET, message, sha256).hexdigest()
     return {"X-Dropbox-Signature": hmac.new(secret.encode(), body,
                                             hashlib.sha256).hexdigest()}, body
 
@@ -434,7 +483,7 @@ def test_stale_timestamp(provider: Provider) -> None:
 
 
 def test_zoom_url_validation_answer_matches_zooms_sample() -> None:
-    # developers.zoom.us "Validate your webhook endpoint", Node example:
+    # developers.zoom.us "Validate your webhook endpoint" and zoom/webhook-sample index.js:
     #   const hashForValidate = crypto.createHmac('sha256', ZOOM_WEBHOOK_SECRET_TOKEN)
     #     .update(request.body.payload.plainToken).digest('hex')
     #   response: { plainToken, encryptedToken: hashForValidate }
