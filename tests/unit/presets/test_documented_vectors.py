@@ -1,7 +1,8 @@
 """The presets with no runnable vendor verifier, checked against what each provider publishes.
 
 Published vectors are reproduced exactly: GitHub's docs and octokit's tests, Shopify's
-shopify-api-js test, Linear's SDK test fixture, Zendesk's worked example. Where a provider
+shopify-api-js test, Linear's SDK test fixture, PagerDuty's go-pagerduty test, Mailgun's
+mailgun-php test, Zendesk's worked example. Where a provider
 publishes only code, that code is ported line by line into the ``_<provider>`` signers below,
 each with its source: the provider's algorithm, written independently of the preset module, so
 a preset that drifts from its provider fails here. None of these providers ships a Python
@@ -190,6 +191,36 @@ def test_pagerduty_go_sdk_vector() -> None:
     tampered = PAGERDUTY_BODY.replace(b'"urgency":"high"', b'"urgency":"low"')
     assert _check("pagerduty", {"X-PagerDuty-Signature": valid}, tampered,
                   secrets=(PAGERDUTY_SECRET,)).reason == "bad_signature"
+
+
+# --- Mailgun: the vector of its own SDK ---------------------------------------------------------
+# mailgun/mailgun-php tests/Api/WebhookTest.php testVerifyWebhookGood / testVerifyWebhookBad:
+# key 'key-3ax6xnjp29jd6fds4gc373sgvjxteol0', timestamp 1403645220, this token and signature;
+# the "bad" case keeps the signature and changes the token.
+MAILGUN_PHP = ("key-3ax6xnjp29jd6fds4gc373sgvjxteol0", "1403645220",
+               "5egbgr1vjgqxtrnp65xfznchgdccwh5d6i09vijqi3whgowmn6",
+               "9cfc5c41582e51246e73c88d34db3af0a3a2692a76fbab81492842f000256d33")
+
+
+def _mailgun_body(timestamp: str, token: str, signature: str) -> bytes:
+    # the JSON webhook's shape (documentation.mailgun.com "Securing webhooks")
+    return json.dumps({"signature": {"timestamp": timestamp, "token": token,
+                                     "signature": signature},
+                       "event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe"}}
+                      ).encode()
+
+
+def test_mailgun_php_sdk_vector() -> None:
+    key, timestamp, token, signature = MAILGUN_PHP
+    sent_at = int(timestamp)
+    good = _mailgun_body(timestamp, token, signature)
+    result = _check("mailgun", {}, good, now=sent_at + 30, secrets=(OTHER, key))
+    assert (result.ok, result.secret_index) == (True, 1)
+    bad = _mailgun_body(timestamp, "owyldpe6nxhmrn78epljl6bj0orrki1u3d2v5e6cnlmmuox8jr",
+                        signature)
+    assert _check("mailgun", {}, bad, now=sent_at, secrets=(key,)).reason == "bad_signature"
+    # signed in 2014: refused as stale today
+    assert _check("mailgun", {}, good, now=NOW, secrets=(key,)).reason == "stale_timestamp"
 
 
 # --- Zendesk: the published example -----------------------------------------------------------
