@@ -342,8 +342,8 @@ def _dropbox(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]
 
 
 def _linear(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]:
-    # linear.app/developers/webhooks "Securing webhooks", and @linear/sdk LinearWebhooks.verify
-    # (packages/sdk/src/webhooks.ts): signature = createHmac("sha256", secret).update(rawBody)
+    # linear.app/developers/webhooks "Securing webhooks", and @linear/sdk
+    # LinearWebhookClient.verify (linear/linear packages/sdk/src/webhooks/client.ts): signature = createHmac("sha256", secret).update(rawBody)
     # .digest("hex"); refused when |Date.now() - webhookTimestamp| > 60 * 1000 (milliseconds,
     # the body's own field, so it is signed)
     document = json.loads(body)
@@ -354,8 +354,9 @@ def _linear(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]:
 
 
 def _intercom(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]:
-    # developers.intercom.com "Webhooks → Signed notifications": X-Hub-Signature is "sha1="
-    # + hex HMAC-SHA1 of the body, keyed with the app's client_secret
+    # developers.intercom.com "Signed Notifications": X-Hub-Signature is "sha1=" + the hex
+    # HMAC-SHA1 (RFC 2104) of the JSON notification, keyed with the app's client_secret (its
+    # example request, sha1=21ff2e14…, does not publish the key, so it is no vector)
     return {"X-Hub-Signature": "sha1=" + hmac.new(secret.encode(), body,
                                                   hashlib.sha1).hexdigest()}, body
 
