@@ -343,9 +343,10 @@ def _dropbox(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]
 
 def _linear(secret: str, body: bytes, now: int) -> tuple[dict[str, str], bytes]:
     # linear.app/developers/webhooks "Securing webhooks", and @linear/sdk
-    # LinearWebhookClient.verify (linear/linear packages/sdk/src/webhooks/client.ts): signature = createHmac("sha256", secret).update(rawBody)
-    # .digest("hex"); refused when |Date.now() - webhookTimestamp| > 60 * 1000 (milliseconds,
-    # the body's own field, so it is signed)
+    # LinearWebhookClient.verify (linear/linear packages/sdk/src/webhooks/client.ts):
+    # signature = createHmac("sha256", secret).update(rawBody).digest("hex"); refused when
+    # |Date.now() - webhookTimestamp| > 1000 * 60 (milliseconds; the body's own field, so it
+    # is signed)
     document = json.loads(body)
     document["webhookTimestamp"] = now * 1000
     signed = json.dumps(document, separators=(",", ":")).encode()
