@@ -73,3 +73,20 @@ def test_security_schemes_are_declared_and_referenced(document: dict[str, Any]) 
         assert security == expected, (method, path)
         referenced |= {name for requirement in security or [] for name in requirement}
     assert referenced == set(declared)
+
+
+def test_records_and_admin_answers_are_typed_models(document: dict[str, Any]) -> None:
+    untyped = []
+    for method, path, operation in _operations(document):
+        if not path.startswith(("/api/", "/admin/")):
+            continue
+        success = min(code for code in operation["responses"] if code.startswith("2"))
+        schema = operation["responses"][success]["content"]["application/json"]["schema"]
+        if "$ref" not in schema:
+            untyped.append((method, path))
+    assert untyped == []
+    record = document["components"]["schemas"]["Record"]
+    assert set(record["required"]) == {"id", "collection", "external_id", "data", "origin",
+                                       "version", "created_at", "updated_at", "deleted_at"}
+    page = document["components"]["schemas"]["RecordPage"]
+    assert page["properties"]["data"]["items"] == {"$ref": "#/components/schemas/Record"}

@@ -50,12 +50,18 @@ _ERRORS = {
 }
 
 
-def documented(*errors: int, **success: str) -> dict[int, ResponseSpec]:
-    """OpenAPI answers of a route: the error statuses it really sends (body ``ErrorBody``)
-    and extra success statuses (``s200="…"``) with a JSON object body."""
+def documented(*errors: int, answer: tuple[int, type[Any], str] | None = None,
+               **success: str) -> dict[int, ResponseSpec]:
+    """OpenAPI answers of a route: the error statuses it really sends (body ``ErrorBody``),
+    its typed success ``answer`` (status, model, description) and extra success statuses
+    (``s200="…"``) with a JSON object body."""
     specs = {int(code[1:]): ResponseSpec(data_container=dict[str, Any], description=text,
                                          generate_examples=False)
              for code, text in success.items()}
+    if answer is not None:
+        status, model, text = answer
+        specs[status] = ResponseSpec(data_container=model, description=text,
+                                     generate_examples=False)
     specs.update({code: ResponseSpec(data_container=ErrorBody, description=_ERRORS[code],
                                      generate_examples=False)
                   for code in errors})

@@ -13,6 +13,7 @@ import anyio.to_thread
 from litestar import Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from hookplane.errors import Conflict, NotAuthenticated, NotFound, Throttled
@@ -28,6 +29,15 @@ from hookplane.runtime.admin import (
 from hookplane.runtime.controllers._base import BaseController
 from hookplane.runtime.controllers._openapi import ADMIN_ERRORS, ADMIN_SECURITY, documented
 from hookplane.runtime.controllers.deps import ServicesDep, provide, provide_services
+from hookplane.runtime.controllers.models import (
+    BreakerClosed,
+    Queued,
+    Recovery,
+    RotatedSecret,
+    Rows,
+    RowsPage,
+    TestSend,
+)
 
 _Rows = list[dict[str, Any]] | tuple[list[dict[str, Any]], str | None] | None
 
@@ -67,6 +77,11 @@ async def _rows(load: Callable[[], _Rows], missing: str) -> dict[str, Any]:
     return {"data": rows}
 
 
+def _admin(model: type[Any], text: str) -> dict[int, ResponseSpec]:
+    """An admin route's answers: ``model`` (200) and the admin API's errors."""
+    return documented(*ADMIN_ERRORS, answer=(200, model, text))
+
+
 def _trigger(services: ServicesDep, environment: str, name: str) -> None:
     view = services.registry.get(environment)
     if view is None or name not in view.triggers:
@@ -82,46 +97,48 @@ class AdminController(BaseController):
     security = ADMIN_SECURITY
     dependencies = provide(services=provide_services)
 
-    @get("/inbound-webhooks", responses=documented(*ADMIN_ERRORS))
+    @get("/inbound-webhooks", responses=_admin(Rows, "The inbound webhooks."))
     async def admin_list_inbound(self, services: ServicesDep,
-                           environment: FromPath[str]) -> dict[str, Any]:
+                                 environment: FromPath[str]) -> dict[str, Any]:
         """List inbound webhooks with ingest path, token prefix, has_secret, last use."""
         return await _rows(lambda: describe_inbound(services, environment),
                            f"no environment '{environment}'")
 
-    @get("/inbound-webhooks/{name:str}/deliveries", responses=documented(*ADMIN_ERRORS))
+    @get("/inbound-webhooks/{name:str}/deliveries",
+         responses=_admin(RowsPage, "A page of the log."))
     async def admin_inbound_deliveries(self, services: ServicesDep, environment: FromPath[str],
-                                 name: FromPath[str],
-                                 limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-                                 cursor: FromQuery[str | None] = None) -> dict[str, Any]:
+                                       name: FromPath[str],
+                                       limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+                                       cursor: FromQuery[str | None] = None) -> dict[str, Any]:
         """The inbound delivery log of one webhook, newest first, a page at a time
         (``next_cursor`` → ``?cursor=``)."""
         return await _rows(lambda: inbound_deliveries(services, environment, name, limit,
                                                       cursor),
                            f"no inbound webhook '{name}' in '{environment}'")
 
-    @post("/inbound-webhooks/{name:str}/rotate-secret", responses=documented(*ADMIN_ERRORS),
+    @post("/inbound-webhooks/{name:str}/rotate-secret",
+          responses=_admin(RotatedSecret, "The new secret."),
           status_code=200)
     async def admin_rotate_inbound(self, services: ServicesDep, environment: FromPath[str],
-                             name: FromPath[str],
-                             secret: Annotated[
-                                 Literal["token", "hmac_secret", "signing_secret"] | None,
-                                 QueryParameter(description="which secret, when the webhook "
-                                                "has several (default: the first)")] = None,
-                             ) -> dict[str, Any]:
+                                   name: FromPath[str],
+                                   secret: Annotated[
+                                       Literal["token", "hmac_secret", "signing_secret"] | None,
+                                       QueryParameter(description="which secret, when the webhook "
+                                                      "has several (default: the first)")] = None,
+                                   ) -> dict[str, Any]:
         """Rotate the webhook's secret or token; the new one is returned once."""
         return await anyio.to_thread.run_sync(
             lambda: rotate(services, environment, "inbound_webhooks", name, which=secret))
 
-    @get("/triggers", responses=documented(*ADMIN_ERRORS))
+    @get("/triggers", responses=_admin(Rows, "The triggers."))
     async def admin_list_triggers(self, services: ServicesDep,
-                            environment: FromPath[str]) -> dict[str, Any]:
+                                  environment: FromPath[str]) -> dict[str, Any]:
         """List triggers: collection, events, destination host (never the full URL), active,
         last delivery status."""
         return await _rows(lambda: describe_triggers(services, environment),
                            f"no environment '{environment}'")
 
-    @get("/triggers/{name:str}/deliveries", responses=documented(*ADMIN_ERRORS))
+    @get("/triggers/{name:str}/deliveries", responses=_admin(RowsPage, "A page of deliveries."))
     async def admin_trigger_deliveries(
         self, services: ServicesDep, environment: FromPath[str], name: FromPath[str], *,
         status: FromQuery[str | None] = None,
@@ -135,19 +152,20 @@ class AdminController(BaseController):
                                                       cursor=cursor),
                            f"no trigger '{name}' in '{environment}'")
 
-    @post("/triggers/{name:str}/test", responses=documented(*ADMIN_ERRORS), status_code=200)
+    @post("/triggers/{name:str}/test",
+          responses=_admin(TestSend, "The receiver's answer."), status_code=200)
     async def admin_test_trigger(self, services: ServicesDep, environment: FromPath[str],
-                           name: FromPath[str]) -> dict[str, Any]:
+                                 name: FromPath[str]) -> dict[str, Any]:
         """Send a synthetic signed 'test' event now and return the receiver's answer."""
         view = services.registry.get(environment)
         if view is None or name not in view.triggers or services.dispatcher is None:
             raise NotFound(f"no trigger '{name}' in '{environment}'")
         return await services.dispatcher.send_test(view, name)
 
-    @post("/deliveries/{delivery_id:str}/redeliver", responses=documented(*ADMIN_ERRORS),
+    @post("/deliveries/{delivery_id:str}/redeliver", responses=_admin(Queued, "Queued again."),
           status_code=200)
     async def admin_redeliver(self, services: ServicesDep, environment: FromPath[str],
-                        delivery_id: FromPath[str]) -> dict[str, Any]:
+                              delivery_id: FromPath[str]) -> dict[str, Any]:
         """Queue a failed delivery again (same webhook-id)."""
         done = await anyio.to_thread.run_sync(
             lambda: services.runtime.redeliver(delivery_id, environment=environment))
@@ -157,11 +175,11 @@ class AdminController(BaseController):
             services.dispatcher.notify()
         return {"status": "queued", "id": delivery_id}
 
-    @post("/triggers/{name:str}/recover", responses=documented(*ADMIN_ERRORS),
+    @post("/triggers/{name:str}/recover", responses=_admin(Recovery, "How many were queued."),
           status_code=200)
     async def admin_recover(self, services: ServicesDep, environment: FromPath[str],
-                      name: FromPath[str], since: FromQuery[datetime], *,
-                      include_delivered: FromQuery[bool] = False) -> dict[str, Any]:
+                            name: FromPath[str], since: FromQuery[datetime], *,
+                            include_delivered: FromQuery[bool] = False) -> dict[str, Any]:
         """Bulk recovery: queue again every failed (``include_delivered``: every finished)
         delivery of the trigger created since ``since`` (ISO 8601), as one audited
         operation; idempotent while they are queued."""
@@ -175,9 +193,10 @@ class AdminController(BaseController):
         return {"queued": queued, "since": when.isoformat(),
                 "include_delivered": include_delivered}
 
-    @post("/triggers/{name:str}/enable", responses=documented(*ADMIN_ERRORS), status_code=200)
+    @post("/triggers/{name:str}/enable",
+          responses=_admin(BreakerClosed, "What the breaker held."), status_code=200)
     async def admin_enable_trigger(self, services: ServicesDep, environment: FromPath[str],
-                     name: FromPath[str]) -> dict[str, Any]:
+                                   name: FromPath[str]) -> dict[str, Any]:
         """Close the trigger's circuit breaker (re-enable it after ``trigger.disabled``): its
         waiting deliveries are due at once; audited."""
         _trigger(services, environment, name)
@@ -188,10 +207,10 @@ class AdminController(BaseController):
             services.dispatcher.resume(view.triggers[name].id)
         return done
 
-    @post("/triggers/{name:str}/rotate-secret", responses=documented(*ADMIN_ERRORS),
+    @post("/triggers/{name:str}/rotate-secret", responses=_admin(RotatedSecret, "The new secret."),
           status_code=200)
     async def admin_rotate_trigger(self, services: ServicesDep, environment: FromPath[str],
-                             name: FromPath[str]) -> dict[str, Any]:
+                                   name: FromPath[str]) -> dict[str, Any]:
         """Rotate the signing secret; deliveries carry both signatures for 24 hours."""
         return await anyio.to_thread.run_sync(
             lambda: rotate(services, environment, "triggers", name))

@@ -19,6 +19,7 @@ from hookplane.runtime.controllers._openapi import (
     with_body,
 )
 from hookplane.runtime.controllers.deps import RecordsDep, provide, provide_records
+from hookplane.runtime.controllers.models import Record, RecordPage
 from hookplane.runtime.ingest import BODY_SECONDS, parse_json, read_capped
 from hookplane.runtime.records import Caller
 from hookplane.runtime.tracing import TRACE_HEADERS
@@ -86,7 +87,8 @@ class RecordsController(BaseController):
     dependencies = provide(records=provide_records)
 
     @post(status_code=201, operation_class=_RECORD,
-          responses=documented(*RECORD_WRITE_ERRORS))
+          responses=documented(*RECORD_WRITE_ERRORS,
+                               answer=(201, Record, "Created: the new record.")))
     async def create_record(self, request: Request[Any, Any, Any], environment: FromPath[str],
                             collection: FromPath[str], records: RecordsDep,
                             ) -> Response[Any]:
@@ -97,7 +99,8 @@ class RecordsController(BaseController):
         return _written(await records.create(environment, collection, caller, data,
                                              origin=origin), 201, origin)
 
-    @get(responses=documented(*RECORD_READ_ERRORS))
+    @get(responses=documented(*RECORD_READ_ERRORS,
+                              answer=(200, RecordPage, "A page of records.")))
     async def list_records(
         self, request: Request[Any, Any, Any], environment: FromPath[str],
         collection: FromPath[str], *, records: RecordsDep,
@@ -112,7 +115,8 @@ class RecordsController(BaseController):
                                   limit=limit, cursor=cursor)
         return Response(content=page, status_code=200, media_type="application/json")
 
-    @get("/{record_id:str}", responses=documented(*RECORD_READ_ERRORS))
+    @get("/{record_id:str}", responses=documented(*RECORD_READ_ERRORS,
+                                                  answer=(200, Record, "The record.")))
     async def get_record(self, request: Request[Any, Any, Any], environment: FromPath[str],
                          collection: FromPath[str], record_id: FromPath[str],
                          records: RecordsDep) -> Response[Any]:
@@ -121,7 +125,8 @@ class RecordsController(BaseController):
         return Response(content=record, status_code=200, media_type="application/json")
 
     @patch("/{record_id:str}", operation_class=_MERGE_PATCH,
-           responses=documented(*RECORD_WRITE_ERRORS))
+           responses=documented(*RECORD_WRITE_ERRORS,
+                                answer=(200, Record, "Updated: the record as it is now.")))
     async def update_record(self, request: Request[Any, Any, Any], environment: FromPath[str],
                             collection: FromPath[str], record_id: FromPath[str],
                             records: RecordsDep) -> Response[Any]:
@@ -133,7 +138,8 @@ class RecordsController(BaseController):
                                              data, origin=origin), 200, origin)
 
     @delete("/{record_id:str}", status_code=200,
-            responses=documented(*RECORD_READ_ERRORS, 409))
+            responses=documented(*RECORD_READ_ERRORS, 409, answer=(
+                200, Record, "Deleted: the record with its `deleted_at`.")))
     async def delete_record(self, request: Request[Any, Any, Any], environment: FromPath[str],
                             collection: FromPath[str], record_id: FromPath[str],
                             records: RecordsDep) -> Response[Any]:
