@@ -2,7 +2,8 @@
 
 Every error the engine raises on purpose derives from :class:`HookplaneError`; library
 errors (pydantic, PyYAML, SQLAlchemy, httpx) are converted where they enter and chained
-with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit codes.
+with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit codes, and
+only ``hookplane.runtime.problems`` into HTTP statuses (one table, default 500).
 
 ::
 
@@ -27,6 +28,16 @@ with ``raise ... from exc``. Only ``hookplane.cli.main`` turns these into exit c
     ├── WeakTokenError         HOOKPLANE_ADMIN_TOKEN too easy to guess: serve does not start
     ├── ServerUnreachable      the CLI found no server at the admin URL
     ├── TracingError           OTEL_* asks for tracing that cannot start: serve does not start
+    ├── RequestRefused         the runtime refuses a request (status: runtime/problems.py)
+    │   ├── BadRequest         malformed: not JSON, not an object, a bad parameter (400)
+    │   ├── NotAuthenticated   credentials missing or wrong (401, WWW-Authenticate: Bearer)
+    │   ├── NotPermitted       authenticated but not allowed here (403)
+    │   ├── NotFound           no such environment, collection, resource or record (404)
+    │   ├── BodyTimeout        the body did not arrive within its deadline (408)
+    │   ├── Conflict           the current state refuses it (409)
+    │   ├── BodyTooLarge       the body is larger than its limit (413)
+    │   ├── InvalidPayload     the body does not match the schema; ``fields`` (422)
+    │   └── Throttled          too many requests or wrong credentials (429, Retry-After)
     └── DeliveryError          an outbound delivery or upstream fetch failed
         ├── TriggerNotFound    no trigger of that name is applied
         └── EgressError        the outbound sender could not send or finish a request
@@ -218,3 +229,66 @@ class ServerUnreachable(HookplaneError):
 class TracingError(HookplaneError):
     """Tracing is configured (``OTEL_*``) but cannot start: the ``otel`` extra is missing,
     or an exporter or protocol Hookplane does not ship is named."""
+
+
+class RequestRefused(HookplaneError):
+    """The runtime refuses a request. The message is the answer's ``error``; ``headers``
+    go out with it (``Retry-After``, ``WWW-Authenticate``). The status comes from the one
+    table in ``hookplane.runtime.problems``."""
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = dict(headers or {})
+
+
+class BadRequest(RequestRefused):
+    """The request is malformed: a body that is not JSON or not an object, a bad value."""
+
+
+class NotAuthenticated(RequestRefused):
+    """Credentials (API key, admin token) missing or wrong."""
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
+
+
+class NotPermitted(RequestRefused):
+    """Authenticated, but the credential does not allow this (an API key's scope)."""
+
+
+class NotFound(RequestRefused):
+    """No such environment, collection, resource or record (or the feature is off)."""
+
+
+class BodyTimeout(RequestRefused):
+    """The request body did not arrive within its deadline."""
+
+
+class Conflict(RequestRefused):
+    """The current state refuses the request (only a failed delivery can be redelivered)."""
+
+
+class BodyTooLarge(RequestRefused):
+    """The request body is larger than its limit (reading stopped there)."""
+
+    def __init__(self, message: str = "body too large", *,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+
+
+class InvalidPayload(RequestRefused):
+    """The body does not match the collection schema; ``fields`` lists the problems
+    (``{"path": …, "message": …}``)."""
+
+    def __init__(self, message: str, *, fields: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class Throttled(RequestRefused):
+    """Too many requests, or too many wrong credentials from one address; ``retry_after``
+    seconds (also sent as ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after

@@ -19,7 +19,6 @@ INTERNAL = {
     "hookplane.config.yamlio.YamlProblem": "the loader turns it into a ConfigError diagnostic",
     "hookplane.config.grammar.GrammarError": "a ValueError pydantic reports as a field error",
     "hookplane.mapping._dates.ConversionError": "wrapped in a MappingError by the engine",
-    "hookplane.runtime.ingest.BodyTooLarge": "answered 413 inside ingest",
     "hookplane.presets._kit.Reject": "a preset's verdict; runtime.verify turns it into a "
                                      "VerifyResult",
     "hookplane.runtime.jobs.PermanentFailure": "the job runner's outcome of one job",

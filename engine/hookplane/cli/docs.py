@@ -657,6 +657,12 @@ def http_reference(document: dict[str, Any] | None = None,
                         f"{'yes' if parameter.get('required') else 'no'} | "
                         f"{_cell(_schema_text(parameter.get('schema') or {}))} |")
                 lines.append("")
+            security = operation.get("security") or []
+            if security:
+                alternatives = " or ".join(
+                    " + ".join(f"[`{name}`](#security-schemes)" for name in requirement)
+                    for requirement in security)
+                lines += [f"Authentication: {alternatives}", ""]
             body = operation.get("requestBody")
             if body:
                 kinds = ", ".join(f"`{k}`" for k in (body.get("content") or {}))
@@ -671,6 +677,17 @@ def http_reference(document: dict[str, Any] | None = None,
                     lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
                                  f"{shown} |")
                 lines.append("")
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    if schemes:
+        lines += ["## Security schemes", "", "| Name | Type | What |", "| --- | --- | --- |"]
+        for name, scheme in schemes.items():
+            kind = scheme.get("type", "")
+            if kind == "http":
+                kind = f"HTTP {scheme.get('scheme', '')}"
+            elif kind == "apiKey":
+                kind = f"{scheme.get('in', '')} `{scheme.get('name', '')}`"
+            lines.append(f"| `{name}` | {kind} | {_cell(scheme.get('description', ''))} |")
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

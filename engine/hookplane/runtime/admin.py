@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hookplane.config.applied import SecretKind
-from hookplane.errors import SecretError, StateError
+from hookplane.errors import BadRequest, Conflict, NotFound, StateError
 from hookplane.state.store import AuditRecord, Store
 
 if TYPE_CHECKING:
-    from hookplane.runtime.app import Services
+    from hookplane.runtime.services import Services
     from hookplane.state.runtime import Job, RuntimeStore
 
 
@@ -74,40 +74,39 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 def rotate(services: Services, environment: str, kind: str, name: str, *,
-           actor: str = "admin api", which: str | None = None) -> tuple[dict[str, Any], int]:
+           actor: str = "admin api", which: str | None = None) -> dict[str, Any]:
     """Rotate a generated secret (24 h grace); ``actor`` is what the audit log records,
-    ``which`` the secret kind when the resource has several (default: the first)."""
+    ``which`` the secret kind when the resource has several (default: the first). Refuses
+    with ``NotFound``, ``Conflict`` (nothing generated to rotate), ``BadRequest`` (no such
+    secret kind) or ``SecretError``."""
     view = services.registry.get(environment)
     if view is None:
-        return {"error": f"no environment '{environment}'"}, 404
-    try:
-        snapshot = services.store.snapshot(environment)
-        resource = snapshot.resources.get(f"{kind}.{name}")
-        if resource is None:
-            return {"error": f"no {kind}.{name} in '{environment}'"}, 404
-        kinds: dict[str, SecretKind] = {"signing_secret": "signing_secret",
-                                         "hmac_secret": "hmac_secret", "token": "token"}
-        generated = [kinds[g] for g in resource.generated if g in kinds]
-        if not generated:
-            return {"error": f"{kind}.{name} has no generated secret to rotate (it comes from "
-                             "${env:…}; change the variable and apply)"}, 409
-        if which is not None and which not in generated:
-            return {"error": f"{kind}.{name} has no generated {which}; it has "
-                             + ", ".join(generated)}, 400
-        chosen = kinds[which] if which is not None else generated[0]
-        secret = services.store.rotate_secret(environment, kind, name, chosen,
-                                              grace_hours=24, actor=actor)
-        previous = [info.expires_at for info in services.store.secret_info(
-            environment, kind, name) if info.kind == chosen
-            and info.status == "previous" and info.expires_at]
-    except SecretError as exc:
-        return {"error": str(exc)}, 409
+        raise NotFound(f"no environment '{environment}'")
+    snapshot = services.store.snapshot(environment)
+    resource = snapshot.resources.get(f"{kind}.{name}")
+    if resource is None:
+        raise NotFound(f"no {kind}.{name} in '{environment}'")
+    kinds: dict[str, SecretKind] = {"signing_secret": "signing_secret",
+                                     "hmac_secret": "hmac_secret", "token": "token"}
+    generated = [kinds[g] for g in resource.generated if g in kinds]
+    if not generated:
+        raise Conflict(f"{kind}.{name} has no generated secret to rotate (it comes from "
+                       "${env:…}; change the variable and apply)")
+    if which is not None and which not in generated:
+        raise BadRequest(f"{kind}.{name} has no generated {which}; it has "
+                         + ", ".join(generated))
+    chosen = kinds[which] if which is not None else generated[0]
+    secret = services.store.rotate_secret(environment, kind, name, chosen,
+                                          grace_hours=24, actor=actor)
+    previous = [info.expires_at for info in services.store.secret_info(
+        environment, kind, name) if info.kind == chosen
+        and info.status == "previous" and info.expires_at]
     services.registry.refresh()
     expires = max(previous) if previous else None
     return {"secret": secret, "kind": chosen, "grace_period_hours": 24,
             "old_secret_expires_at": expires,
             "note": "shown once: store it now; the old secret stays valid until "
-                    f"{expires or 'the grace period ends (24 hours)'}"}, 200
+                    f"{expires or 'the grace period ends (24 hours)'}"}
 
 
 def delivery_row(delivery: Any) -> dict[str, Any]:

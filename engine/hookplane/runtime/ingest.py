@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 import anyio
 import anyio.to_thread
 
-from hookplane.errors import MappingError, TemplateError
+from hookplane.errors import BodyTooLarge, MappingError, TemplateError
 from hookplane.mapping import MISSING, get_path, render_value
 from hookplane.presets import PRESETS
 from hookplane.runtime import handshakes
@@ -77,10 +77,6 @@ class Outcome:
 
 LogEntry: TypeAlias = Callable[[Outcome], LogInbound]
 """Makes a request's delivery log entry from its outcome."""
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:

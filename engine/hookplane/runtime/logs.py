@@ -60,6 +60,9 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 _URL_LOGGERS = ("httpx", "httpcore")
 
+CONTROLLER_PATH = "hookplane_controller_path"
+"""A handler's ``opt`` key: its controller's path, which the access log's ``route`` prefixes
+to the handler's own (``/{environment:str}/triggers``, ``/healthz``: the route as written)."""
 _ACCESS_FIELDS = ("method", "path", "route", "status", "duration_ms", "client")
 
 
@@ -173,6 +176,9 @@ def _access_line(access: logging.Logger, scope: Scope, status: int, started: flo
                  request_id: str) -> None:
     handler = scope.get("route_handler")
     paths = sorted(getattr(handler, "paths", ()) or ())
+    prefix = (getattr(handler, "opt", None) or {}).get(CONTROLLER_PATH)
+    if paths and prefix:  # a controller's handler: the route as written, path and all
+        paths[0] = (prefix.rstrip("/") + paths[0]).rstrip("/") or "/"
     client = scope.get("client")
     duration = round((time.perf_counter() - started) * 1000, 1)
     path = str(scope.get("path", ""))

@@ -1,26 +1,34 @@
-"""The records API service: API-key scopes, schema validation, JSON merge patch."""
+"""The records API service: API-key scopes, schema validation, JSON merge patch.
+
+It answers with data (a record as JSON, a page) and refuses with domain errors
+(:class:`~hookplane.errors.NotAuthenticated`, ``Throttled``, ``NotPermitted``,
+``NotFound``, ``InvalidPayload``, ``InvalidQuery``): the statuses are
+:mod:`hookplane.runtime.problems`'s.
+"""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 
+from hookplane.errors import (
+    InvalidPayload,
+    InvalidQuery,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    RecordNotFound,
+    Throttled,
+)
 from hookplane.runtime.authguard import FailedAuth
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.registry import CollectionView, EnvironmentView, Registry
-from hookplane.state.runtime import InvalidQuery, Record, RecordNotFound, RuntimeStore
-
-
-@dataclass
-class Result:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
+from hookplane.state.runtime import Record, RuntimeStore
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -86,132 +94,109 @@ class RecordsService:
                                                     "hookplane.collection": collection,
                                                     "hookplane.origin": origin})
 
-    def _authorise(self, environment: str, collection: str, caller: Caller,
-                   action: str) -> tuple[EnvironmentView, CollectionView] | Result:
+    def authorise(self, environment: str, collection: str, caller: Caller,
+                  action: str) -> tuple[EnvironmentView, CollectionView]:
+        """The environment and collection the caller may ``action`` (read/write), or the
+        refusal raised: checked before a request body is read, so an unauthenticated client
+        costs no body read."""
         # authenticate before anything else is said: an unauthenticated caller learns
         # nothing about which environments and collections exist (no enumeration)
         token = caller.token
         if token is None:
-            return Result(401, {"error": "API key required: Authorization: Bearer hpt_…"},
-                          {"WWW-Authenticate": "Bearer"})
+            raise NotAuthenticated("API key required: Authorization: Bearer hpt_…")
         wait = self.auth.retry_after(caller.address)
         if wait is not None:  # too many wrong keys from this client: not even checked
-            return Result(429, {"error": "too many wrong API keys from this address; try "
-                                f"again in {wait}s"}, {"Retry-After": str(wait)})
+            raise Throttled("too many wrong API keys from this address; try again in "
+                            f"{wait}s", retry_after=wait)
         view = self.registry.get(environment)
         key = (view.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
                if view is not None else None)
         if view is None or key is None:  # an unknown environment has no valid key either
             self.auth.failed(caller.address, "records API")
-            return Result(401, {"error": "invalid API key"}, {"WWW-Authenticate": "Bearer"})
+            raise NotAuthenticated("invalid API key")
         self.auth.succeeded(caller.address)
         if not key.allows(action, collection):
-            return Result(403, {"error": f"API key '{key.name}' lacks the '{action}' scope "
-                                f"for '{collection}'"})
+            raise NotPermitted(f"API key '{key.name}' lacks the '{action}' scope for "
+                               f"'{collection}'")
         target = view.collections.get(collection)
         if target is None:
-            return Result(404, {"error": f"no collection '{collection}' in '{environment}'"})
+            raise NotFound(f"no collection '{collection}' in '{environment}'")
         return view, target
 
-    def refuse(self, environment: str, collection: str, caller: Caller,
-               action: str) -> Result | None:
-        """The answer refusing this caller (401/403/404), or None when it may go on: checked
-        before a request body is read, so an unauthenticated client costs no body read."""
-        allowed = self._authorise(environment, collection, caller, action)
-        return allowed if isinstance(allowed, Result) else None
-
     @staticmethod
-    def _invalid(target: CollectionView, data: dict[str, Any]) -> Result | None:
+    def _validate(target: CollectionView, data: dict[str, Any]) -> None:
         errors = target.validator.validate(data)
-        if not errors:
-            return None
-        return Result(422, {"error": "record does not match the collection schema",
-                            "fields": [{"path": e.path, "message": e.message} for e in errors]})
+        if errors:
+            raise InvalidPayload("record does not match the collection schema",
+                                 fields=[{"path": e.path, "message": e.message}
+                                         for e in errors])
+
+    async def _current(self, environment: str, collection: str, record_id: str) -> Record:
+        record = await anyio.to_thread.run_sync(
+            lambda: self.store.get(environment, collection, record_id))
+        if record is None:
+            raise RecordNotFound(f"no record '{record_id}'")
+        return record
 
     async def create(self, environment: str, collection: str, caller: Caller,
-                     data: dict[str, Any], *, origin: str) -> Result:
-        allowed = self._authorise(environment, collection, caller, "write")
-        if isinstance(allowed, Result):
-            return allowed
-        _, target = allowed
-        invalid = self._invalid(target, data)
-        if invalid is not None:
-            return invalid
+                     data: dict[str, Any], *, origin: str) -> dict[str, Any]:
+        """The new record as JSON."""
+        _, target = self.authorise(environment, collection, caller, "write")
+        self._validate(target, data)
         with self._write_span(environment, collection, caller, origin):
             outbox = self.events.outbox(environment)
             record = await anyio.to_thread.run_sync(
                 lambda: self.store.create(environment, collection, data, origin=origin,
                                           outbox=outbox))
         self.events.written()
-        return Result(201, record_json(record), {"X-Hookplane-Source": origin})
+        return record_json(record)
 
     async def get(self, environment: str, collection: str, caller: Caller,
-                  record_id: str) -> Result:
-        allowed = self._authorise(environment, collection, caller, "read")
-        if isinstance(allowed, Result):
-            return allowed
-        record = await anyio.to_thread.run_sync(
-            lambda: self.store.get(environment, collection, record_id))
-        if record is None:
-            return Result(404, {"error": f"no record '{record_id}'"})
-        return Result(200, record_json(record))
+                  record_id: str) -> dict[str, Any]:
+        self.authorise(environment, collection, caller, "read")
+        return record_json(await self._current(environment, collection, record_id))
 
     async def list(self, environment: str, collection: str, caller: Caller, *,
-                   filters: dict[str, str], limit: int, cursor: str | None) -> Result:
-        allowed = self._authorise(environment, collection, caller, "read")
-        if isinstance(allowed, Result):
-            return allowed
+                   filters: dict[str, str], limit: int, cursor: str | None) -> dict[str, Any]:
+        """A page: ``{"data": [...], "next_cursor": "…" | null}``."""
+        self.authorise(environment, collection, caller, "read")
         equals = {k: _filter_value(v) for k, v in filters.items()}
         try:
             records, next_cursor = await anyio.to_thread.run_sync(
                 lambda: self.store.list(environment, collection, equals=equals, limit=limit,
                                         cursor=cursor))
-        except (ValueError, InvalidQuery) as exc:  # a bad filter or cursor: the caller's
-            return Result(400, {"error": str(exc)})
-        return Result(200, {"data": [record_json(r) for r in records],
-                            "next_cursor": next_cursor})
+        except ValueError as exc:  # a bad filter or cursor: the caller's
+            raise InvalidQuery(str(exc)) from exc
+        return {"data": [record_json(r) for r in records], "next_cursor": next_cursor}
 
     async def update(self, environment: str, collection: str, caller: Caller,
-                     record_id: str, patch: dict[str, Any], *, origin: str) -> Result:
-        allowed = self._authorise(environment, collection, caller, "write")
-        if isinstance(allowed, Result):
-            return allowed
-        _, target = allowed
-        current = await anyio.to_thread.run_sync(
-            lambda: self.store.get(environment, collection, record_id))
-        if current is None:
-            return Result(404, {"error": f"no record '{record_id}'"})
+                     record_id: str, patch: dict[str, Any], *, origin: str) -> dict[str, Any]:
+        _, target = self.authorise(environment, collection, caller, "write")
+        current = await self._current(environment, collection, record_id)
         data = merge_patch(current.data, patch)
-        invalid = self._invalid(target, data)
-        if invalid is not None:
-            return invalid
-        try:
-            with self._write_span(environment, collection, caller, origin):
-                outbox = self.events.outbox(environment)
+        self._validate(target, data)
+        with self._write_span(environment, collection, caller, origin):
+            outbox = self.events.outbox(environment)
+            try:
                 record, _ = await anyio.to_thread.run_sync(
                     lambda: self.store.update(environment, collection, record_id, data,
                                               origin=origin, outbox=outbox))
-        except RecordNotFound:  # deleted since it was read
-            return Result(404, {"error": f"no record '{record_id}'"})
+            except RecordNotFound as exc:  # deleted since it was read
+                raise RecordNotFound(f"no record '{record_id}'") from exc
         self.events.written()
-        return Result(200, record_json(record), {"X-Hookplane-Source": origin})
+        return record_json(record)
 
     async def delete(self, environment: str, collection: str, caller: Caller,
-                     record_id: str, *, origin: str) -> Result:
-        allowed = self._authorise(environment, collection, caller, "write")
-        if isinstance(allowed, Result):
-            return allowed
-        current = await anyio.to_thread.run_sync(
-            lambda: self.store.get(environment, collection, record_id))
-        if current is None:
-            return Result(404, {"error": f"no record '{record_id}'"})
-        try:
-            with self._write_span(environment, collection, caller, origin):
-                outbox = self.events.outbox(environment)
+                     record_id: str, *, origin: str) -> dict[str, Any]:
+        self.authorise(environment, collection, caller, "write")
+        await self._current(environment, collection, record_id)
+        with self._write_span(environment, collection, caller, origin):
+            outbox = self.events.outbox(environment)
+            try:
                 record, _ = await anyio.to_thread.run_sync(
                     lambda: self.store.delete(environment, collection, record_id,
                                               origin=origin, outbox=outbox))
-        except RecordNotFound:  # deleted since it was read
-            return Result(404, {"error": f"no record '{record_id}'"})
+            except RecordNotFound as exc:  # deleted since it was read
+                raise RecordNotFound(f"no record '{record_id}'") from exc
         self.events.written()
-        return Result(200, record_json(record), {"X-Hookplane-Source": origin})
+        return record_json(record)

@@ -46,11 +46,12 @@ from hookplane.runtime.console.session import (
     Session,
     Sessions,
 )
+from hookplane.runtime.problems import headers_of, log_unexpected, message_of, status_of
 from hookplane.state.store import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from hookplane.runtime.app import Services
     from hookplane.runtime.registry import EnvironmentView
+    from hookplane.runtime.services import Services
 
 log = logging.getLogger("hookplane.runtime.console")
 
@@ -200,22 +201,22 @@ async def _gate(request: Request[Any, Any, Any]) -> Response[Any] | None:
 
 
 def _html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, HTTPException):
-        status = exc.status_code
-        title = "Not found" if status == 404 else "Request refused"
-        message = str(exc.detail)
-    elif isinstance(exc, DatabaseUnavailable):
-        status, title, message = 503, "State database unavailable", "Try again in a moment."
-    elif isinstance(exc, HookplaneError):
-        status, title, message = 400, "Request refused", str(exc)
+    """The console's answer to any exception: the status of the one table
+    (:mod:`hookplane.runtime.problems`), as a page."""
+    status = status_of(exc)
+    log_unexpected(request, exc, status)
+    if isinstance(exc, DatabaseUnavailable):
+        title, message = "State database unavailable", "Try again in a moment."
+    elif status == 500:
+        title, message = "Internal error", "The log has the details."
     else:
-        log.exception("console error on %s", request.url.path)
-        status, title, message = 500, "Internal error", "The log has the details."
+        title = "Not found" if status == 404 else "Request refused"
+        message = message_of(exc, status)
     if request.state.get("console_session", "unset") == "unset":
         request.state.console_session = None
     response = _message_page(request, status, title, message)
-    if status == 503:
-        response.headers["Retry-After"] = "5"
+    if not isinstance(exc, HTTPException):  # Retry-After of a 503
+        response.headers.update(headers_of(exc, status))
     return response
 
 
@@ -407,7 +408,14 @@ async def _rotate(request: Request[Any, Any, Any], environment: str, kind: str,
         return None
     services = _services(request)
     _view(request, environment)
-    return await _thread(lambda: rotate(services, environment, kind, name, actor="console"))
+    try:
+        return await _thread(lambda: rotate(services, environment, kind, name,
+                                            actor="console")), 200
+    except HookplaneError as exc:
+        status = status_of(exc)
+        if status >= 500:  # the error page says it
+            raise
+        return {"error": str(exc)}, status
 
 
 def _confirm_page(request: Request[Any, Any, Any], environment: str, *, action: str, what: str,

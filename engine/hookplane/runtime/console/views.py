@@ -25,8 +25,8 @@ from hookplane.runtime.console.masking import mask_headers, mask_url
 from hookplane.state.runtime import InvalidQuery
 
 if TYPE_CHECKING:
-    from hookplane.runtime.app import Services
     from hookplane.runtime.registry import EnvironmentView
+    from hookplane.runtime.services import Services
 
 DELIVERY_STATUSES = ("pending", "in_flight", "delivered", "failed")
 REJECTIONS = {
