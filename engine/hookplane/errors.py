@@ -193,14 +193,18 @@ class DuplicateDelivery(StateError):
 class TemplateSyntaxError(TemplateError):
     """A template that does not parse; ``position`` is the 0-based offset of its ``{{``.
 
-    ``line`` and ``column`` are 1-based and count inside the template text itself.
+    ``line`` and ``column`` are 1-based and count inside the template text itself;
+    ``reason`` is the message without the position (what is wrong and what to write), for
+    callers that say where themselves (configuration validation).
     """
 
-    def __init__(self, message: str, *, position: int, line: int, column: int) -> None:
+    def __init__(self, message: str, *, position: int, line: int, column: int,
+                 reason: str = "") -> None:
         super().__init__(message)
         self.position = position
         self.line = line
         self.column = column
+        self.reason = reason or message
 
 
 class TriggerNotFound(DeliveryError):

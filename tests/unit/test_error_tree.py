@@ -17,7 +17,6 @@ from hookplane import errors
 
 INTERNAL = {
     "hookplane.config.yamlio.YamlProblem": "the loader turns it into a ConfigError diagnostic",
-    "hookplane.config.grammar.GrammarError": "a ValueError pydantic reports as a field error",
     "hookplane.mapping._dates.ConversionError": "wrapped in a MappingError by the engine",
     "hookplane.runtime.ingest.BodyTooLarge": "answered 413 inside ingest",
     "hookplane.runtime.jobs.PermanentFailure": "the job runner's outcome of one job",

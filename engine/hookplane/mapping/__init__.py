@@ -1,7 +1,11 @@
-"""The field-mapping contract compiled to functions, ``{{payload.x}}`` templates, filters.
+"""The small languages, once: field mappings, ``{{payload.x}}`` templates, compose
+patterns, filters, dates and field paths -- parsed, checked and run here only.
 
-Pure: the standard library, pydantic models from :mod:`hookplane.config.models` and
-:mod:`hookplane.errors` only -- no I/O.
+Configuration validation (:mod:`hookplane.config.validate`) calls these parsers and
+checkers and positions their problems; the runtime compiles the same specifications with
+them, so the two cannot disagree. Pure: the standard library and :mod:`hookplane.errors`
+only -- no I/O, and nothing from :mod:`hookplane.config` (specifications are read through
+the protocols of :mod:`hookplane.mapping._specs`).
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from hookplane.mapping.engine import (
     check_date_format,
     compile_mapping,
     validate_mapping,
+    value_map_ambiguities,
 )
 from hookplane.mapping.filter import (
     FILTER_OPERATORS,
+    FilterProblem,
     compile_filter,
     filter_fields,
+    filter_problems,
     validate_filter,
 )
 from hookplane.mapping.paths import (
@@ -39,6 +46,8 @@ from hookplane.mapping.template import (
     Placeholder,
     Template,
     TemplateSyntaxError,
+    is_field_path,
+    parse_compose,
     parse_template,
     render_string,
     render_value,
@@ -50,6 +59,7 @@ __all__ = [
     "MISSING",
     "CompiledMapping",
     "FieldError",
+    "FilterProblem",
     "MissingType",
     "Placeholder",
     "RecordValidator",
@@ -62,9 +72,12 @@ __all__ = [
     "compile_schema",
     "delete_path",
     "filter_fields",
+    "filter_problems",
     "get_path",
     "has_path",
+    "is_field_path",
     "json_equal",
+    "parse_compose",
     "parse_template",
     "render_string",
     "render_value",
@@ -72,4 +85,5 @@ __all__ = [
     "split_path",
     "validate_filter",
     "validate_mapping",
+    "value_map_ambiguities",
 ]

@@ -43,12 +43,13 @@ An empty mapping with ``keep`` is a pass-through: both directions return a deep 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping as Map
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from hookplane.config.models import Mapping
 from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping._dates import ConversionError, DateCodec, check_date_format
+from hookplane.mapping._specs import MappingSpec
 from hookplane.mapping._values import json_copy, json_equal, short_repr, type_name
 from hookplane.mapping.paths import (
     MISSING,
@@ -61,12 +62,19 @@ from hookplane.mapping.paths import (
 from hookplane.mapping.template import (
     Placeholder,
     Template,
+    parse_compose,
     parse_template,
     render_string,
     render_value,
 )
 
-__all__ = ["CompiledMapping", "check_date_format", "compile_mapping", "validate_mapping"]
+__all__ = [
+    "CompiledMapping",
+    "check_date_format",
+    "compile_mapping",
+    "validate_mapping",
+    "value_map_ambiguities",
+]
 
 _COMPUTED_ROOTS = ("payload", "record")
 _T = TypeVar("_T")
@@ -89,7 +97,7 @@ class _ValueMap:
 
     __slots__ = ("_forward", "_pairs")
 
-    def __init__(self, table: dict[str, Any]) -> None:
+    def __init__(self, table: Map[str, Any]) -> None:
         self._forward = dict(table)
         self._pairs = tuple(table.items())
 
@@ -127,52 +135,11 @@ class _ValueMap:
         return groups
 
 
-# --------------------------------------------------------------------------- compose
-
-
-def _parse_compose(fmt: str) -> Template:
-    """``"{first} {last}"`` -> a template whose placeholders are external paths.
-
-    ``{{`` and ``}}`` are literal braces; a placeholder holds a dot path (surrounding
-    spaces ignored) and no format specification. Raises ValueError.
-    """
-    parts: list[str | Placeholder] = []
-    literal: list[str] = []
-    index = 0
-    while index < len(fmt):
-        char = fmt[index]
-        if fmt.startswith("{{", index) or fmt.startswith("}}", index):
-            literal.append(char)
-            index += 2
-        elif char == "{":
-            end = fmt.find("}", index + 1)
-            if end < 0:
-                raise ValueError(f"unclosed '{{' at column {index + 1} (write '{{{{' for a brace)")
-            name = fmt[index + 1 : end].strip()
-            if "{" in name or not name:
-                raise ValueError(
-                    f"empty or broken placeholder at column {index + 1}: write a field "
-                    "path such as {first} or {name.first}"
-                )
-            if ":" in name or "!" in name:
-                raise ValueError(
-                    f"'{{{name}}}' at column {index + 1}: format specifications are not "
-                    "supported, only field paths"
-                )
-            segments = split_path(name)
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            parts.append(Placeholder(name, segments, index))
-            index = end + 1
-        elif char == "}":
-            raise ValueError(f"single '}}' at column {index + 1} (write '}}}}' for a brace)")
-        else:
-            literal.append(char)
-            index += 1
-    if literal:
-        parts.append("".join(literal))
-    return Template(fmt, tuple(parts))
+def value_map_ambiguities(table: Map[str, Any]) -> list[list[str]]:
+    """Groups of native keys of one value map that map to the same external value (JSON
+    equality: ``1`` and ``1.0`` are one value, ``true`` and ``1`` two), so that an inbound
+    value cannot be mapped back; empty when the map is invertible."""
+    return _ValueMap(table).ambiguities()
 
 
 # --------------------------------------------------------------------------- compiled form
@@ -209,7 +176,7 @@ class CompiledMapping:
         "owned_fields",
     )
 
-    mapping: Mapping
+    mapping: MappingSpec
     """The mapping this was compiled from."""
     owned_fields: frozenset[str]
     """Native paths the mapping names and writes on the way in (empty for a pass-through)."""
@@ -220,7 +187,7 @@ class CompiledMapping:
 
     def __init__(
         self,
-        mapping: Mapping,
+        mapping: MappingSpec,
         inbound: tuple[_Field, ...],
         outbound: tuple[_Field, ...],
         compose: tuple[tuple[str, Template], ...],
@@ -453,7 +420,7 @@ def _check_path(path: str, where: str) -> tuple[str, ...]:
         raise MappingError(f"{where}: {exc}") from None
 
 
-def compile_mapping(mapping: Mapping) -> CompiledMapping:
+def compile_mapping(mapping: MappingSpec) -> CompiledMapping:
     """Compile a mapping; raise :class:`MappingError` when a path, compose format or
     computed template cannot be parsed (validation reports these first, with positions).
 
@@ -494,8 +461,8 @@ def compile_mapping(mapping: Mapping) -> CompiledMapping:
     for native, fmt in mapping.compose.items():
         _check_path(native, f"compose field '{native}'")
         try:
-            compose.append((native, _parse_compose(fmt)))
-        except ValueError as exc:
+            compose.append((native, parse_compose(fmt)))
+        except TemplateError as exc:
             raise MappingError(f"compose field '{native}': {exc}") from None
     computed: list[tuple[str, str]] = []
     for native, text in mapping.computed.items():
@@ -515,9 +482,9 @@ def _overlap(first: str, second: str) -> bool:
     return first == second or first.startswith(second + ".") or second.startswith(first + ".")
 
 
-def _path_problems(mapping: Mapping) -> list[str]:
+def _path_problems(mapping: MappingSpec) -> list[str]:
     problems: list[str] = []
-    sections: list[tuple[str, dict[str, Any]]] = [
+    sections: list[tuple[str, Map[str, Any]]] = [
         ("to_external", mapping.to_external),
         ("to_native", mapping.to_native),
         ("computed", mapping.computed),
@@ -539,7 +506,7 @@ def _path_problems(mapping: Mapping) -> list[str]:
     return problems
 
 
-def _computed_problems(mapping: Mapping, written: list[str]) -> list[str]:
+def _computed_problems(mapping: MappingSpec, written: list[str]) -> list[str]:
     problems: list[str] = []
     for native, text in mapping.computed.items():
         try:
@@ -568,7 +535,7 @@ def _computed_problems(mapping: Mapping, written: list[str]) -> list[str]:
 
 
 def validate_mapping(
-    mapping: Mapping, *, direction: Literal["both", "inbound", "outbound"] = "both"
+    mapping: MappingSpec, *, direction: Literal["both", "inbound", "outbound"] = "both"
 ) -> list[str]:
     """Problems with a mapping, as readable sentences; an empty list means it is usable.
 
@@ -631,8 +598,8 @@ def validate_mapping(
                 )
     for native, fmt in mapping.compose.items():
         try:
-            _parse_compose(fmt)
-        except ValueError as exc:
+            parse_compose(fmt)
+        except TemplateError as exc:
             problems.append(f"compose.{native}: {exc}")
     written = list(
         dict.fromkeys(
