@@ -206,6 +206,12 @@ class TemplateSyntaxError(TemplateError):
         self.column = column
         self.reason = reason or message
 
+    @property
+    def where(self) -> str:
+        """``column 5``, or ``line 2, column 3`` in a text of several lines."""
+        return f"line {self.line}, column {self.column}" if self.line > 1 else (
+            f"column {self.column}")
+
 
 class TriggerNotFound(DeliveryError):
     """No trigger of that name is applied in the environment."""

@@ -32,6 +32,7 @@ from hookplane.config.models import (
 from hookplane.errors import TemplateSyntaxError
 from hookplane.mapping import (
     check_date_format,
+    computed_problems,
     filter_problems,
     json_equal,
     parse_compose,
@@ -322,7 +323,7 @@ class _Checker:
             try:
                 references = parse_template(text).references
             except TemplateSyntaxError as exc:
-                self.add(resource, leaf, f"template error {_at(exc)}: {exc.reason}")
+                self.add(resource, leaf, f"template error at {exc.where}: {exc.reason}")
                 continue
             for reference in references:
                 root, _, rest = reference.partition(".")
@@ -448,30 +449,10 @@ class _Checker:
                 parse_compose(pattern)
             except TemplateSyntaxError as exc:
                 self.add(resource, (*path, "compose", field),
-                         f"compose pattern error {_at(exc)}: {exc.reason}")
+                         f"compose pattern error at {exc.where}: {exc.reason}")
 
-        for field, template in mapping.computed.items():
-            where = (*path, "computed", field)
-            try:
-                references = parse_template(template).references
-            except TemplateSyntaxError as exc:
-                self.add(resource, where, f"template error {_at(exc)}: {exc.reason}")
-                continue
-            # computed fields run last, in the order written: a later one is not there yet
-            owned = {f for f, section in inbound_targets.items() if section != "computed"}
-            owned.update(mapping.dates, mapping.value_maps)
-            owned.update(list(mapping.computed)[: list(mapping.computed).index(field)])
-            produced = {f.split(".")[0] for f in owned}
-            for reference in references:
-                root, _, rest = reference.partition(".")
-                if root not in ("payload", "record"):
-                    self.add(resource, where, f"computed '{field}' refers to '{root}'; use "
-                             "payload.… (the external payload) or record.… (mapped fields)")
-                elif root == "record" and rest and rest.split(".")[0] not in produced:
-                    later = " before this one (computed fields run in the order written)" if (
-                        rest.split(".")[0] in mapping.computed) else ""
-                    self.add(resource, where, f"computed '{field}' refers to record.{rest}, "
-                             f"which the mapping does not produce{later}")
+        for computed in computed_problems(mapping):
+            self.add(resource, (*path, "computed", computed.field), computed.reason)
 
     # ---------------------------------------------------------------- resources
 
@@ -674,13 +655,6 @@ def _matched_values(condition: Any) -> list[Any]:
             values.extend(v for v in condition["in"] if not isinstance(v, dict | list))
         return values
     return [condition]
-
-
-def _at(error: TemplateSyntaxError) -> str:
-    """``at column 5`` (``at line 2, column 3`` in a text of several lines)."""
-    if error.line > 1:
-        return f"at line {error.line}, column {error.column}"
-    return f"at column {error.column}"
 
 
 def validate_config(config: Config, add: Add) -> None:

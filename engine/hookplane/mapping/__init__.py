@@ -13,8 +13,10 @@ from __future__ import annotations
 from hookplane.mapping._values import json_equal
 from hookplane.mapping.engine import (
     CompiledMapping,
+    ComputedProblem,
     check_date_format,
     compile_mapping,
+    computed_problems,
     validate_mapping,
     value_map_ambiguities,
 )
@@ -58,6 +60,7 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "MISSING",
     "CompiledMapping",
+    "ComputedProblem",
     "FieldError",
     "FilterProblem",
     "MissingType",
@@ -70,6 +73,7 @@ __all__ = [
     "compile_filter",
     "compile_mapping",
     "compile_schema",
+    "computed_problems",
     "delete_path",
     "filter_fields",
     "filter_problems",

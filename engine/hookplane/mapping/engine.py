@@ -47,7 +47,7 @@ from collections.abc import Mapping as Map
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from hookplane.errors import MappingError, TemplateError
+from hookplane.errors import MappingError, TemplateError, TemplateSyntaxError
 from hookplane.mapping._dates import ConversionError, DateCodec, check_date_format
 from hookplane.mapping._specs import MappingSpec
 from hookplane.mapping._values import json_copy, json_equal, short_repr, type_name
@@ -70,8 +70,10 @@ from hookplane.mapping.template import (
 
 __all__ = [
     "CompiledMapping",
+    "ComputedProblem",
     "check_date_format",
     "compile_mapping",
+    "computed_problems",
     "validate_mapping",
     "value_map_ambiguities",
 ]
@@ -506,31 +508,65 @@ def _path_problems(mapping: MappingSpec) -> list[str]:
     return problems
 
 
-def _computed_problems(mapping: MappingSpec, written: list[str]) -> list[str]:
-    problems: list[str] = []
+@dataclass(frozen=True, slots=True)
+class ComputedProblem:
+    """A problem with one ``computed`` field: its native ``field`` and the ``reason`` (a
+    sentence that names the field); configuration validation positions it at the field."""
+
+    field: str
+    reason: str
+
+
+def computed_problems(mapping: MappingSpec) -> list[ComputedProblem]:
+    """Problems with a mapping's ``computed`` templates, in the order written: a template
+    that does not parse, a root other than ``payload`` and ``record``, and a ``record.x``
+    whose first segment no earlier part of the mapping writes (computed fields run last,
+    in the order written, so a later one is not there yet)."""
+    problems: list[ComputedProblem] = []
+    written = {
+        native.split(".")[0]
+        for native in [
+            *mapping.to_external,
+            *mapping.to_native,
+            *mapping.dates,
+            *mapping.value_maps,
+            *mapping.compose,
+        ]
+    }
     for native, text in mapping.computed.items():
         try:
-            template = parse_template(text)
-        except TemplateError as exc:
-            problems.append(f"computed.{native}: {exc}")
-            written.append(native)
+            references = parse_template(text).references
+        except TemplateSyntaxError as exc:
+            problems.append(ComputedProblem(native, f"template error at {exc.where}: {exc.reason}"))
+            written.add(native.split(".")[0])
             continue
-        for reference in template.references:
+        for reference in references:
             root, _, rest = reference.partition(".")
+            first = rest.split(".")[0]
             if root not in _COMPUTED_ROOTS:
                 guess = difflib.get_close_matches(root, _COMPUTED_ROOTS, n=1, cutoff=0.5)
-                hint = f"did you mean '{guess[0]}'?" if guess else "use payload or record"
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
                 problems.append(
-                    f"computed.{native}: '{{{{{reference}}}}}' starts with unknown name "
-                    f"'{root}' ({hint})"
+                    ComputedProblem(
+                        native,
+                        f"computed '{native}' refers to '{root}'{hint}; use payload.… (the "
+                        "external payload) or record.… (mapped fields)",
+                    )
                 )
-            elif root == "record" and rest and not any(_overlap(rest, w) for w in written):
+            elif root == "record" and rest and first not in written:
+                later = (
+                    " before this one (computed fields run in the order written)"
+                    if first in mapping.computed
+                    else ""
+                )
                 problems.append(
-                    f"computed.{native}: '{{{{{reference}}}}}' reads a record field the "
-                    "mapping does not write before this one (computed fields run last, "
-                    "in the order written)"
+                    ComputedProblem(
+                        native,
+                        f"computed '{native}' refers to record.{rest}, which the mapping "
+                        f"does not produce{later}",
+                    )
                 )
-        written.append(native)
+        written.add(native.split(".")[0])
     return problems
 
 
@@ -601,16 +637,5 @@ def validate_mapping(
             parse_compose(fmt)
         except TemplateError as exc:
             problems.append(f"compose.{native}: {exc}")
-    written = list(
-        dict.fromkeys(
-            [
-                *mapping.to_external,
-                *mapping.to_native,
-                *mapping.dates,
-                *mapping.value_maps,
-                *mapping.compose,
-            ]
-        )
-    )
-    problems.extend(_computed_problems(mapping, written))
+    problems.extend(f"computed.{p.field}: {p.reason}" for p in computed_problems(mapping))
     return problems

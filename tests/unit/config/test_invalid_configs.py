@@ -764,6 +764,16 @@ CASES = [
            w:
              collection: incidents
              mapping:
+               computed:
+                 status: "{{ paylod.state }}"
+         """, "main.yaml:6:17",
+         "computed 'status' refers to 'paylod' (did you mean 'payload'?); use payload.…",
+         id="computed-root-typo"),
+    case("""\
+         inbound_webhooks:
+           w:
+             collection: incidents
+             mapping:
                to_external:
                  title: status
                  status: title
