@@ -204,14 +204,24 @@ class DuplicateDelivery(StateError):
 class TemplateSyntaxError(TemplateError):
     """A template that does not parse; ``position`` is the 0-based offset of its ``{{``.
 
-    ``line`` and ``column`` are 1-based and count inside the template text itself.
+    ``line`` and ``column`` are 1-based and count inside the template text itself;
+    ``reason`` is the message without the position (what is wrong and what to write), for
+    callers that say where themselves (configuration validation).
     """
 
-    def __init__(self, message: str, *, position: int, line: int, column: int) -> None:
+    def __init__(self, message: str, *, position: int, line: int, column: int,
+                 reason: str = "") -> None:
         super().__init__(message)
         self.position = position
         self.line = line
         self.column = column
+        self.reason = reason or message
+
+    @property
+    def where(self) -> str:
+        """``column 5``, or ``line 2, column 3`` in a text of several lines."""
+        return f"line {self.line}, column {self.column}" if self.line > 1 else (
+            f"column {self.column}")
 
 
 class TriggerNotFound(DeliveryError):

@@ -17,7 +17,6 @@ from hookplane import errors
 
 INTERNAL = {
     "hookplane.config.yamlio.YamlProblem": "the loader turns it into a ConfigError diagnostic",
-    "hookplane.config.grammar.GrammarError": "a ValueError pydantic reports as a field error",
     "hookplane.mapping._dates.ConversionError": "wrapped in a MappingError by the engine",
     "hookplane.presets._kit.Reject": "a preset's verdict; runtime.verify turns it into a "
                                      "VerifyResult",

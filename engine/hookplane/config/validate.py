@@ -1,5 +1,10 @@
 """Cross-resource rules: references, secrets, ``${env:…}``, templates, filters, mappings.
 
+The small languages (templates, compose patterns, filters, date formats, field paths, value
+maps) are parsed and checked by :mod:`hookplane.mapping`, the implementation the runtime
+runs; this module only positions their problems and adds what needs the whole
+configuration (collections' fields, which roots a template may use, …).
+
 Each rule reports through ``add(file, yaml_path, message, key=..., address=..., hint=...)``
 so that the loader can position every problem. Rules only look at resources that passed
 model validation, so one mistake does not cascade into many messages.
@@ -9,18 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus, urlsplit
 
 from hookplane import presets as _presets
 from hookplane.config.applied import ENV_REF
-from hookplane.config.grammar import (
-    GrammarError,
-    filter_problems,
-    parse_compose,
-    parse_placeholders,
-)
 from hookplane.config.models import (
     RECORD_EVENTS,
     SYSTEM_EVENTS,
@@ -31,6 +29,17 @@ from hookplane.config.models import (
     Mapping,
     Source,
     Trigger,
+)
+from hookplane.errors import TemplateSyntaxError
+from hookplane.mapping import (
+    check_date_format,
+    computed_problems,
+    filter_problems,
+    json_equal,
+    parse_compose,
+    parse_template,
+    split_path,
+    value_map_ambiguities,
 )
 
 if TYPE_CHECKING:
@@ -48,21 +57,11 @@ _SENSITIVE_HEADER = re.compile(
     re.IGNORECASE,
 )
 _ANY_REF = re.compile(r"\$\{([^}]*)\}?")
-DATE_KEYWORDS = ("epoch_s", "epoch_ms", "iso8601")
 TRIGGER_ROOTS = ("record", "previous", "event", "collection", "environment", "trigger", "id",
                  "occurred_at")
 PAYLOAD_ROOTS = ("payload",)
 PROVIDER_ISSUED_SECRET = _presets.PROVIDER_ISSUED_SECRET
 """Presets whose provider generates the secret (GitHub and Twitch let the user choose one)."""
-
-
-def _json_identity(value: Any) -> str:
-    """Values the runtime treats as equal get one key: JSON equality (1 == 1.0, true != 1)."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, int | float):
-        return f"number:{float(value)!r}"
-    return f"{type(value).__name__}:{value!r}"
 
 
 OWN_VARIABLE_PREFIX = "HOOKPLANE_"
@@ -323,13 +322,13 @@ class _Checker:
         usage = ", ".join(r + ".…" if r in (*record_roots, "payload") else r for r in roots)
         for leaf, text in _string_leaves(path, value):
             try:
-                placeholders = parse_placeholders(text)
-            except GrammarError as exc:
-                self.add(resource, leaf, f"template error at column {exc.column}: {exc}")
+                references = parse_template(text).references
+            except TemplateSyntaxError as exc:
+                self.add(resource, leaf, f"template error at {exc.where}: {exc.reason}")
                 continue
-            for placeholder in placeholders:
-                root, _, rest = placeholder.reference.partition(".")
-                shown = "{{" + placeholder.reference + "}}"
+            for reference in references:
+                root, _, rest = reference.partition(".")
+                shown = "{{" + reference + "}}"
                 if root not in roots:
                     self.add(resource, leaf, f"template refers to '{shown}': '{root}' is not "
                              f"available here{_did_you_mean(root, roots)}; use {usage}")
@@ -345,6 +344,11 @@ class _Checker:
                 schema: FieldSchema | None, *, inbound: bool) -> None:
         def native(section: str, field: str) -> None:
             where = (*path, section, field)
+            try:
+                split_path(field)
+            except ValueError as exc:
+                self.add(resource, where, str(exc), key=True)
+                return
             if schema is not None and schema_field(schema, field) is None:
                 first = field.split(".", maxsplit=1)[0]
                 self.add(resource, where, f"mapping field '{field}' is not in the collection "
@@ -353,6 +357,12 @@ class _Checker:
         for section in ("to_external", "to_native", "computed", "value_maps", "dates", "compose"):
             for field in getattr(mapping, section):
                 native(section, field)
+        for section in ("to_external", "to_native"):
+            for field, external in getattr(mapping, section).items():
+                try:
+                    split_path(external)
+                except ValueError as exc:
+                    self.add(resource, (*path, section, field), f"external path: {exc}")
 
         # two fields onto one target (inbound: native targets; outbound: external targets)
         inbound_targets: dict[str, str] = {}
@@ -412,22 +422,19 @@ class _Checker:
                 if isinstance(value, dict | list):
                     self.add(resource, where, "value map values must be plain values")
                     break
-            if inbound:
-                reverse: dict[str, str] = {}
-                for native_value, external_value in table.items():
-                    marker = _json_identity(external_value)
-                    if marker in reverse:
-                        self.add(resource, where,
-                                 f"value map for '{field}' is not invertible: '{reverse[marker]}' "
-                                 f"and '{native_value}' both map to {external_value!r}, so an "
-                                 f"inbound {external_value!r} is ambiguous")
-                        break
-                    reverse[marker] = str(native_value)
+            ambiguous = value_map_ambiguities(table) if inbound else []
+            if ambiguous:
+                first, second, *_ = ambiguous[0]
+                external_value = table[second]
+                self.add(resource, where,
+                         f"value map for '{field}' is not invertible: '{first}' and '{second}' "
+                         f"both map to {external_value!r}, so an inbound {external_value!r} is "
+                         "ambiguous")
 
         for field, rule in mapping.dates.items():
             where = (*path, "dates", field, "external")
-            problem = date_format_problem(rule.external)
-            if problem:
+            problem = check_date_format(rule.external)
+            if problem is not None:
                 self.add(resource, where, problem)
             if schema is not None:
                 declared = schema_field(schema, field)
@@ -441,32 +448,12 @@ class _Checker:
         for field, pattern in mapping.compose.items():
             try:
                 parse_compose(pattern)
-            except GrammarError as exc:
+            except TemplateSyntaxError as exc:
                 self.add(resource, (*path, "compose", field),
-                         f"compose pattern error at column {exc.column}: {exc}")
+                         f"compose pattern error at {exc.where}: {exc.reason}")
 
-        for field, template in mapping.computed.items():
-            where = (*path, "computed", field)
-            try:
-                placeholders = parse_placeholders(template)
-            except GrammarError as exc:
-                self.add(resource, where, f"template error at column {exc.column}: {exc}")
-                continue
-            # computed fields run last, in the order written: a later one is not there yet
-            owned = {f for f, section in inbound_targets.items() if section != "computed"}
-            owned.update(mapping.dates, mapping.value_maps)
-            owned.update(list(mapping.computed)[: list(mapping.computed).index(field)])
-            produced = {f.split(".")[0] for f in owned}
-            for placeholder in placeholders:
-                root, _, rest = placeholder.reference.partition(".")
-                if root not in ("payload", "record"):
-                    self.add(resource, where, f"computed '{field}' refers to '{root}'; use "
-                             "payload.… (the external payload) or record.… (mapped fields)")
-                elif root == "record" and rest and rest.split(".")[0] not in produced:
-                    later = " before this one (computed fields run in the order written)" if (
-                        rest.split(".")[0] in mapping.computed) else ""
-                    self.add(resource, where, f"computed '{field}' refers to record.{rest}, "
-                             f"which the mapping does not produce{later}")
+        for computed in computed_problems(mapping):
+            self.add(resource, (*path, "computed", computed.field), computed.reason)
 
     # ---------------------------------------------------------------- resources
 
@@ -609,12 +596,15 @@ class _Checker:
                schema: FieldSchema | None, collection: str | None) -> None:
         """A filter's syntax, and its fields and values against the collection's schema: an
         unknown field, or a value outside the field's enum, can never match."""
-        for field, problem in filter_problems(spec):
-            self.add(resource, (*path, field), problem, key=True)
+        broken = set()
+        for problem in filter_problems(spec):
+            where = path if problem.field is None else (*path, problem.field)
+            self.add(resource, where, str(problem), key=problem.field is not None)
+            broken.add(problem.field)
         if schema is None:
             return
         for field, condition in spec.items():
-            if not isinstance(field, str):
+            if not isinstance(field, str) or field in broken:
                 continue
             found = schema_field(schema, field)
             if found is None:
@@ -628,7 +618,7 @@ class _Checker:
             for value in _matched_values(condition):
                 if isinstance(value, str) and ENV_REF.search(value):
                     continue  # reported as a misplaced reference
-                if not any(_json_same(value, allowed) for allowed in found.enum):
+                if not any(json_equal(value, allowed) for allowed in found.enum):
                     allowed_text = ", ".join(str(v) for v in found.enum)
                     self.add(resource, (*path, field),
                              f"filter value {value!r} for '{field}' is not one of the "
@@ -669,32 +659,6 @@ def _matched_values(condition: Any) -> list[Any]:
             values.extend(v for v in condition["in"] if not isinstance(v, dict | list))
         return values
     return [condition]
-
-
-def _json_same(a: Any, b: Any) -> bool:
-    """JSON equality: ``1`` equals ``1.0``, ``true`` is not ``1``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return bool(a == b) and (isinstance(a, int | float) == isinstance(b, int | float))
-
-
-def date_format_problem(fmt: str) -> str:
-    """Why ``fmt`` is not a usable date format, or an empty string."""
-    if fmt in DATE_KEYWORDS:
-        return ""
-    if "%" not in fmt:
-        return (f"date format '{fmt}' is not epoch_s, epoch_ms, iso8601 or a strftime pattern "
-                "(e.g. '%Y-%m-%d %H:%M:%S')")
-    sample = datetime(2024, 2, 29, 13, 45, 30, tzinfo=UTC)
-    try:
-        text = sample.strftime(fmt)
-        parsed = datetime.strptime(text, fmt)
-    except ValueError as exc:
-        return f"date format '{fmt}' is not a valid strftime pattern: {exc}"
-    if parsed.year != sample.year or parsed.month != sample.month or parsed.day != sample.day:
-        return (f"date format '{fmt}' does not keep the date (year, month and day) and cannot "
-                "be read back")
-    return ""
 
 
 def validate_config(config: Config, add: Add) -> None:

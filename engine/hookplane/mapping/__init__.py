@@ -1,7 +1,11 @@
-"""The field-mapping contract compiled to functions, ``{{payload.x}}`` templates, filters.
+"""The small languages, once: field mappings, ``{{payload.x}}`` templates, compose
+patterns, filters, dates and field paths -- parsed, checked and run here only.
 
-Pure: the standard library, pydantic models from :mod:`hookplane.config.models` and
-:mod:`hookplane.errors` only -- no I/O.
+Configuration validation (:mod:`hookplane.config.validate`) calls these parsers and
+checkers and positions their problems; the runtime compiles the same specifications with
+them, so the two cannot disagree. Pure: the standard library and :mod:`hookplane.errors`
+only -- no I/O, and nothing from :mod:`hookplane.config` (specifications are read through
+the protocols of :mod:`hookplane.mapping._specs`).
 """
 
 from __future__ import annotations
@@ -9,14 +13,19 @@ from __future__ import annotations
 from hookplane.mapping._values import json_equal
 from hookplane.mapping.engine import (
     CompiledMapping,
+    ComputedProblem,
     check_date_format,
     compile_mapping,
+    computed_problems,
     validate_mapping,
+    value_map_ambiguities,
 )
 from hookplane.mapping.filter import (
     FILTER_OPERATORS,
+    FilterProblem,
     compile_filter,
     filter_fields,
+    filter_problems,
     validate_filter,
 )
 from hookplane.mapping.paths import (
@@ -39,6 +48,8 @@ from hookplane.mapping.template import (
     Placeholder,
     Template,
     TemplateSyntaxError,
+    is_field_path,
+    parse_compose,
     parse_template,
     render_string,
     render_value,
@@ -49,7 +60,9 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "MISSING",
     "CompiledMapping",
+    "ComputedProblem",
     "FieldError",
+    "FilterProblem",
     "MissingType",
     "Placeholder",
     "RecordValidator",
@@ -60,11 +73,15 @@ __all__ = [
     "compile_filter",
     "compile_mapping",
     "compile_schema",
+    "computed_problems",
     "delete_path",
     "filter_fields",
+    "filter_problems",
     "get_path",
     "has_path",
+    "is_field_path",
     "json_equal",
+    "parse_compose",
     "parse_template",
     "render_string",
     "render_value",
@@ -72,4 +89,5 @@ __all__ = [
     "split_path",
     "validate_filter",
     "validate_mapping",
+    "value_map_ambiguities",
 ]

@@ -23,7 +23,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DECIMAL = re.compile(r"[+-]?[0-9]{1,20}(?:\.[0-9]{1,9})?")
 _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
-_SAMPLE = datetime(2024, 11, 23, 13, 45, 56, tzinfo=UTC)
+_SAMPLES = (
+    datetime(2024, 11, 23, 13, 45, 56, tzinfo=UTC),
+    datetime(2024, 2, 29, 1, 2, 3, tzinfo=UTC),
+)
+"""A format must write and read back the date of each (the second one only a pattern that
+keeps the year can: 29 February)."""
 
 
 class ConversionError(Exception):
@@ -73,16 +78,21 @@ def check_date_format(fmt: str) -> str | None:
             f"'{fmt}' is not a date format: {hint}use epoch_s, epoch_ms, iso8601 or a "
             "strftime pattern such as '%d/%m/%Y %H:%M'"
         )
-    try:
-        parsed = datetime.strptime(_SAMPLE.strftime(fmt), fmt)
-    except ValueError as exc:
-        return f"the strftime pattern '{fmt}' cannot be read back ({exc})"
-    if parsed.date() != _SAMPLE.date():
-        return (
-            f"the strftime pattern '{fmt}' does not keep the date (year, month and day), so "
-            "it cannot be read back"
-        )
-    return None
+    for sample in _SAMPLES:
+        try:
+            parsed = datetime.strptime(sample.strftime(fmt), fmt)
+        except ValueError as exc:
+            if sample is not _SAMPLES[0] and "day is out of range" in str(exc):
+                break  # no year in the pattern: reported as not keeping the date below
+            return f"the strftime pattern '{fmt}' cannot be read back ({exc})"
+        if parsed.date() != sample.date():
+            break
+    else:
+        return None
+    return (
+        f"the strftime pattern '{fmt}' does not keep the date (year, month and day), so "
+        "it cannot be read back"
+    )
 
 
 class DateCodec:

@@ -43,12 +43,13 @@ An empty mapping with ``keep`` is a pass-through: both directions return a deep 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping as Map
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from hookplane.config.models import Mapping
-from hookplane.errors import MappingError, TemplateError
+from hookplane.errors import MappingError, TemplateError, TemplateSyntaxError
 from hookplane.mapping._dates import ConversionError, DateCodec, check_date_format
+from hookplane.mapping._specs import MappingSpec
 from hookplane.mapping._values import json_copy, json_equal, short_repr, type_name
 from hookplane.mapping.paths import (
     MISSING,
@@ -61,12 +62,21 @@ from hookplane.mapping.paths import (
 from hookplane.mapping.template import (
     Placeholder,
     Template,
+    parse_compose,
     parse_template,
     render_string,
     render_value,
 )
 
-__all__ = ["CompiledMapping", "check_date_format", "compile_mapping", "validate_mapping"]
+__all__ = [
+    "CompiledMapping",
+    "ComputedProblem",
+    "check_date_format",
+    "compile_mapping",
+    "computed_problems",
+    "validate_mapping",
+    "value_map_ambiguities",
+]
 
 _COMPUTED_ROOTS = ("payload", "record")
 _T = TypeVar("_T")
@@ -89,7 +99,7 @@ class _ValueMap:
 
     __slots__ = ("_forward", "_pairs")
 
-    def __init__(self, table: dict[str, Any]) -> None:
+    def __init__(self, table: Map[str, Any]) -> None:
         self._forward = dict(table)
         self._pairs = tuple(table.items())
 
@@ -127,52 +137,11 @@ class _ValueMap:
         return groups
 
 
-# --------------------------------------------------------------------------- compose
-
-
-def _parse_compose(fmt: str) -> Template:
-    """``"{first} {last}"`` -> a template whose placeholders are external paths.
-
-    ``{{`` and ``}}`` are literal braces; a placeholder holds a dot path (surrounding
-    spaces ignored) and no format specification. Raises ValueError.
-    """
-    parts: list[str | Placeholder] = []
-    literal: list[str] = []
-    index = 0
-    while index < len(fmt):
-        char = fmt[index]
-        if fmt.startswith("{{", index) or fmt.startswith("}}", index):
-            literal.append(char)
-            index += 2
-        elif char == "{":
-            end = fmt.find("}", index + 1)
-            if end < 0:
-                raise ValueError(f"unclosed '{{' at column {index + 1} (write '{{{{' for a brace)")
-            name = fmt[index + 1 : end].strip()
-            if "{" in name or not name:
-                raise ValueError(
-                    f"empty or broken placeholder at column {index + 1}: write a field "
-                    "path such as {first} or {name.first}"
-                )
-            if ":" in name or "!" in name:
-                raise ValueError(
-                    f"'{{{name}}}' at column {index + 1}: format specifications are not "
-                    "supported, only field paths"
-                )
-            segments = split_path(name)
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            parts.append(Placeholder(name, segments, index))
-            index = end + 1
-        elif char == "}":
-            raise ValueError(f"single '}}' at column {index + 1} (write '}}}}' for a brace)")
-        else:
-            literal.append(char)
-            index += 1
-    if literal:
-        parts.append("".join(literal))
-    return Template(fmt, tuple(parts))
+def value_map_ambiguities(table: Map[str, Any]) -> list[list[str]]:
+    """Groups of native keys of one value map that map to the same external value (JSON
+    equality: ``1`` and ``1.0`` are one value, ``true`` and ``1`` two), so that an inbound
+    value cannot be mapped back; empty when the map is invertible."""
+    return _ValueMap(table).ambiguities()
 
 
 # --------------------------------------------------------------------------- compiled form
@@ -209,7 +178,7 @@ class CompiledMapping:
         "owned_fields",
     )
 
-    mapping: Mapping
+    mapping: MappingSpec
     """The mapping this was compiled from."""
     owned_fields: frozenset[str]
     """Native paths the mapping names and writes on the way in (empty for a pass-through)."""
@@ -220,7 +189,7 @@ class CompiledMapping:
 
     def __init__(
         self,
-        mapping: Mapping,
+        mapping: MappingSpec,
         inbound: tuple[_Field, ...],
         outbound: tuple[_Field, ...],
         compose: tuple[tuple[str, Template], ...],
@@ -453,7 +422,7 @@ def _check_path(path: str, where: str) -> tuple[str, ...]:
         raise MappingError(f"{where}: {exc}") from None
 
 
-def compile_mapping(mapping: Mapping) -> CompiledMapping:
+def compile_mapping(mapping: MappingSpec) -> CompiledMapping:
     """Compile a mapping; raise :class:`MappingError` when a path, compose format or
     computed template cannot be parsed (validation reports these first, with positions).
 
@@ -494,8 +463,8 @@ def compile_mapping(mapping: Mapping) -> CompiledMapping:
     for native, fmt in mapping.compose.items():
         _check_path(native, f"compose field '{native}'")
         try:
-            compose.append((native, _parse_compose(fmt)))
-        except ValueError as exc:
+            compose.append((native, parse_compose(fmt)))
+        except TemplateError as exc:
             raise MappingError(f"compose field '{native}': {exc}") from None
     computed: list[tuple[str, str]] = []
     for native, text in mapping.computed.items():
@@ -515,9 +484,9 @@ def _overlap(first: str, second: str) -> bool:
     return first == second or first.startswith(second + ".") or second.startswith(first + ".")
 
 
-def _path_problems(mapping: Mapping) -> list[str]:
+def _path_problems(mapping: MappingSpec) -> list[str]:
     problems: list[str] = []
-    sections: list[tuple[str, dict[str, Any]]] = [
+    sections: list[tuple[str, Map[str, Any]]] = [
         ("to_external", mapping.to_external),
         ("to_native", mapping.to_native),
         ("computed", mapping.computed),
@@ -539,36 +508,70 @@ def _path_problems(mapping: Mapping) -> list[str]:
     return problems
 
 
-def _computed_problems(mapping: Mapping, written: list[str]) -> list[str]:
-    problems: list[str] = []
+@dataclass(frozen=True, slots=True)
+class ComputedProblem:
+    """A problem with one ``computed`` field: its native ``field`` and the ``reason`` (a
+    sentence that names the field); configuration validation positions it at the field."""
+
+    field: str
+    reason: str
+
+
+def computed_problems(mapping: MappingSpec) -> list[ComputedProblem]:
+    """Problems with a mapping's ``computed`` templates, in the order written: a template
+    that does not parse, a root other than ``payload`` and ``record``, and a ``record.x``
+    whose first segment no earlier part of the mapping writes (computed fields run last,
+    in the order written, so a later one is not there yet)."""
+    problems: list[ComputedProblem] = []
+    written = {
+        native.split(".")[0]
+        for native in [
+            *mapping.to_external,
+            *mapping.to_native,
+            *mapping.dates,
+            *mapping.value_maps,
+            *mapping.compose,
+        ]
+    }
     for native, text in mapping.computed.items():
         try:
-            template = parse_template(text)
-        except TemplateError as exc:
-            problems.append(f"computed.{native}: {exc}")
-            written.append(native)
+            references = parse_template(text).references
+        except TemplateSyntaxError as exc:
+            problems.append(ComputedProblem(native, f"template error at {exc.where}: {exc.reason}"))
+            written.add(native.split(".")[0])
             continue
-        for reference in template.references:
+        for reference in references:
             root, _, rest = reference.partition(".")
+            first = rest.split(".")[0]
             if root not in _COMPUTED_ROOTS:
                 guess = difflib.get_close_matches(root, _COMPUTED_ROOTS, n=1, cutoff=0.5)
-                hint = f"did you mean '{guess[0]}'?" if guess else "use payload or record"
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
                 problems.append(
-                    f"computed.{native}: '{{{{{reference}}}}}' starts with unknown name "
-                    f"'{root}' ({hint})"
+                    ComputedProblem(
+                        native,
+                        f"computed '{native}' refers to '{root}'{hint}; use payload.… (the "
+                        "external payload) or record.… (mapped fields)",
+                    )
                 )
-            elif root == "record" and rest and not any(_overlap(rest, w) for w in written):
+            elif root == "record" and rest and first not in written:
+                later = (
+                    " before this one (computed fields run in the order written)"
+                    if first in mapping.computed
+                    else ""
+                )
                 problems.append(
-                    f"computed.{native}: '{{{{{reference}}}}}' reads a record field the "
-                    "mapping does not write before this one (computed fields run last, "
-                    "in the order written)"
+                    ComputedProblem(
+                        native,
+                        f"computed '{native}' refers to record.{rest}, which the mapping "
+                        f"does not produce{later}",
+                    )
                 )
-        written.append(native)
+        written.add(native.split(".")[0])
     return problems
 
 
 def validate_mapping(
-    mapping: Mapping, *, direction: Literal["both", "inbound", "outbound"] = "both"
+    mapping: MappingSpec, *, direction: Literal["both", "inbound", "outbound"] = "both"
 ) -> list[str]:
     """Problems with a mapping, as readable sentences; an empty list means it is usable.
 
@@ -631,19 +634,8 @@ def validate_mapping(
                 )
     for native, fmt in mapping.compose.items():
         try:
-            _parse_compose(fmt)
-        except ValueError as exc:
+            parse_compose(fmt)
+        except TemplateError as exc:
             problems.append(f"compose.{native}: {exc}")
-    written = list(
-        dict.fromkeys(
-            [
-                *mapping.to_external,
-                *mapping.to_native,
-                *mapping.dates,
-                *mapping.value_maps,
-                *mapping.compose,
-            ]
-        )
-    )
-    problems.extend(_computed_problems(mapping, written))
+    problems.extend(f"computed.{p.field}: {p.reason}" for p in computed_problems(mapping))
     return problems

@@ -7,6 +7,9 @@ A filter maps field paths (dot notation) to conditions; every condition must hol
     {priority: {gte: 2, lt: 5}}             # operators (all must hold)
     {assignee: {exists: false}}
 
+A field path is written as in templates (:func:`~hookplane.mapping.template.is_field_path`):
+names of letters, digits, ``_`` and ``-``, or list indexes, separated by dots.
+
 Operators: ``eq``, ``ne``, ``in``, ``not_in`` (a list), ``exists`` (a boolean), ``gt``,
 ``gte``, ``lt``, ``lte``. Values compare as JSON: ``true`` is not ``1``, ``1`` equals
 ``1.0``. An ordering operator only compares two numbers or two strings; any other pairing
@@ -23,13 +26,22 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from hookplane.errors import MappingError
 from hookplane.mapping._values import is_number, json_equal
 from hookplane.mapping.paths import MISSING, get_path, split_path
+from hookplane.mapping.template import is_field_path
 
-__all__ = ["FILTER_OPERATORS", "compile_filter", "filter_fields", "validate_filter"]
+__all__ = [
+    "FILTER_OPERATORS",
+    "FilterProblem",
+    "compile_filter",
+    "filter_fields",
+    "filter_problems",
+    "validate_filter",
+]
 
 FILTER_OPERATORS: Final = ("eq", "ne", "in", "not_in", "exists", "gt", "gte", "lt", "lte")
 _ORDERING = frozenset({"gt", "gte", "lt", "lte"})
@@ -46,54 +58,88 @@ def _conditions(condition: Any) -> list[tuple[str, Any]]:
     return [("eq", condition)]
 
 
-def _operator_problem(path: str, operator: Any, operand: Any) -> str | None:
-    where = f"filter field '{path}'"
+@dataclass(frozen=True, slots=True)
+class FilterProblem:
+    """One problem with a filter: the ``field`` key it is about (None for the whole filter)
+    and the ``reason``, which does not repeat the field (configuration validation positions
+    it at the key); ``str()`` gives the sentence with the field."""
+
+    field: Any
+    reason: str
+
+    def __str__(self) -> str:
+        if self.field is None:
+            return self.reason
+        shown = f"'{self.field}'" if isinstance(self.field, str) else repr(self.field)
+        return f"filter field {shown}: {self.reason}"
+
+
+def _operator_problem(operator: Any, operand: Any) -> str | None:
     if operator not in FILTER_OPERATORS:
         guess = difflib.get_close_matches(str(operator), FILTER_OPERATORS, n=1, cutoff=0.5)
-        hint = (
-            f"did you mean '{guess[0]}'?" if guess else "use one of " + ", ".join(FILTER_OPERATORS)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        return (
+            f"unknown filter operator '{operator}'{hint}; operators are "
+            + ", ".join(FILTER_OPERATORS)
         )
-        return f"{where}: unknown operator '{operator}' ({hint})"
     if operator in _LISTS and not isinstance(operand, list):
-        return f"{where}: '{operator}' needs a list of values, e.g. {operator}: [p1, p2]"
+        return f"'{operator}' needs a list of values, e.g. {operator}: [p1, p2]"
     if operator == "exists" and not isinstance(operand, bool):
-        return f"{where}: 'exists' needs true or false"
+        return "'exists' needs true or false"
     if operator in _ORDERING and not (is_number(operand) or isinstance(operand, str)):
-        return f"{where}: '{operator}' compares with a number or a string"
+        return f"'{operator}' compares with a number or a string"
     return None
 
 
-def validate_filter(spec: Any) -> list[str]:
-    """Human-readable problems with a filter spec; an empty list means it is valid."""
+def filter_problems(spec: Any) -> list[FilterProblem]:
+    """Every problem with a filter spec, each with the field it is about; empty when the
+    filter is valid. The one rule set: configuration validation reports these with
+    positions, :func:`compile_filter` refuses a filter that has any."""
     if not isinstance(spec, dict):
-        return ["a filter is a mapping of field paths to conditions, e.g. {severity: p1}"]
-    problems: list[str] = []
+        return [
+            FilterProblem(
+                None, "a filter is a mapping of field paths to conditions, e.g. {severity: p1}"
+            )
+        ]
+    problems: list[FilterProblem] = []
     for path, condition in spec.items():
-        if not isinstance(path, str):
-            problems.append(f"filter field {path!r} must be a field path (text)")
-            continue
-        try:
-            split_path(path)
-        except ValueError as exc:
-            problems.append(f"filter field: {exc}")
+        if not isinstance(path, str) or not is_field_path(path):
+            problems.append(
+                FilterProblem(
+                    path,
+                    f"'{path}' is not a field path: use names (letters, digits, '_', '-') "
+                    "separated by dots, e.g. severity or owner.name",
+                )
+            )
             continue
         if isinstance(condition, dict) and not condition:
             problems.append(
-                f"filter field '{path}': no condition; give a value, a list of values, or "
-                "operators such as {ne: closed}"
+                FilterProblem(
+                    path,
+                    "no condition; give a value, a list of values, or operators such as "
+                    "{ne: closed}",
+                )
             )
             continue
         if not isinstance(condition, (dict, list, *_SCALARS)):
             problems.append(
-                f"filter field '{path}': a condition is a value, a list or operators, "
-                f"not {type(condition).__name__}"
+                FilterProblem(
+                    path,
+                    "a condition is a value, a list or operators, not "
+                    f"{type(condition).__name__}",
+                )
             )
             continue
         for operator, operand in _conditions(condition):
-            problem = _operator_problem(path, operator, operand)
+            problem = _operator_problem(operator, operand)
             if problem is not None:
-                problems.append(problem)
+                problems.append(FilterProblem(path, problem))
     return problems
+
+
+def validate_filter(spec: Any) -> list[str]:
+    """Human-readable problems with a filter spec; an empty list means it is valid."""
+    return [str(problem) for problem in filter_problems(spec)]
 
 
 def filter_fields(spec: dict[str, Any]) -> list[str]:

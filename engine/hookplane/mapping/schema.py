@@ -1,4 +1,4 @@
-"""Record validation: a collection's :class:`FieldSchema` compiled to a fast validator.
+"""Record validation: a collection's schema compiled to a fast validator.
 
 A collection's schema is compiled once (:func:`compile_schema`, at runtime reload) into a
 tree of closures, one per schema node, that hold everything precomputed: the allowed types,
@@ -16,7 +16,8 @@ Errors come back as :class:`FieldError` ``(path, message)`` with dot paths (``ow
 ``tags.2``, ``""`` for the record itself), sorted by path (numeric segments numerically),
 at most :data:`MAX_ERRORS` of them. Nothing here raises for any input.
 
-Pure: the standard library and :mod:`hookplane.config.models` only.
+Pure: the standard library only; the schema is read through
+:class:`~hookplane.mapping._specs.FieldSchemaSpec` (config's ``FieldSchema``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from hookplane.config.models import FieldSchema
+from hookplane.mapping._specs import FieldSchemaSpec
 from hookplane.mapping._values import type_name
 
 __all__ = [
@@ -263,7 +264,7 @@ def _either(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def _enum_test(values: list[Any]) -> tuple[Callable[[Any], bool], str]:
+def _enum_test(values: Sequence[Any]) -> tuple[Callable[[Any], bool], str]:
     keys: set[Hashable] = set()
     others: list[Any] = []
     for value in values:
@@ -288,7 +289,7 @@ def _characters(count: int) -> str:
     return "1 character" if count == 1 else f"{count} characters"
 
 
-def _string_check(schema: FieldSchema) -> _Check | None:
+def _string_check(schema: FieldSchemaSpec) -> _Check | None:
     low, high = schema.minLength, schema.maxLength
     fmt = _FORMATS.get(schema.format) if schema.format else None
     if low is None and high is None and fmt is None:
@@ -307,7 +308,7 @@ def _string_check(schema: FieldSchema) -> _Check | None:
     return check
 
 
-def _number_check(schema: FieldSchema, types: tuple[str, ...]) -> _Check | None:
+def _number_check(schema: FieldSchemaSpec, types: tuple[str, ...]) -> _Check | None:
     low, high = schema.minimum, schema.maximum
     finite = low is not None or high is not None or "number" in types or "integer" in types
     if not finite:
@@ -350,7 +351,7 @@ def _too_deep(value: Any, path: str, sink: _Sink) -> None:
 _TOO_DEEP = _Node(_too_deep, None)
 
 
-def _compile(schema: FieldSchema, depth: int) -> _Node:
+def _compile(schema: FieldSchemaSpec, depth: int) -> _Node:
     """One schema node, its children compiled once and shared by the check and the fill."""
     if depth > MAX_DEPTH:
         return _TOO_DEEP
@@ -359,13 +360,13 @@ def _compile(schema: FieldSchema, depth: int) -> _Node:
         properties={
             name: _compile(child, depth + 1) for name, child in (schema.properties or {}).items()
         },
-        extra=_compile(extra, depth + 1) if isinstance(extra, FieldSchema) else None,
+        extra=None if isinstance(extra, bool) or extra is None else _compile(extra, depth + 1),
         items=_compile(items, depth + 1) if items is not None else None,
     )
     return _Node(_node_check(schema, children), _node_fill(schema, children))
 
 
-def _object_check(schema: FieldSchema, children: _Children) -> _Check | None:
+def _object_check(schema: FieldSchemaSpec, children: _Children) -> _Check | None:
     known = frozenset(children.properties)
     required = tuple(schema.required or ())
     checks = tuple(
@@ -410,7 +411,7 @@ def _array_check(children: _Children) -> _Check | None:
     return check
 
 
-def _node_check(schema: FieldSchema, children: _Children) -> _Check | None:
+def _node_check(schema: FieldSchemaSpec, children: _Children) -> _Check | None:
     raw = schema.type
     types = tuple(dict.fromkeys([raw] if isinstance(raw, str) else raw or []))
     type_ok = _type_test(types) if types else None
@@ -444,7 +445,7 @@ def _node_check(schema: FieldSchema, children: _Children) -> _Check | None:
     return check
 
 
-def _node_fill(schema: FieldSchema, children: _Children) -> _Fill | None:
+def _node_fill(schema: FieldSchemaSpec, children: _Children) -> _Fill | None:
     properties = schema.properties or {}
     defaults = tuple(
         (name, child.default)
@@ -533,12 +534,12 @@ class RecordValidator:
         return result
 
 
-def compile_schema(schema: FieldSchema) -> RecordValidator:
+def compile_schema(schema: FieldSchemaSpec) -> RecordValidator:
     """Compile ``schema`` into a reusable validator (all per-node work done here, once)."""
     return RecordValidator(_compile(schema, 0))
 
 
-def apply_defaults(record: dict[str, Any], schema: FieldSchema) -> dict[str, Any]:
+def apply_defaults(record: dict[str, Any], schema: FieldSchemaSpec) -> dict[str, Any]:
     """A copy of ``record`` with ``schema``'s defaults filled in (see
     :meth:`RecordValidator.apply_defaults`; prefer that on a hot path)."""
     return compile_schema(schema).apply_defaults(record)

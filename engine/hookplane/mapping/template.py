@@ -43,6 +43,8 @@ __all__ = [
     "Placeholder",
     "Template",
     "TemplateSyntaxError",
+    "is_field_path",
+    "parse_compose",
     "parse_template",
     "render_string",
     "render_value",
@@ -96,11 +98,27 @@ def _where(text: str, position: int) -> tuple[int, int, str]:
     return line, column, label
 
 
+_AT: Final = "\x00at\x00"
+"""Where a message names the position (``at column 5``); callers that position the error
+themselves read :attr:`TemplateSyntaxError.reason`, the message without it."""
+
+
 def _syntax_error(text: str, position: int, message: str) -> TemplateSyntaxError:
     line, column, label = _where(text, position)
     return TemplateSyntaxError(
-        message.replace("{where}", label), position=position, line=line, column=column
+        message.replace(_AT, f" at {label}"),
+        position=position,
+        line=line,
+        column=column,
+        reason=message.replace(_AT, ""),
     )
+
+
+def is_field_path(path: str) -> bool:
+    """Whether ``path`` is a dotted field path of the template grammar: names
+    ``[A-Za-z_][A-Za-z0-9_-]*`` or list indexes (digits), e.g. ``payload.items.0.id``.
+    Placeholders, compose fields and filter fields are written in it."""
+    return _PATH.fullmatch(path) is not None
 
 
 @lru_cache(maxsize=2048)
@@ -117,21 +135,21 @@ def parse_template(text: str) -> Template:
         end = text.find("}}", start + 2)
         if end < 0:
             raise _syntax_error(
-                text, start, "unclosed '{{' at {where}: close the placeholder with '}}'"
+                text, start, f"unclosed '{{{{'{_AT}: close the placeholder with '}}}}'"
             )
         name = text[start + 2 : end].strip()
         if not name:
             raise _syntax_error(
                 text,
                 start,
-                "empty placeholder '{{}}' at {where}: write a path such as {{ payload.title }}",
+                f"empty placeholder '{{{{}}}}'{_AT}: write a path such as {{{{ payload.title }}}}",
             )
         if _PATH.fullmatch(name) is None:
             shown = name if len(name) <= _SHOWN else name[:_SHOWN] + "..."
             raise _syntax_error(
                 text,
                 start,
-                f"'{{{{ {shown} }}}}' at {{where}} is not a placeholder: only a dotted "
+                f"'{{{{ {shown} }}}}'{_AT} is not a placeholder: only a dotted "
                 "path such as {{ payload.alert.severity }} is allowed (no expressions, "
                 "filters or calls)",
             )
@@ -142,6 +160,67 @@ def parse_template(text: str) -> Template:
     if literal_start < len(text):
         parts.append(text[literal_start:])
     return Template(text, tuple(parts))
+
+
+@lru_cache(maxsize=1024)
+def parse_compose(pattern: str) -> Template:
+    """Parse a compose pattern, ``"{first} {last}"``: a template whose placeholders are
+    single-brace field paths (:func:`is_field_path`, spaces around them ignored) of the
+    external payload. ``{{`` and ``}}`` are literal braces; a pattern names at least one
+    field. Raises :class:`TemplateSyntaxError` (``column`` and ``reason`` as for
+    templates)."""
+    parts: list[str | Placeholder] = []
+    literal: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("{{", index) or pattern.startswith("}}", index):
+            literal.append(char)
+            index += 2
+        elif char == "{":
+            end = pattern.find("}", index + 1)
+            if end < 0:
+                raise _syntax_error(
+                    pattern, index, f"unclosed '{{'{_AT}: close the field with '}}' (write "
+                    "'{{' for a literal brace)"
+                )
+            inner = pattern[index + 1 : end]
+            name = inner.strip()
+            if "{" in name or not name:
+                raise _syntax_error(
+                    pattern, index, f"empty or broken field '{{{inner}}}'{_AT}: write a field "
+                    "path such as {first} or {name.first}"
+                )
+            if ":" in name or "!" in name:
+                raise _syntax_error(
+                    pattern, index, f"'{{{inner}}}'{_AT}: format specifications are not "
+                    "supported, only field paths"
+                )
+            if not is_field_path(name):
+                raise _syntax_error(
+                    pattern, index, f"'{{{inner}}}'{_AT} is not a field path: use names "
+                    "(letters, digits, '_', '-') separated by dots, e.g. {first} or {name.first}"
+                )
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(Placeholder(name, tuple(name.split(".")), index))
+            index = end + 1
+        elif char == "}":
+            raise _syntax_error(
+                pattern, index, f"single '}}'{_AT} (write '}}}}' for a literal brace)"
+            )
+        else:
+            literal.append(char)
+            index += 1
+    if literal:
+        parts.append("".join(literal))
+    if not any(isinstance(part, Placeholder) for part in parts):
+        raise _syntax_error(
+            pattern, 0, f"a compose pattern needs at least one {{field}}{_AT}, e.g. "
+            "'{first} {last}' (for a fixed value use computed)"
+        )
+    return Template(pattern, tuple(parts))
 
 
 class _Renderer:

@@ -389,14 +389,22 @@ CASES = [
          "'in' needs a list of values", id="filter-in-not-a-list"),
     case(TRIGGER + "    filter: {status: {exists: maybe}}\n", "main.yaml:6:14",
          "'exists' needs true or false", id="filter-exists-not-boolean"),
+    case(TRIGGER + "    filter: {severity: {}}\n", "main.yaml:6:14",
+         "filter field 'severity': no condition; give a value, a list of values, or operators "
+         "such as {ne: closed}", id="filter-no-condition"),
+    case(TRIGGER + "    filter: {first name: ada}\n", "main.yaml:6:14",
+         "filter field 'first name': 'first name' is not a field path", id="filter-bad-path"),
+    case(TRIGGER + '    body: {text: "ok\\n{{ record.title }} {{ nope!"}\n', "main.yaml:6:18",
+         "template error at line 2, column 20: unclosed '{{'", id="template-error-line-2"),
     case(TRIGGER + '    body: {text: "{{ 1+1 }}"}\n', "main.yaml:6:18",
-         "template error at column 1: '{{ 1+1 }}' is not a field reference; templates allow "
-         "only dotted field paths such as {{payload.title}} (no expressions)",
+         "template error at column 1: '{{ 1+1 }}' is not a placeholder: only a dotted path "
+         "such as {{ payload.alert.severity }} is allowed (no expressions, filters or calls)",
          id="template-expression"),
     case(TRIGGER + '    body: {text: "{{ record.title | upper }}"}\n', "main.yaml:6:18",
-         "is not a field reference", id="template-filter-syntax"),
+         "'{{ record.title | upper }}' is not a placeholder", id="template-filter-syntax"),
     case(TRIGGER + '    body: {text: "P1: {{record.title"}\n', "main.yaml:6:18",
-         "template error at column 5: unclosed '{{' (add '}}')", id="template-unclosed"),
+         "template error at column 5: unclosed '{{': close the placeholder with '}}'",
+         id="template-unclosed"),
     case(TRIGGER + '    body: {text: "{{recrd.title}}"}\n', "main.yaml:6:18",
          "template refers to '{{recrd.title}}': 'recrd' is not available here (did you mean "
          "'record'?)", id="template-unknown-root"),
@@ -650,8 +658,8 @@ CASES = [
                dates:
                  opened_at: {external: YYYY-MM-DD}
          """, "main.yaml:7:31",
-         "date format 'YYYY-MM-DD' is not epoch_s, epoch_ms, iso8601 or a strftime pattern "
-         "(e.g. '%Y-%m-%d %H:%M:%S')", id="date-format-unknown"),
+         "'YYYY-MM-DD' is not a date format: use epoch_s, epoch_ms, iso8601 or a strftime "
+         "pattern such as '%d/%m/%Y %H:%M'", id="date-format-unknown"),
     case("""\
          sources:
            s:
@@ -661,8 +669,8 @@ CASES = [
                dates:
                  opened_at: {external: "%H:%M"}
          """, "main.yaml:7:31",
-         "date format '%H:%M' does not keep the date (year, month and day) and cannot be read "
-         "back", id="date-format-loses-date"),
+         "the strftime pattern '%H:%M' does not keep the date (year, month and day), so it "
+         "cannot be read back", id="date-format-loses-date"),
     case("""\
          sources:
            s:
@@ -682,8 +690,8 @@ CASES = [
                compose:
                  title: "{first} {last"
          """, "main.yaml:6:16",
-         "compose pattern error at column 2: unbalanced '{' or '}' (write '{{' or '}}' for a "
-         "literal brace)", id="compose-unbalanced"),
+         "compose pattern error at column 9: unclosed '{': close the field with '}' (write "
+         "'{{' for a literal brace)", id="compose-unbalanced"),
     case("""\
          inbound_webhooks:
            w:
@@ -693,6 +701,23 @@ CASES = [
                  title: "{first name}"
          """, "main.yaml:6:16", "compose pattern error at column 1: '{first name}' is not a "
          "field path", id="compose-bad-field-path"),
+    case("""\
+         inbound_webhooks:
+           w:
+             collection: incidents
+             mapping:
+               compose:
+                 title: "{a{{b}"
+         """, "main.yaml:6:16", "compose pattern error at column 1: empty or broken field "
+         "'{a{{b}'", id="compose-brace-inside-field"),
+    case("""\
+         inbound_webhooks:
+           w:
+             collection: incidents
+             mapping:
+               to_external: {title: summary..x}
+         """, "main.yaml:5:28", "external path: 'summary..x' is not a field path",
+         id="mapping-bad-external-path"),
     case("""\
          inbound_webhooks:
            w:
@@ -735,6 +760,16 @@ CASES = [
          """, "main.yaml:6:17",
          "computed 'status' refers to 'env'; use payload.… (the external payload) or record.… "
          "(mapped fields)", id="computed-unknown-root"),
+    case("""\
+         inbound_webhooks:
+           w:
+             collection: incidents
+             mapping:
+               computed:
+                 status: "{{ paylod.state }}"
+         """, "main.yaml:6:17",
+         "computed 'status' refers to 'paylod' (did you mean 'payload'?); use payload.…",
+         id="computed-root-typo"),
     case("""\
          inbound_webhooks:
            w:
