@@ -37,16 +37,17 @@ def _outbox(event_: RecordEvent) -> list[OutboxItem]:
 def _commits(store: Store) -> list[int]:
     """Counts the COMMITs the store's engine sends (one list item per commit)."""
     seen: list[int] = []
-    event.listen(store._engine, "commit", lambda _conn: seen.append(1))
+    event.listen(store.database.engine, "commit", lambda _conn: seen.append(1))
     return seen
 
 
 def _statements(store: Store) -> list[str]:
     """Every SQL statement the store's engine sends from now on."""
     sent: list[str] = []
-    event.listen(store._engine, "before_cursor_execute",
+    event.listen(store.database.engine, "before_cursor_execute",
                  lambda _c, _cur, statement, *_: sent.append(statement))
-    event.listen(store._engine, "savepoint", lambda _c, name: sent.append(f"SAVEPOINT {name}"))
+    event.listen(store.database.engine, "savepoint",
+                 lambda _c, name: sent.append(f"SAVEPOINT {name}"))
     return sent
 
 
@@ -129,16 +130,16 @@ def test_a_database_failure_fails_the_whole_group(store: Store, rt: RuntimeStore
     """When the database cannot be reached nothing is committed and every write of the
     group gets DatabaseUnavailable (its request answers 503; the sender retries)."""
     rt.create(ENV, "incidents", {"title": "kept"}, origin="api")
-    working = store._engine
-    store._engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
+    working = store.database.engine
+    store.database.engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
     try:
         with pytest.raises(DatabaseUnavailable):
             rt.write_many([CreateRecord(ENV, "incidents", {"title": "lost"},
                                         origin="inbound_webhook"),
                            LogInbound(ENV, "iw_1", status_code=201, reason="ok")])
     finally:
-        store._engine.dispose()
-        store._engine = working
+        store.database.engine.dispose()
+        store.database.engine = working
     records, _ = rt.list(ENV, "incidents", limit=10)
     assert [r.data["title"] for r in records] == ["kept"]
 
@@ -249,7 +250,7 @@ def test_an_id_inserted_concurrently_is_updated_not_duplicated(
     from sqlalchemy import insert
 
     from hookplane.state import tables as t
-    from hookplane.state.store import _now
+    from hookplane.state._common import utc_now as _now
 
     other = create_engine(database_url)
     results: list[Any] = []

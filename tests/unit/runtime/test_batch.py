@@ -30,7 +30,7 @@ def test_concurrent_writes_are_grouped_and_answered_after_their_commit(
     runtime = store.runtime()
     committer = GroupCommitter(runtime)
     commits: list[int] = []
-    event.listen(store._engine, "commit", lambda _conn: commits.append(1))
+    event.listen(store.database.engine, "commit", lambda _conn: commits.append(1))
 
     async def main() -> list[Record]:
         async def one(i: int) -> Record:
@@ -93,8 +93,8 @@ def test_a_database_failure_answers_every_waiting_write(store: Store,
 
     runtime = store.runtime()
     committer = GroupCommitter(runtime)
-    working = store._engine
-    store._engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
+    working = store.database.engine
+    store.database.engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
 
     async def main() -> list[object]:
         return await asyncio.gather(
@@ -105,8 +105,8 @@ def test_a_database_failure_answers_every_waiting_write(store: Store,
     try:
         answers = asyncio.run(main())
     finally:
-        store._engine.dispose()
-        store._engine = working
+        store.database.engine.dispose()
+        store.database.engine = working
     assert all(isinstance(a, DatabaseUnavailable) for a in answers), answers
 
     async def after() -> Record:  # the committer keeps working once the database is back
