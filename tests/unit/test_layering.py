@@ -252,7 +252,7 @@ def test_checker_enforces_apply_promote_and_runtime() -> None:
 STATE = ENGINE / PACKAGE / "state"
 MODULE_BUDGET = 700
 """Most lines a module of ``hookplane.state`` may have (DESIGN.md: small repositories)."""
-OVER_BUDGET: dict[str, int] = {"store.py": 1200}
+OVER_BUDGET: dict[str, int] = {"store.py": 1120}
 """Known debt, each with its own ceiling: the config store (snapshot, locks, apply, secrets,
 audit) is still one module. Lower a ceiling when the module shrinks; never raise one."""
 

@@ -298,12 +298,8 @@ class Outbox(Repository):
                 if retry:
                     values["next_attempt_at"] = as_utc(outcome.retry_at)
                 moved[retry].append(values)
-                logged.append({"outbox_id": outcome.outbox_id, "at": at,
-                               "status_code": outcome.status_code, "success": outcome.success,
-                               "latency_ms": millis(outcome.latency_ms), "error": last_error,
-                               "response_excerpt": cap(outcome.response_excerpt,
-                                                       _EXCERPT_BYTES),
-                               "worker": clip(worker), **_headers_columns(outcome)})
+                logged.append(_history_row(outcome.outbox_id, at, worker=worker,
+                                           error=last_error, outcome=outcome))
                 if status == "failed" and outcome.on_failed:
                     insert_outbox(conn, row.environment, outcome.on_failed, at)
                 if outcome.pause_trigger_until is not None:
@@ -337,14 +333,10 @@ class Outbox(Repository):
         o = t.outbox
         known = set(conn.scalars(select(o.c.id).where(
             o.c.id.in_([outcome.outbox_id for outcome in outcomes]))))
-        rows = [{"outbox_id": outcome.outbox_id, "at": at, "status_code": outcome.status_code,
-                 "success": outcome.success, "latency_ms": millis(outcome.latency_ms),
-                 "response_excerpt": cap(outcome.response_excerpt, _EXCERPT_BYTES),
-                 "error": cap(f"recorded late: worker '{worker}' finished this attempt after "
-                              "its lease ran out, so it does not count"
-                              + (f" ({outcome.error})" if outcome.error else ""),
-                              _ERROR_BYTES),
-                 "worker": clip(worker), **_headers_columns(outcome)}
+        rows = [_history_row(outcome.outbox_id, at, worker=worker, outcome=outcome,
+                             error=f"recorded late: worker '{worker}' finished this attempt "
+                             "after its lease ran out, so it does not count"
+                             + (f" ({outcome.error})" if outcome.error else ""))
                 for outcome in outcomes if outcome.outbox_id in known]
         if rows:
             conn.execute(insert(t.delivery_attempts), rows)
@@ -524,12 +516,26 @@ def insert_outbox(conn: Connection, environment: str, items: Sequence[OutboxItem
 def _history_lost(conn: Connection, lost: Sequence[Any], at: datetime) -> None:
     """A worker died (or stalled) holding these deliveries: say so in their history."""
     conn.execute(insert(t.delivery_attempts), [
-        {"outbox_id": row.id, "at": at, "status_code": None, "success": False,
-         "latency_ms": None, "response_excerpt": None,
-         "request_headers": None, "response_headers": None,
-         "worker": row.claimed_by,
-         "error": cap(_lost_lease(row.claimed_by, row.claimed_until), _ERROR_BYTES)}
+        _history_row(row.id, at, worker=row.claimed_by,
+                     error=_lost_lease(row.claimed_by, row.claimed_until))
         for row in lost])
+
+
+def _history_row(outbox_id: str, at: datetime, *, worker: str | None, error: str | None,
+                 outcome: AttemptOutcome | None = None) -> dict[str, Any]:
+    """One row of a delivery's history (the delivery log), the only place one is made: an
+    attempt's outcome (recorded in time or late), or an entry for no attempt (a lost
+    lease). Texts and headers are capped here."""
+    if outcome is None:
+        return {"outbox_id": outbox_id, "at": at, "status_code": None, "success": False,
+                "latency_ms": None, "response_excerpt": None, "request_headers": None,
+                "response_headers": None, "worker": worker,
+                "error": cap(error, _ERROR_BYTES)}
+    return {"outbox_id": outbox_id, "at": at, "status_code": outcome.status_code,
+            "success": outcome.success, "latency_ms": millis(outcome.latency_ms),
+            "response_excerpt": cap(outcome.response_excerpt, _EXCERPT_BYTES),
+            "error": cap(error, _ERROR_BYTES), "worker": clip(worker) if worker else worker,
+            **_headers_columns(outcome)}
 
 
 def _due(at: datetime) -> Sequence[ColumnElement[bool]]:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     case,
     false,
     func,
-    insert,
     or_,
     select,
 )
@@ -160,7 +159,8 @@ class UpsertRecord:
     environment: str
     collection: str
     external_id: str
-    data: dict[str, Any]
+    data: UpsertData
+    """The new data, or a function of the live record (None when creating or reviving)."""
     origin: str
     outbox: OutboxCallback | None = None
     dedup: Dedup | None = None
@@ -191,25 +191,22 @@ class Records(Repository):
         """Insert a record (version 1). :class:`RecordConflict` if ``external_id`` is taken
         (also by a soft-deleted record: use :meth:`upsert_external` to revive it)."""
         with self._write() as conn:
-            return self._create(conn, environment, collection, data, origin=origin,
-                                external_id=external_id, outbox=outbox, dedup=dedup)
+            return self._create(conn, CreateRecord(environment, collection, data, origin,
+                                                   external_id, outbox, dedup))
 
-    def _create(self, conn: Connection, environment: str, collection: str,
-                data: dict[str, Any], *, origin: str, external_id: str | None,
-                outbox: OutboxCallback | None, dedup: Dedup | None) -> Record:
-        _check_origin(origin)
-        _check_names(collection, external_id)
-        body = json_object(data)
+    def _create(self, conn: Connection, operation: CreateRecord) -> Record:
+        _check_origin(operation.origin)
+        _check_names(operation.collection, operation.external_id)
         now = utc_now()
-        record = Record(id=new_id("rec"), collection=collection, external_id=external_id,
-                        data=body, origin=origin, version=1, created_at=iso(now),
-                        updated_at=iso(now), deleted_at=None)
-        check_dedup(conn, environment, dedup, now)
-        if not self._insert_record(conn, environment, record, now):
-            raise RecordConflict(f"a record with external id '{external_id}' already "
-                                 f"exists in collection '{collection}' of '{environment}'")
-        self._fire(conn, RecordEvent(environment, collection, "create", record, None,
-                                     origin), outbox, now)
+        record = _new_record(operation.collection, operation.external_id,
+                             json_object(operation.data), operation.origin, now)
+        check_dedup(conn, operation.environment, operation.dedup, now)
+        change = _Change(operation.environment, record, None, operation.outbox)
+        if not _store_changes(conn, [change], now):
+            raise RecordConflict(f"a record with external id '{operation.external_id}' "
+                                 f"already exists in collection '{operation.collection}' of "
+                                 f"'{operation.environment}'")
+        _fire(conn, [change], now)
         return record
 
     def write_many(self, operations: Sequence[WriteOperation]) -> builtins.list[WriteResult]:
@@ -268,7 +265,7 @@ class Records(Repository):
                     else:
                         results[index] = self._perform(conn, operation)
                 if upserts:
-                    done = self._upsert_group(conn, [operation for _, operation in upserts])
+                    done = self._upsert_batch(conn, [operation for _, operation in upserts])
                     for (index, _), result in zip(upserts, done, strict=True):
                         results[index] = result
                 if logs:
@@ -287,91 +284,58 @@ class Records(Repository):
             raise _GroupFailed from exc
         return results
 
-    def _upsert_group(self, conn: Connection, operations: Sequence[UpsertRecord],
+    def _upsert_batch(self, conn: Connection, operations: Sequence[UpsertRecord],
                       ) -> builtins.list[tuple[Record, Record | None]]:
-        """:meth:`_upsert_external` for many operations at once, in order (a later upsert of
-        the same external id updates what an earlier one wrote). The rows are read, locked,
-        with one SELECT per collection; new records are inserted with one statement (a
-        concurrent insert of the same id fails it: the caller retries one by one, where
-        ``_upsert_external`` handles that race), existing ones updated with another."""
-        r = t.records
+        """Every upsert by external id, alone (a batch of one) or grouped: in order (a later
+        upsert of the same external id updates what an earlier one wrote). The rows are
+        read, locked, with one SELECT per collection; new records are inserted with one
+        statement, existing ones updated with another.
+
+        Atomic under concurrency (the unique external id and ``INSERT … ON CONFLICT DO
+        NOTHING``): when an insert meets a record a concurrent upsert committed meanwhile, a
+        batch of one locks that row and updates it instead; a larger batch fails
+        (:class:`StateError`) and :meth:`write_many` runs its operations one by one."""
         now = utc_now()
-        wanted: dict[tuple[str, str], set[str]] = {}
         for operation in operations:
             _check_origin(operation.origin)
             _check_names(operation.collection, operation.external_id)
             check_dedup(conn, operation.environment, operation.dedup, now)
-            wanted.setdefault((operation.environment, operation.collection), set()).add(
-                operation.external_id)
-        current: dict[tuple[str, str, str], Record] = {}
-        for (environment, collection), external_ids in wanted.items():
-            # locked in key order: two groups locking overlapping rows cannot deadlock
-            query = select(r).where(r.c.environment == environment,
-                                    r.c.collection == collection,
-                                    r.c.external_id.in_(sorted(external_ids))
-                                    ).order_by(r.c.external_id)
-            for row in conn.execute(query.with_for_update()):
-                current[(environment, collection, row.external_id)] = _record(row)
-        inserts: dict[str, dict[str, Any]] = {}
-        updates: dict[str, dict[str, Any]] = {}
-        outbox: dict[str, builtins.list[OutboxItem]] = {}
-        results: builtins.list[tuple[Record, Record | None]] = []
-        for operation in operations:
-            key = (operation.environment, operation.collection, operation.external_id)
-            stored = current.get(key)
-            body = json_object(operation.data)
-            if stored is None:
-                record = Record(id=new_id("rec"), collection=operation.collection,
-                                external_id=operation.external_id, data=body,
-                                origin=operation.origin, version=1, created_at=iso(now),
-                                updated_at=iso(now), deleted_at=None)
-                previous = None
-                inserts[record.id] = {
-                    "id": record.id, "environment": operation.environment,
-                    "collection": record.collection, "external_id": record.external_id,
-                    "data": body, "origin": record.origin, "version": 1, "created_at": now,
-                    "updated_at": now, "deleted_at": None}
-            else:
-                previous = stored if stored.deleted_at is None else None
-                record = replace(stored, data=body, origin=operation.origin,
-                                 version=stored.version + 1, updated_at=iso(now),
-                                 deleted_at=None)
-                if record.id in inserts:  # created earlier in this group: insert the latest
-                    inserts[record.id].update(data=body, origin=record.origin,
-                                              version=record.version)
+        for _round in range(_UPSERT_ROUNDS):
+            current = _lock_external(conn, operations)
+            changes: builtins.list[_Change] = []
+            for operation in operations:
+                key = (operation.environment, operation.collection, operation.external_id)
+                stored = current.get(key)
+                data = operation.data
+                if stored is None:
+                    body = json_object(data(None) if callable(data) else data)
+                    record = _new_record(operation.collection, operation.external_id, body,
+                                         operation.origin, now)
+                    changes.append(_Change(operation.environment, record, None,
+                                           operation.outbox))
                 else:
-                    updates[record.id] = {"_id": record.id, "data": body,
-                                          "origin": record.origin, "version": record.version,
-                                          "updated_at": now, "deleted_at": None}
-            current[key] = record
-            results.append((record, previous))
-            if operation.outbox is not None:
-                event = RecordEvent(operation.environment, operation.collection,
-                                    "update" if previous is not None else "create", record,
-                                    previous, operation.origin)
-                outbox.setdefault(operation.environment, []).extend(operation.outbox(event))
-        if inserts:
-            conn.execute(insert(r), builtins.list(inserts.values()))
-        if updates:
-            conn.execute(sql_update(r).where(r.c.id == bindparam("_id")).values(
-                data=bindparam("data"), origin=bindparam("origin"),
-                version=bindparam("version"), updated_at=bindparam("updated_at"),
-                deleted_at=bindparam("deleted_at")), builtins.list(updates.values()))
-        for environment, items in outbox.items():
-            insert_outbox(conn, environment, items, now)
-        return results
+                    live = stored if stored.deleted_at is None else None  # else: revived
+                    body = json_object(data(live) if callable(data) else data)
+                    record = _revised(stored, data=body, origin=operation.origin, now=now)
+                    changes.append(_Change(operation.environment, record, live,
+                                           operation.outbox, insert=False))
+                current[key] = record
+            if _store_changes(conn, changes, now):
+                _fire(conn, changes, now)
+                return [(change.record, change.previous) for change in changes]
+            if len(operations) > 1:
+                raise StateError("a concurrent write inserted an external id of the group")
+            # a concurrent upsert inserted it and committed: lock and update that row
+        operation = operations[0]
+        raise StateError(f"could not upsert external id '{operation.external_id}' in "
+                         f"'{operation.collection}' of '{operation.environment}': it kept "
+                         "changing")
 
     def _perform(self, conn: Connection, operation: WriteOperation) -> WriteResult:
         if isinstance(operation, CreateRecord):
-            return self._create(conn, operation.environment, operation.collection,
-                                operation.data, origin=operation.origin,
-                                external_id=operation.external_id, outbox=operation.outbox,
-                                dedup=operation.dedup)
+            return self._create(conn, operation)
         if isinstance(operation, UpsertRecord):
-            return self._upsert_external(conn, operation.environment, operation.collection,
-                                         operation.external_id, operation.data,
-                                         origin=operation.origin, outbox=operation.outbox,
-                                         dedup=operation.dedup)
+            return self._upsert_batch(conn, [operation])[0]
         return append_log(conn, [operation])[0]
 
     def get(self, environment: str, collection: str, record_id: str, *,
@@ -451,18 +415,14 @@ class Records(Repository):
         now = utc_now()
         r = t.records
         with self._write() as conn:
-            row = self._locked(conn, r.c.environment == environment,
-                               r.c.collection == collection, r.c.id == record_id)
+            row = _locked(conn, r.c.environment == environment,
+                          r.c.collection == collection, r.c.id == record_id)
             if row is None or row.deleted_at is not None:
                 raise _not_found(environment, collection, record_id)
             previous = _record(row)
             body = json_object(data(previous) if callable(data) else data)
-            record = replace(previous, data=body, origin=origin, version=previous.version + 1,
-                             updated_at=iso(now))
-            conn.execute(sql_update(r).where(r.c.id == row.id).values(
-                data=body, origin=origin, version=record.version, updated_at=now))
-            self._fire(conn, RecordEvent(environment, collection, "update", record, previous,
-                                         origin), outbox, now)
+            record = _revised(previous, data=body, origin=origin, now=now)
+            _write_one(conn, _Change(environment, record, previous, outbox, insert=False), now)
         return record, previous
 
     def delete(self, environment: str, collection: str, record_id: str, *, origin: str,
@@ -474,12 +434,11 @@ class Records(Repository):
         r = t.records
         now = utc_now()
         with self._write() as conn:
-            row = self._locked(conn, r.c.environment == environment,
-                               r.c.collection == collection, r.c.id == record_id)
+            row = _locked(conn, r.c.environment == environment,
+                          r.c.collection == collection, r.c.id == record_id)
             if row is None or row.deleted_at is not None:
                 raise _not_found(environment, collection, record_id)
-            return self._soft_delete(conn, environment, row, origin=origin, outbox=outbox,
-                                     now=now)
+            return _soft_delete(conn, environment, row, origin=origin, outbox=outbox, now=now)
 
     def upsert_external(self, environment: str, collection: str, external_id: str,
                         data: UpsertData, *, origin: str,
@@ -494,47 +453,8 @@ class Records(Repository):
         creating or reviving), called under the row lock, e.g. for a merge.
         """
         with self._write() as conn:
-            return self._upsert_external(conn, environment, collection, external_id, data,
-                                         origin=origin, outbox=outbox, dedup=dedup)
-
-    def _upsert_external(self, conn: Connection, environment: str, collection: str,
-                         external_id: str, data: UpsertData, *, origin: str,
-                         outbox: OutboxCallback | None,
-                         dedup: Dedup | None) -> tuple[Record, Record | None]:
-        _check_origin(origin)
-        _check_names(collection, external_id)
-        r = t.records
-        now = utc_now()
-        check_dedup(conn, environment, dedup, now)
-        for _round in range(_UPSERT_ROUNDS):
-            row = self._locked(conn, *_external(environment, collection, external_id))
-            if row is not None:
-                break
-            body = json_object(data(None) if callable(data) else data)
-            record = Record(id=new_id("rec"), collection=collection,
-                            external_id=external_id, data=body, origin=origin,
-                            version=1, created_at=iso(now), updated_at=iso(now),
-                            deleted_at=None)
-            if self._insert_record(conn, environment, record, now):
-                self._fire(conn, RecordEvent(environment, collection, "create", record,
-                                             None, origin), outbox, now)
-                return record, None
-            # a concurrent upsert inserted it and committed: lock and update that row
-        else:
-            raise StateError(f"could not upsert external id '{external_id}' in "
-                             f"'{collection}' of '{environment}': it kept changing")
-        stored = _record(row)
-        previous = stored if stored.deleted_at is None else None
-        body = json_object(data(previous) if callable(data) else data)
-        record = replace(stored, data=body, origin=origin, version=stored.version + 1,
-                         updated_at=iso(now), deleted_at=None)
-        conn.execute(sql_update(r).where(r.c.id == row.id).values(
-            data=body, origin=origin, version=record.version, updated_at=now,
-            deleted_at=None))
-        event: RecordEventKind = "update" if previous is not None else "create"
-        self._fire(conn, RecordEvent(environment, collection, event, record, previous,
-                                     origin), outbox, now)
-        return record, previous
+            return self._upsert_batch(conn, [UpsertRecord(
+                environment, collection, external_id, data, origin, outbox, dedup)])[0]
 
     def delete_external(self, environment: str, collection: str, external_id: str, *,
                         origin: str, outbox: OutboxCallback | None = None,
@@ -546,49 +466,11 @@ class Records(Repository):
         now = utc_now()
         with self._write() as conn:
             check_dedup(conn, environment, dedup, now)
-            row = self._locked(conn, *_external(environment, collection, external_id))
+            row = _locked(conn, *_external(environment, collection, external_id))
             if row is None or row.deleted_at is not None:
                 return None
-            return self._soft_delete(conn, environment, row, origin=origin, outbox=outbox,
-                                     now=now)
+            return _soft_delete(conn, environment, row, origin=origin, outbox=outbox, now=now)
 
-    def _locked(self, conn: Connection, *conditions: ColumnElement[bool]) -> DbRow | None:
-        """The record matching ``conditions``, locked until the transaction ends."""
-        return conn.execute(select(t.records).where(*conditions).with_for_update()).first()
-
-    def _insert_record(self, conn: Connection, environment: str, record: Record,
-                       now: datetime) -> bool:
-        """Insert ``record``; False if its external id is taken (nothing inserted)."""
-        r = t.records
-        values = {"id": record.id, "environment": environment,
-                  "collection": record.collection, "external_id": record.external_id,
-                  "data": record.data, "origin": record.origin, "version": record.version,
-                  "created_at": now, "updated_at": now, "deleted_at": None}
-        if record.external_id is None:
-            conn.execute(insert(r), values)
-            return True
-        statement = (dialect_insert(conn, r)
-                     .on_conflict_do_nothing(index_elements=["environment", "collection",
-                                                             "external_id"])
-                     .returning(r.c.id))
-        return conn.execute(statement, values).first() is not None
-
-    def _soft_delete(self, conn: Connection, environment: str, row: DbRow, *, origin: str,
-                     outbox: OutboxCallback | None, now: datetime) -> tuple[Record, Record]:
-        r = t.records
-        previous = _record(row)
-        record = replace(previous, origin=origin, version=previous.version + 1,
-                         updated_at=iso(now), deleted_at=iso(now))
-        conn.execute(sql_update(r).where(r.c.id == row.id).values(
-            origin=origin, version=record.version, updated_at=now, deleted_at=now))
-        self._fire(conn, RecordEvent(environment, previous.collection, "delete", record,
-                                     previous, origin), outbox, now)
-        return record, previous
-
-    def _fire(self, conn: Connection, event: RecordEvent, outbox: OutboxCallback | None,
-              now: datetime) -> None:
-        if outbox is not None:
-            insert_outbox(conn, event.environment, outbox(event), now)
 
     def _field_equals(self, name: str, value: Scalar) -> ColumnElement[bool]:
         """``data[name]`` equals ``value``, JSON type included, in this dialect's SQL."""
@@ -626,6 +508,129 @@ class Records(Repository):
         if isinstance(value, str):
             return and_(kind == "text", extracted == value)
         return and_(kind.in_(("integer", "real")), extracted == value)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One record write, decided under the row lock: the record after it, the live record
+    before it (None: created or revived) and whether its row is new."""
+
+    environment: str
+    record: Record
+    previous: Record | None
+    outbox: OutboxCallback | None
+    insert: bool = True
+
+    @property
+    def event(self) -> RecordEventKind:
+        if self.record.deleted_at is not None:
+            return "delete"
+        return "create" if self.previous is None else "update"
+
+
+def _new_record(collection: str, external_id: str | None, body: dict[str, Any], origin: str,
+                now: datetime) -> Record:
+    """A record's first version."""
+    return Record(id=new_id("rec"), collection=collection, external_id=external_id,
+                  data=body, origin=origin, version=1, created_at=iso(now),
+                  updated_at=iso(now), deleted_at=None)
+
+
+def _revised(stored: Record, *, origin: str, now: datetime,
+             data: dict[str, Any] | None = None, deleted: bool = False) -> Record:
+    """The next version of ``stored``: every write (update, delete, revival) adds one; a
+    write that does not delete leaves the record live."""
+    return replace(stored, data=stored.data if data is None else data, origin=origin,
+                   version=stored.version + 1, updated_at=iso(now),
+                   deleted_at=iso(now) if deleted else None)
+
+
+def _store_changes(conn: Connection, changes: Sequence[_Change], now: datetime) -> bool:
+    """Write the rows of ``changes``: new records in one INSERT (a record created and then
+    written again in the same batch is inserted at its last version), the others in one
+    UPDATE. False, with nothing updated, when an insert met a taken external id."""
+    r = t.records
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    for change in changes:
+        record = change.record
+        deleted_at = now if record.deleted_at is not None else None
+        if change.insert or record.id in inserts:
+            inserts[record.id] = {
+                "id": record.id, "environment": change.environment,
+                "collection": record.collection, "external_id": record.external_id,
+                "data": record.data, "origin": record.origin, "version": record.version,
+                "created_at": now, "updated_at": now, "deleted_at": deleted_at}
+        else:
+            updates[record.id] = {"_id": record.id, "data": record.data,
+                                  "origin": record.origin, "version": record.version,
+                                  "updated_at": now, "deleted_at": deleted_at}
+    if inserts:
+        statement = (dialect_insert(conn, r)
+                     .on_conflict_do_nothing(index_elements=["environment", "collection",
+                                                             "external_id"])
+                     .returning(r.c.id))
+        inserted = set(conn.execute(statement, builtins.list(inserts.values())).scalars())
+        if inserted != set(inserts):
+            return False
+    if updates:
+        conn.execute(sql_update(r).where(r.c.id == bindparam("_id")).values(
+            data=bindparam("data"), origin=bindparam("origin"),
+            version=bindparam("version"), updated_at=bindparam("updated_at"),
+            deleted_at=bindparam("deleted_at")), builtins.list(updates.values()))
+    return True
+
+
+def _fire(conn: Connection, changes: Sequence[_Change], now: datetime) -> None:
+    """The events of ``changes``, in order, to their ``outbox`` callbacks; the deliveries
+    they return are queued in the same transaction."""
+    queued: dict[str, builtins.list[OutboxItem]] = {}
+    for change in changes:
+        if change.outbox is not None:
+            event = RecordEvent(change.environment, change.record.collection, change.event,
+                                change.record, change.previous, change.record.origin)
+            queued.setdefault(change.environment, []).extend(change.outbox(event))
+    for environment, items in queued.items():
+        insert_outbox(conn, environment, items, now)
+
+
+def _write_one(conn: Connection, change: _Change, now: datetime) -> None:
+    """A batch of one that updates an existing row (it cannot meet a taken id)."""
+    _store_changes(conn, [change], now)
+    _fire(conn, [change], now)
+
+
+def _soft_delete(conn: Connection, environment: str, row: DbRow, *, origin: str,
+                 outbox: OutboxCallback | None, now: datetime) -> tuple[Record, Record]:
+    previous = _record(row)
+    record = _revised(previous, origin=origin, now=now, deleted=True)
+    _write_one(conn, _Change(environment, record, previous, outbox, insert=False), now)
+    return record, previous
+
+
+def _locked(conn: Connection, *conditions: ColumnElement[bool]) -> DbRow | None:
+    """The record matching ``conditions``, locked until the transaction ends."""
+    return conn.execute(select(t.records).where(*conditions).with_for_update()).first()
+
+
+def _lock_external(conn: Connection, operations: Sequence[UpsertRecord],
+                   ) -> dict[tuple[str, str, str], Record]:
+    """The records the upserts name, locked: one SELECT per collection, rows locked in key
+    order (two batches locking overlapping rows cannot deadlock)."""
+    r = t.records
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for operation in operations:
+        wanted.setdefault((operation.environment, operation.collection), set()).add(
+            operation.external_id)
+    current: dict[tuple[str, str, str], Record] = {}
+    for (environment, collection), external_ids in wanted.items():
+        query = select(r).where(r.c.environment == environment,
+                                r.c.collection == collection,
+                                r.c.external_id.in_(sorted(external_ids))
+                                ).order_by(r.c.external_id)
+        for row in conn.execute(query.with_for_update()):
+            current[(environment, collection, row.external_id)] = _record(row)
+    return current
 
 
 def _written(result: WriteResult) -> tuple[Record, Record | None]:

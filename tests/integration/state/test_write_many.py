@@ -282,3 +282,47 @@ def test_an_id_inserted_concurrently_is_updated_not_duplicated(
     stored = rt.get_external(ENV, "incidents", "race")
     assert stored is not None and stored.data == {"by": "group"}
     assert row_counts(database_url)["records"] == 2
+
+
+def test_a_lone_upsert_and_a_grouped_one_follow_the_same_rules(rt: RuntimeStore) -> None:
+    """Versioning, revival and events are written once (a lone upsert is a group of one):
+    the same writes give the same versions, events and previous records either way, a
+    group holding the same external id twice included."""
+    seen: dict[str, list[tuple[str, int, int | None, Any]]] = {"alone": [], "grouped": []}
+
+    def outbox(mode: str) -> Any:
+        def callback(event_: RecordEvent) -> list[OutboxItem]:
+            previous = event_.previous
+            seen[mode].append((event_.event, event_.record.version,
+                               previous.version if previous else None, event_.record.data))
+            return []
+        return callback
+
+    def upsert(mode: str, data: Any) -> UpsertRecord:
+        return UpsertRecord(f"env-{mode}", "incidents", "PD-1", data, "inbound_webhook",
+                            outbox=outbox(mode))
+
+    rt.upsert_external("env-alone", "incidents", "PD-1", {"n": 1}, origin="inbound_webhook",
+                       outbox=outbox("alone"))
+    rt.upsert_external("env-alone", "incidents", "PD-1", {"n": 2}, origin="inbound_webhook",
+                       outbox=outbox("alone"))
+    assert len(rt.write_many([upsert("grouped", {"n": 1}), upsert("grouped", {"n": 2}),
+                              LogInbound("env-grouped", "iw_1", 200, "ok")])) == 3
+    for mode in seen:
+        rt.delete_external(f"env-{mode}", "incidents", "PD-1", origin="api",
+                           outbox=outbox(mode))
+    rt.upsert_external("env-alone", "incidents", "PD-1",
+                       lambda live: {"n": 3, "live": live is not None},
+                       origin="inbound_webhook", outbox=outbox("alone"))
+    (revived, second) = rt.write_many([
+        upsert("grouped", lambda live: {"n": 3, "live": live is not None}),
+        LogInbound("env-grouped", "iw_1", 200, "ok")])
+    assert isinstance(revived, tuple) and revived[1] is None and revived[0].version == 4
+    assert seen["alone"] == seen["grouped"] == [
+        ("create", 1, None, {"n": 1}), ("update", 2, 1, {"n": 2}),
+        ("delete", 3, 2, {"n": 2}), ("create", 4, None, {"n": 3, "live": False})]
+    alone = rt.get_external("env-alone", "incidents", "PD-1")
+    grouped = rt.get_external("env-grouped", "incidents", "PD-1")
+    assert alone is not None and grouped is not None and isinstance(second, int)
+    assert (alone.version, alone.data, alone.deleted_at) == (grouped.version, grouped.data,
+                                                             grouped.deleted_at)
