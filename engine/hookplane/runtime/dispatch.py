@@ -130,6 +130,7 @@ replica's re-enable is seen within this)."""
 """With a backlog, rows claimed ahead per delivery slot: a claim of 16 rows costs the
 database about half the CPU per row of a claim of 8 (SQLAlchemy on SQLite, 0.11 vs 0.25 ms)."""
 PURGE_EVERY: Final = 3600.0
+"""Retention runs hourly in every dispatcher, first when it starts (docs/runtime.md)."""
 _EXCERPT_CHARS: Final = 2048
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
 
@@ -337,11 +338,13 @@ class Dispatcher:
                  lease_seconds: float = 60.0, response_cap: int = RESPONSE_CAP,
                  poll_interval: float = 0.2,
                  retention_days: float | None = DEFAULT_RETENTION_DAYS,
+                 purge_every: float = PURGE_EVERY,
                  tracing: Tracing = OFF) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0:
-            raise ValueError("lease_seconds, response_cap and poll_interval must be positive")
+        if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0 or purge_every <= 0:
+            raise ValueError("lease_seconds, response_cap, poll_interval and purge_every must "
+                             "be positive")
         self.registry = registry
         self.store = store
         self.sender = sender
@@ -364,6 +367,8 @@ class Dispatcher:
         self.response_cap = response_cap
         self.poll_interval = poll_interval
         self.retention_days = retention_days
+        self.purge_every = purge_every
+        """Seconds between two runs of :meth:`purge` (the first at start)."""
         self._busy = 0
         self._unrecorded = anyio.Semaphore(UNRECORDED_PER_SLOT * concurrency)
         self._wake = _Wake()
@@ -393,8 +398,8 @@ class Dispatcher:
                 self._recorder = recorder
                 backlog = False
                 while True:
-                    if self.retention_days is not None and time.monotonic() >= next_purge:
-                        next_purge = time.monotonic() + PURGE_EVERY
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + self.purge_every
                         group.start_soon(self._purge_quietly)
                     timeout = self._longest_timeout()
                     attempt_seconds = timeout + LEASE_MARGIN
@@ -664,21 +669,24 @@ class Dispatcher:
         except HookplaneError:
             log.exception("could not purge the delivery history")
             return
-        if removed:
-            log.info("removed %d finished deliveries, log entries and jobs older than %g days",
-                     removed, self.retention_days)
+        if removed and self.retention_days is None:
+            log.info("removed %d expired de-duplication marks", removed)
+        elif removed:
+            log.info("removed %d finished deliveries, log entries, jobs and expired "
+                     "de-duplication marks older than %g days", removed, self.retention_days)
 
     async def purge(self, *, now: datetime | None = None) -> int:
-        """Retention, run hourly by :meth:`run_forever`: remove finished deliveries (with
-        their attempts), inbound log entries and finished jobs older than
-        ``retention_days``, and de-duplication marks past twice their window; how many rows
-        went."""
-        if self.retention_days is None:
-            return 0
+        """Retention, run by :meth:`run_forever` when it starts and then every
+        :attr:`purge_every` seconds (hourly): remove finished deliveries (with their
+        attempts), inbound log entries and finished jobs older than ``retention_days``
+        (unless it is None: kept), and de-duplication marks past twice their window (always:
+        they de-duplicate nothing any more); how many rows went."""
         at = now or _now()
-        cutoff = at - timedelta(days=self.retention_days)
         # a mark matters only within its window, whatever the retention
         marks = at - timedelta(seconds=2 * DEDUP_WINDOW_SECONDS)
+        if self.retention_days is None:
+            return await anyio.to_thread.run_sync(self.store.purge_marks_before, marks)
+        cutoff = at - timedelta(days=self.retention_days)
         removed = await anyio.to_thread.run_sync(self.store.purge_delivered_before, cutoff)
         return removed + await anyio.to_thread.run_sync(
             lambda: self.store.purge_logs_before(cutoff, marks_before=marks))

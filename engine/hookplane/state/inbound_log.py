@@ -195,6 +195,13 @@ class InboundLog(Repository):
             removed += conn.execute(delete(s).where(s.c.seen_at < marks)).rowcount
         return int(removed)
 
+    def purge_marks_before(self, cutoff: datetime) -> int:
+        """Remove de-duplication marks older than ``cutoff`` (past their window they
+        de-duplicate nothing); returns how many."""
+        s = t.seen_deliveries
+        with self._write() as conn:
+            return int(conn.execute(delete(s).where(s.c.seen_at < as_utc(cutoff))).rowcount)
+
 
 def append_log(conn: Connection, entries: Sequence[LogInbound], *,
                ids: bool = True) -> list[int]:
