@@ -28,7 +28,8 @@ Each attempt:
   port only — never the path, which often is the secret;
 - is recorded (status, latency, error, response excerpt) with ``record_attempt``; under
   :meth:`Dispatcher.run_forever` attempts that finish while the previous ones are being
-  written share one transaction (``record_attempts``, a group commit); a slot is free
+  written share one transaction (``record_attempts`` through the group-commit engine of
+  :mod:`hookplane.runtime.batch`, the one ingest uses too); a slot is free
   again once its attempt is queued for that commit (at most ``UNRECORDED_PER_SLOT`` per slot
   wait; a crash re-sends them, with the same webhook-id, when their lease ends).
 
@@ -71,6 +72,7 @@ from hookplane.errors import (
     TriggerNotFound,
 )
 from hookplane.mapping import render_value
+from hookplane.runtime.batch import GroupCommit
 from hookplane.runtime.egress import USER_AGENT, Sender, safe_destination
 from hookplane.runtime.fanout import (
     JSON_CONTENT_TYPE,
@@ -217,59 +219,6 @@ class _Wake:
         await self._event.wait()
 
 
-class _Waiting:
-    """An attempt waiting for the recorder's next commit."""
-
-    def __init__(self, outcome: AttemptOutcome) -> None:
-        self.outcome = outcome
-        self.done = anyio.Event()
-        self.held = False
-        self.error: HookplaneError | None = None
-
-
-class _Recorder:
-    """Group commit of attempts: one task writes, in one transaction, every attempt that
-    finished while it was writing the previous ones."""
-
-    def __init__(self, store: RuntimeStore, worker: str, limiter: anyio.CapacityLimiter
-                 ) -> None:
-        self.store = store
-        self.worker = worker
-        self.limiter = limiter
-        self._queue: list[_Waiting] = []
-        self._wake = _Wake()
-
-    async def record(self, outcome: AttemptOutcome) -> bool:
-        waiting = _Waiting(outcome)
-        self._queue.append(waiting)
-        self._wake.set()
-        await waiting.done.wait()
-        if waiting.error is not None:
-            raise waiting.error
-        return waiting.held
-
-    async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = _Wake()
-            batch, self._queue = self._queue, []
-            if not batch:
-                continue
-            outcomes = [w.outcome for w in batch]
-            try:
-                held = await anyio.to_thread.run_sync(functools.partial(
-                    self.store.record_attempts, outcomes, worker=self.worker),
-                    limiter=self.limiter)
-            except HookplaneError as exc:
-                for waiting in batch:
-                    waiting.error = exc
-                    waiting.done.set()
-                continue
-            for waiting, flag in zip(batch, held, strict=True):
-                waiting.held = flag
-                waiting.done.set()
-
-
 class _NotSent(Exception):
     """The delivery cannot be sent (configuration changed, unreadable row): final."""
 
@@ -372,7 +321,7 @@ class Dispatcher:
         self._busy = 0
         self._unrecorded = anyio.Semaphore(UNRECORDED_PER_SLOT * concurrency)
         self._wake = _Wake()
-        self._recorder: _Recorder | None = None
+        self._recorder: GroupCommit[AttemptOutcome, bool] | None = None
         self._writes: anyio.CapacityLimiter | None = None
 
     # -- the loop ---------------------------------------------------------------------------
@@ -390,11 +339,13 @@ class Dispatcher:
         # handler's sleeps
         writes = anyio.CapacityLimiter(1)
         self._writes = writes
-        recorder = _Recorder(self.store, self.worker, writes)
+        # attempts that finish while others are being recorded share their commit
+        recorder: GroupCommit[AttemptOutcome, bool] = GroupCommit(
+            functools.partial(self.store.record_attempts, worker=self.worker),
+            limiter=writes)
         ready: deque[tuple[OutboxRow, float]] = deque()  # with its lease's end (monotonic)
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(recorder.run)
                 self._recorder = recorder
                 backlog = False
                 while True:
@@ -761,7 +712,7 @@ class Dispatcher:
     async def _record(self, row: OutboxRow, attempt: AttemptOutcome) -> None:
         try:
             if self._recorder is not None:
-                held = await self._recorder.record(attempt)
+                held = await self._recorder.submit(attempt)
             else:
                 held = await anyio.to_thread.run_sync(lambda: self.store.record_attempts(
                     [attempt], worker=self.worker)[0])
