@@ -22,6 +22,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    insert,
     or_,
     select,
 )
@@ -323,8 +324,6 @@ class Records(Repository):
             if _store_changes(conn, changes, now):
                 _fire(conn, changes, now)
                 return [(change.record, change.previous) for change in changes]
-            if len(operations) > 1:
-                raise StateError("a concurrent write inserted an external id of the group")
             # a concurrent upsert inserted it and committed: lock and update that row
         operation = operations[0]
         raise StateError(f"could not upsert external id '{operation.external_id}' in "
@@ -548,7 +547,9 @@ def _revised(stored: Record, *, origin: str, now: datetime,
 def _store_changes(conn: Connection, changes: Sequence[_Change], now: datetime) -> bool:
     """Write the rows of ``changes``: new records in one INSERT (a record created and then
     written again in the same batch is inserted at its last version), the others in one
-    UPDATE. False, with nothing updated, when an insert met a taken external id."""
+    UPDATE (a lone row: one plain statement). False, with nothing written, when a lone
+    insert met a taken external id; several inserts meeting one fail with the database's
+    error (the group is then run one write at a time)."""
     r = t.records
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
@@ -565,15 +566,20 @@ def _store_changes(conn: Connection, changes: Sequence[_Change], now: datetime) 
             updates[record.id] = {"_id": record.id, "data": record.data,
                                   "origin": record.origin, "version": record.version,
                                   "updated_at": now, "deleted_at": deleted_at}
-    if inserts:
+    rows = builtins.list(inserts.values())
+    if len(rows) == 1 and rows[0]["external_id"] is not None:
         statement = (dialect_insert(conn, r)
                      .on_conflict_do_nothing(index_elements=["environment", "collection",
                                                              "external_id"])
                      .returning(r.c.id))
-        inserted = set(conn.execute(statement, builtins.list(inserts.values())).scalars())
-        if inserted != set(inserts):
+        if conn.execute(statement, rows[0]).first() is None:
             return False
-    if updates:
+    elif rows:  # a concurrent insert of one of their ids fails the statement (IntegrityError)
+        conn.execute(insert(r), rows)
+    if len(updates) == 1:
+        (values,) = updates.values()
+        conn.execute(sql_update(r).where(r.c.id == values.pop("_id")).values(**values))
+    elif updates:
         conn.execute(sql_update(r).where(r.c.id == bindparam("_id")).values(
             data=bindparam("data"), origin=bindparam("origin"),
             version=bindparam("version"), updated_at=bindparam("updated_at"),
@@ -624,10 +630,10 @@ def _lock_external(conn: Connection, operations: Sequence[UpsertRecord],
             operation.external_id)
     current: dict[tuple[str, str, str], Record] = {}
     for (environment, collection), external_ids in wanted.items():
-        query = select(r).where(r.c.environment == environment,
-                                r.c.collection == collection,
-                                r.c.external_id.in_(sorted(external_ids))
-                                ).order_by(r.c.external_id)
+        keys = sorted(external_ids)
+        query = select(r).where(r.c.environment == environment, r.c.collection == collection,
+                                r.c.external_id == keys[0] if len(keys) == 1
+                                else r.c.external_id.in_(keys)).order_by(r.c.external_id)
         for row in conn.execute(query.with_for_update()):
             current[(environment, collection, row.external_id)] = _record(row)
     return current
