@@ -252,3 +252,115 @@ def test_checker_enforces_apply_promote_and_runtime() -> None:
         "hookplane.runtime.ingest:1: hookplane.plan: runtime may import only config, errors, "
         "mapping, presets, state",
     ]
+
+
+# --------------------------------------------------------------------------- the state package
+
+STATE = ENGINE / PACKAGE / "state"
+MODULE_BUDGET = 700
+"""Most lines a module of ``hookplane.state`` may have (DESIGN.md: small repositories)."""
+OVER_BUDGET: dict[str, int] = {"store.py": 1120}
+"""Known debt, each with its own ceiling: the config store (snapshot, locks, apply, secrets,
+audit) is still one module. Lower a ceiling when the module shrinks; never raise one."""
+
+
+def state_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the ``hookplane.state`` modules it imports (anywhere in its source, lazy
+    and ``TYPE_CHECKING`` imports included); ``from hookplane.state import tables`` names
+    the submodule, ``from hookplane.state import Store`` the package."""
+    graph: dict[str, set[str]] = {}
+    prefix = f"{PACKAGE}.state"
+    for module, source in sources.items():
+        is_package = module.endswith(".__init__")
+        name = module.removesuffix(".__init__")
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = (_resolve_relative(name, is_package, node.level, node.module)
+                        if node.level else node.module or "")
+                for alias in node.names:
+                    candidate = f"{base}.{alias.name}"
+                    targets.add(candidate if candidate in sources
+                                or f"{candidate}.__init__" in sources else base)
+        graph[name] = {target for target in targets
+                       if (target == prefix or target.startswith(prefix + "."))
+                       and target != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected components of more than one
+    module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def _state_sources() -> dict[str, str]:
+    sources: dict[str, str] = {}
+    for path in sorted(STATE.rglob("*.py")):
+        module, is_package = _module_name(path)
+        sources[module + (".__init__" if is_package else "")] = path.read_text(encoding="utf-8")
+    return sources
+
+
+def test_the_state_package_has_no_import_cycle() -> None:
+    graph = state_graph(_state_sources())
+    assert "hookplane.state.records" in graph
+    assert "hookplane.state.database" in graph["hookplane.state.store"]
+    assert cycles(graph) == []
+
+
+def test_state_modules_keep_to_their_size_budget() -> None:
+    sizes = {path.relative_to(STATE).as_posix(): len(path.read_text(encoding="utf-8")
+                                                    .splitlines())
+             for path in STATE.rglob("*.py")}
+    over = {name: size for name, size in sizes.items()
+            if size > OVER_BUDGET.get(name, MODULE_BUDGET)}
+    assert over == {}, f"state modules over {MODULE_BUDGET} lines (split them): {over}"
+
+
+def test_the_cycle_check_finds_cycles_wherever_the_import_is_written() -> None:
+    graph = state_graph({
+        "hookplane.state.__init__": "from hookplane.state.store import Store\n",
+        "hookplane.state.store": ("def runtime():\n"
+                                  "    from hookplane.state.runtime import RuntimeStore\n"),
+        "hookplane.state.runtime": ("from typing import TYPE_CHECKING\n"
+                                    "if TYPE_CHECKING:\n"
+                                    "    from .store import Store\n"),
+        "hookplane.state.outbox": "from hookplane.state import tables\n",
+        "hookplane.state.tables": "import sqlalchemy\n",
+        "hookplane.state.jobs": "from hookplane.state import Store\n",
+    })
+    assert graph["hookplane.state.outbox"] == {"hookplane.state.tables"}
+    assert cycles(graph) == [["hookplane.state.runtime", "hookplane.state.store"]]
+    graph["hookplane.state.store"].add("hookplane.state")
+    assert cycles(graph) == [["hookplane.state", "hookplane.state.runtime",
+                              "hookplane.state.store"]]

@@ -28,7 +28,8 @@ Each attempt:
   port only — never the path, which often is the secret;
 - is recorded (status, latency, error, response excerpt) with ``record_attempt``; under
   :meth:`Dispatcher.run_forever` attempts that finish while the previous ones are being
-  written share one transaction (``record_attempts``, a group commit); a slot is free
+  written share one transaction (``record_attempts`` through the group-commit engine of
+  :mod:`hookplane.runtime.batch`, the one ingest uses too); a slot is free
   again once its attempt is queued for that commit (at most ``UNRECORDED_PER_SLOT`` per slot
   wait; a crash re-sends them, with the same webhook-id, when their lease ends).
 
@@ -71,6 +72,7 @@ from hookplane.errors import (
     TriggerNotFound,
 )
 from hookplane.mapping import render_value
+from hookplane.runtime.batch import GroupCommit
 from hookplane.runtime.egress import USER_AGENT, Sender, safe_destination
 from hookplane.runtime.fanout import (
     JSON_CONTENT_TYPE,
@@ -130,6 +132,7 @@ replica's re-enable is seen within this)."""
 """With a backlog, rows claimed ahead per delivery slot: a claim of 16 rows costs the
 database about half the CPU per row of a claim of 8 (SQLAlchemy on SQLite, 0.11 vs 0.25 ms)."""
 PURGE_EVERY: Final = 3600.0
+"""Retention runs hourly in every dispatcher, first when it starts (docs/runtime.md)."""
 _EXCERPT_CHARS: Final = 2048
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
 
@@ -216,59 +219,6 @@ class _Wake:
         await self._event.wait()
 
 
-class _Waiting:
-    """An attempt waiting for the recorder's next commit."""
-
-    def __init__(self, outcome: AttemptOutcome) -> None:
-        self.outcome = outcome
-        self.done = anyio.Event()
-        self.held = False
-        self.error: HookplaneError | None = None
-
-
-class _Recorder:
-    """Group commit of attempts: one task writes, in one transaction, every attempt that
-    finished while it was writing the previous ones."""
-
-    def __init__(self, store: RuntimeStore, worker: str, limiter: anyio.CapacityLimiter
-                 ) -> None:
-        self.store = store
-        self.worker = worker
-        self.limiter = limiter
-        self._queue: list[_Waiting] = []
-        self._wake = _Wake()
-
-    async def record(self, outcome: AttemptOutcome) -> bool:
-        waiting = _Waiting(outcome)
-        self._queue.append(waiting)
-        self._wake.set()
-        await waiting.done.wait()
-        if waiting.error is not None:
-            raise waiting.error
-        return waiting.held
-
-    async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = _Wake()
-            batch, self._queue = self._queue, []
-            if not batch:
-                continue
-            outcomes = [w.outcome for w in batch]
-            try:
-                held = await anyio.to_thread.run_sync(functools.partial(
-                    self.store.record_attempts, outcomes, worker=self.worker),
-                    limiter=self.limiter)
-            except HookplaneError as exc:
-                for waiting in batch:
-                    waiting.error = exc
-                    waiting.done.set()
-                continue
-            for waiting, flag in zip(batch, held, strict=True):
-                waiting.held = flag
-                waiting.done.set()
-
-
 class _NotSent(Exception):
     """The delivery cannot be sent (configuration changed, unreadable row): final."""
 
@@ -338,6 +288,7 @@ class Dispatcher:
                  poll_interval: float = 0.2,
                  retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  slow_attempt: float = SLOW_ATTEMPT, lease_margin: float = LEASE_MARGIN,
+                 purge_every: float = PURGE_EVERY,
                  tracing: Tracing = OFF) -> None:
         """``poll_interval``: seconds between looks for due rows when nothing wakes the
         loop; ``slow_attempt``: seconds after which an attempt in flight marks its trigger
@@ -348,9 +299,9 @@ class Dispatcher:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if lease_seconds <= 0 or response_cap < 1 or poll_interval <= 0 or slow_attempt <= 0 \
-                or lease_margin <= 0:
-            raise ValueError("lease_seconds, response_cap, poll_interval, slow_attempt and "
-                             "lease_margin must be positive")
+                or lease_margin <= 0 or purge_every <= 0:
+            raise ValueError("lease_seconds, response_cap, poll_interval, slow_attempt, "
+                             "lease_margin and purge_every must be positive")
         self.registry = registry
         self.store = store
         self.sender = sender
@@ -375,10 +326,12 @@ class Dispatcher:
         self.slow_attempt = slow_attempt
         self.lease_margin = lease_margin
         self.retention_days = retention_days
+        self.purge_every = purge_every
+        """Seconds between two runs of :meth:`purge` (the first at start)."""
         self._busy = 0
         self._unrecorded = anyio.Semaphore(UNRECORDED_PER_SLOT * concurrency)
         self._wake = _Wake()
-        self._recorder: _Recorder | None = None
+        self._recorder: GroupCommit[AttemptOutcome, bool] | None = None
         self._writes: anyio.CapacityLimiter | None = None
 
     # -- the loop ---------------------------------------------------------------------------
@@ -396,16 +349,18 @@ class Dispatcher:
         # handler's sleeps
         writes = anyio.CapacityLimiter(1)
         self._writes = writes
-        recorder = _Recorder(self.store, self.worker, writes)
+        # attempts that finish while others are being recorded share their commit
+        recorder: GroupCommit[AttemptOutcome, bool] = GroupCommit(
+            functools.partial(self.store.record_attempts, worker=self.worker),
+            limiter=writes)
         ready: deque[tuple[OutboxRow, float]] = deque()  # with its lease's end (monotonic)
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(recorder.run)
                 self._recorder = recorder
                 backlog = False
                 while True:
-                    if self.retention_days is not None and time.monotonic() >= next_purge:
-                        next_purge = time.monotonic() + PURGE_EVERY
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + self.purge_every
                         group.start_soon(self._purge_quietly)
                     timeout = self._longest_timeout()
                     attempt_seconds = timeout + self.lease_margin
@@ -675,21 +630,24 @@ class Dispatcher:
         except HookplaneError:
             log.exception("could not purge the delivery history")
             return
-        if removed:
-            log.info("removed %d finished deliveries, log entries and jobs older than %g days",
-                     removed, self.retention_days)
+        if removed and self.retention_days is None:
+            log.info("removed %d expired de-duplication marks", removed)
+        elif removed:
+            log.info("removed %d finished deliveries, log entries, jobs and expired "
+                     "de-duplication marks older than %g days", removed, self.retention_days)
 
     async def purge(self, *, now: datetime | None = None) -> int:
-        """Retention, run hourly by :meth:`run_forever`: remove finished deliveries (with
-        their attempts), inbound log entries and finished jobs older than
-        ``retention_days``, and de-duplication marks past twice their window; how many rows
-        went."""
-        if self.retention_days is None:
-            return 0
+        """Retention, run by :meth:`run_forever` when it starts and then every
+        :attr:`purge_every` seconds (hourly): remove finished deliveries (with their
+        attempts), inbound log entries and finished jobs older than ``retention_days``
+        (unless it is None: kept), and de-duplication marks past twice their window (always:
+        they de-duplicate nothing any more); how many rows went."""
         at = now or _now()
-        cutoff = at - timedelta(days=self.retention_days)
         # a mark matters only within its window, whatever the retention
         marks = at - timedelta(seconds=2 * DEDUP_WINDOW_SECONDS)
+        if self.retention_days is None:
+            return await anyio.to_thread.run_sync(self.store.purge_marks_before, marks)
+        cutoff = at - timedelta(days=self.retention_days)
         removed = await anyio.to_thread.run_sync(self.store.purge_delivered_before, cutoff)
         return removed + await anyio.to_thread.run_sync(
             lambda: self.store.purge_logs_before(cutoff, marks_before=marks))
@@ -764,7 +722,7 @@ class Dispatcher:
     async def _record(self, row: OutboxRow, attempt: AttemptOutcome) -> None:
         try:
             if self._recorder is not None:
-                held = await self._recorder.record(attempt)
+                held = await self._recorder.submit(attempt)
             else:
                 held = await anyio.to_thread.run_sync(lambda: self.store.record_attempts(
                     [attempt], worker=self.worker)[0])

@@ -11,7 +11,8 @@ The only package that imports SQLAlchemy. Typical use::
 
 The runtime reads an environment with ``store.runtime_view(env)`` (a :class:`RuntimeView`)
 and keeps records, the outbox, the inbound log and jobs through ``store.runtime()`` (a
-:class:`RuntimeStore`)::
+:class:`RuntimeStore`: the repositories of ``records``, ``outbox``, ``triggers``, ``jobs``,
+``inbound_log`` and ``stats`` over the :class:`Database` seam of ``database``)::
 
     rt = store.runtime()
     record, previous = rt.upsert_external(env, "incidents", "PD-1", data,
@@ -23,6 +24,7 @@ and keeps records, the outbox, the inbound log and jobs through ``store.runtime(
 from __future__ import annotations
 
 from hookplane.state.crypto import SecretBox, generate_key
+from hookplane.state.database import Database
 from hookplane.state.db import make_engine, redact_url
 from hookplane.state.operations import Create, Delete, Move, Operation, Update
 from hookplane.state.runtime import (
@@ -58,6 +60,7 @@ __all__ = [
     "AuditRecord",
     "CommitResult",
     "Create",
+    "Database",
     "DatabaseUnavailable",
     "Dedup",
     "Delete",

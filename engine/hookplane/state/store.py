@@ -10,27 +10,24 @@ this module: they become :class:`~hookplane.errors.StateError` and its subclasse
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import getpass
 import json
 import os
 import secrets as _random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Text, delete, insert, select, text, update
+from sqlalchemy import Engine, Text, delete, insert, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hookplane.config.applied import (
     ID_PREFIXES,
@@ -48,6 +45,7 @@ from hookplane.errors import (
     StateError,
 )
 from hookplane.state import tables as t
+from hookplane.state._common import DbRow, aware, clip, iso, new_id, utc_now
 from hookplane.state.crypto import (
     KEY_FILE_NAME,
     SECRET_KEY_ENV,
@@ -59,21 +57,12 @@ from hookplane.state.crypto import (
     new_token,
     read_staged_key,
 )
-from hookplane.state.db import (
-    BUSY_TIMEOUT_SECONDS,
-    STATE_DIR,
-    WRITE_OPTION,
-    make_engine,
-    redact_url,
-    resolve_url,
-    sqlite_path,
-)
+from hookplane.state.database import Database
+from hookplane.state.db import STATE_DIR, make_engine, resolve_url, sqlite_path
 from hookplane.state.migrate import upgrade
 from hookplane.state.operations import Create, Delete, Move, Operation, Update
+from hookplane.state.runtime import RuntimeStore
 from hookplane.state.view import RuntimeResource, RuntimeSecret, RuntimeView
-
-if TYPE_CHECKING:
-    from hookplane.state.runtime import RuntimeStore
 
 __all__ = [
     "AuditEntry",
@@ -85,12 +74,9 @@ __all__ = [
     "Store",
 ]
 
-_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
-_ID_LENGTH = 20
 _SECRET_KINDS: tuple[SecretKind, ...] = ("signing_secret", "hmac_secret", "token")
 _SECRET_LABELS = {"signing_secret": "signing secret", "hmac_secret": "HMAC secret",
                   "token": "token"}
-_Row: TypeAlias = "Row[*tuple[Any, ...]]"
 _CURRENT = "current"
 _PREVIOUS = "previous"
 
@@ -174,21 +160,8 @@ class Store:
     """The state database of a project. Open it with :meth:`Store.open`."""
 
     def __init__(self, engine: Engine, box: SecretBox, *, url: str) -> None:
-        self._engine = engine
+        self._db = Database(engine, url=url)
         self._box = box
-        self._url = url
-        self._postgres = engine.dialect.name == "postgresql"
-        # SQLite has one writer at a time: write transactions queue on a lock here instead
-        # of meeting in SQLite's busy handler, whose back-off sleeps gave writes
-        # multi-second tails when the dispatcher and ingest wrote at once
-        self._write_lock: contextlib.AbstractContextManager[Any] = (
-            contextlib.nullcontext() if self._postgres else _SQLiteWriteLock(
-                _lock_file(sqlite_path(url)), timeout=BUSY_TIMEOUT_SECONDS))
-        # write health, for /readyz: the last failed write (monotonic time, reason), the
-        # last successful one, the last probe
-        self._write_failure: tuple[float, str] | None = None
-        self._last_write_ok = time.monotonic()
-        self._last_probe = 0.0
 
     # -- opening -------------------------------------------------------------------------
 
@@ -208,7 +181,7 @@ class Store:
             try:
                 upgrade(engine)
             except SQLAlchemyError as exc:
-                raise store._error(exc) from exc
+                raise store._db.error(exc) from exc
             try:
                 store._check_key()
             except SecretError:
@@ -220,9 +193,7 @@ class Store:
         return store
 
     def close(self) -> None:
-        self._engine.dispose()
-        if isinstance(self._write_lock, _SQLiteWriteLock):
-            self._write_lock.close()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -232,9 +203,19 @@ class Store:
         self.close()
 
     @property
+    def database(self) -> Database:
+        """The database seam this store (and the runtime's repositories) work through."""
+        return self._db
+
+    @property
     def url_display(self) -> str:
         """The database URL with its password hidden."""
-        return redact_url(self._url)
+        return self._db.url_display
+
+    def write_health(self, *, probe_after: float = 30.0) -> str | None:
+        """Why writes are failing, or None when they work (see
+        :meth:`Database.write_health`)."""
+        return self._db.write_health(probe_after=probe_after)
 
     def fingerprint(self, value: str) -> str:
         """Keyed fingerprint of a resolved value, as stored in ``AppliedResource.fingerprints``."""
@@ -248,13 +229,13 @@ class Store:
 
     def environments(self) -> list[str]:
         """Names of the environments that have state, sorted."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             return list(conn.scalars(select(t.environments.c.name)
                                      .order_by(t.environments.c.name)))
 
     def serial(self, environment: str) -> int:
         """The environment's serial (0 if never written): one indexed lookup."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             value = conn.scalar(select(t.environments.c.serial)
                                 .where(t.environments.c.name == environment))
         return int(value or 0)
@@ -262,7 +243,7 @@ class Store:
     def snapshot(self, environment: str) -> Snapshot:
         """The applied state of ``environment`` (serial 0 and no lineage if never written)."""
         r = t.resources
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             env = conn.execute(select(t.environments.c.lineage, t.environments.c.serial)
                                .where(t.environments.c.name == environment)).first()
             if env is None:
@@ -289,7 +270,7 @@ class Store:
                 generated=tuple(sorted(generated.get(row.id, ()))),
                 applied_hash=row.applied_hash,
                 drift=tuple(DriftEvent(**event) for event in row.drift),
-                created_at=_iso(row.created_at), updated_at=_iso(row.updated_at),
+                created_at=iso(row.created_at), updated_at=iso(row.updated_at),
             )
             resources[applied.address] = applied
         return Snapshot(environment=environment, lineage=env.lineage, serial=env.serial,
@@ -300,7 +281,7 @@ class Store:
         secrets, read in one transaction (three queries): what the runtime keeps in memory
         until the serial moves. Secrets whose grace period has ended are left out."""
         r, s = t.resources, t.secrets
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             env = conn.execute(select(t.environments.c.lineage, t.environments.c.serial)
                                .where(t.environments.c.name == environment)).first()
             if env is None:
@@ -315,10 +296,10 @@ class Store:
                 .where(r.c.environment == environment)
                 .order_by(s.c.resource_id, s.c.created_at.desc(), s.c.id)
             ).all()
-        now = _now()
+        now = utc_now()
         held: dict[str, list[RuntimeSecret]] = {}
         for row in secret_rows:
-            expires = _aware(row.expires_at) if row.expires_at is not None else None
+            expires = aware(row.expires_at) if row.expires_at is not None else None
             if row.status != _CURRENT and (expires is None or expires <= now):
                 continue
             token = row.secret_kind == "token"
@@ -327,7 +308,7 @@ class Store:
                 value=None if token or row.ciphertext is None
                 else self._box.decrypt(row.ciphertext),
                 token_hash=row.token_hash if token else None,
-                display_prefix=row.display_prefix, created_at=_iso(row.created_at),
+                display_prefix=row.display_prefix, created_at=iso(row.created_at),
                 expires_at=expires))
         resources: list[RuntimeResource] = []
         for row in rows:
@@ -337,16 +318,14 @@ class Store:
             secrets.sort(key=lambda secret: secret.status != _CURRENT)  # stable: newest first
             resources.append(RuntimeResource(
                 id=row.id, kind=row.kind, name=row.name, spec=row.spec, values=values,
-                stored_secrets=tuple(secrets), created_at=_iso(row.created_at),
-                updated_at=_iso(row.updated_at)))
+                stored_secrets=tuple(secrets), created_at=iso(row.created_at),
+                updated_at=iso(row.updated_at)))
         return RuntimeView(environment=environment, lineage=env.lineage, serial=env.serial,
                            resources=tuple(resources))
 
     def runtime(self) -> RuntimeStore:
         """The runtime's storage (records, outbox, inbound log, jobs) on this database."""
-        from hookplane.state.runtime import RuntimeStore
-
-        return RuntimeStore(self)
+        return RuntimeStore(self._db)
 
     # -- locks ---------------------------------------------------------------------------
 
@@ -364,12 +343,12 @@ class Store:
                 time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
 
     def _try_lock(self, environment: str, *, who: str, operation: str) -> LockInfo:
-        now = _now()
-        mine = LockInfo(id=str(uuid.uuid4()), environment=environment, who=_clip(who),
-                        operation=_clip(operation, 40), created_at=_iso(now))
+        now = utc_now()
+        mine = LockInfo(id=str(uuid.uuid4()), environment=environment, who=clip(who),
+                        operation=clip(operation, 40), created_at=iso(now))
         for _attempt in range(5):
             try:
-                with self._transaction(write=True) as conn:
+                with self._db.transaction(write=True) as conn:
                     holder = self._lock_row(conn, environment)
                     if holder is None:
                         conn.execute(insert(t.locks).values(
@@ -390,7 +369,7 @@ class Store:
         Raises :class:`LockError` if the lock is no longer this one (someone force-unlocked
         it meanwhile); another holder's lock is never removed.
         """
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             deleted = conn.execute(delete(t.locks).where(t.locks.c.environment == environment,
                                                          t.locks.c.lock_id == lock_id))
             if deleted.rowcount == 1:
@@ -403,7 +382,7 @@ class Store:
 
     def force_unlock(self, environment: str, lock_id: str, *, actor: str | None = None) -> None:
         """Remove a lock left by an interrupted run, given its ID; audited as ``force-unlock``."""
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             holder = self._lock_row(conn, environment)
             if holder is None:
                 raise LockError(f"'{environment}' is not locked: there is nothing to unlock.")
@@ -457,8 +436,8 @@ class Store:
         apply) also accepts every resource's stored attributes as applied, so a change made
         outside git is no longer reported.
         """
-        now = _now()
-        with self._transaction(write=True) as conn:
+        now = utc_now()
+        with self._db.transaction(write=True) as conn:
             env = self._environment_for_update(conn, environment)
             self._same_key(conn)
             if env is None:
@@ -524,7 +503,7 @@ class Store:
         if secret_kind == "token":
             raise SecretError(f"the token of {address} is stored only as a hash and cannot be "
                               "read back; it is shown once by 'reveal' (rotate it for a new one)")
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             resource_id = self._require(conn, environment, kind, name, "read a secret of")
             row = self._current_secret(conn, resource_id, secret_kind)
         if row is None or row.ciphertext is None:
@@ -538,7 +517,7 @@ class Store:
         one still inside its grace period (sign with all, accept any)."""
         if secret_kind == "token":
             raise SecretError("tokens cannot be read back; use verify_token")
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             resource_id = self._require(conn, environment, kind, name, "read a secret of")
             rows = self._valid_secrets(conn, resource_id, secret_kind)
         return [self._box.decrypt(row.ciphertext) for row in rows
@@ -547,20 +526,20 @@ class Store:
     def verify_token(self, environment: str, kind: str, name: str, token: str) -> bool:
         """Whether ``token`` is the resource's current token or a previous one in grace."""
         candidate = hash_token(token)
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             resource_id = self._resource_id(conn, environment, kind, name)
             if resource_id is None:
                 return False
             rows = self._valid_secrets(conn, resource_id, "token")
         return any(row.token_hash is not None and _random.compare_digest(row.token_hash,
-                                                                          candidate)
+                                                                         candidate)
                    for row in rows)
 
     def reveal_token(self, environment: str, kind: str, name: str, *,
                      actor: str | None = None) -> str:
         """The resource's token, once: its encrypted copy is deleted as it is returned."""
         address = f"{kind}.{name}"
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             resource_id = self._require(conn, environment, kind, name, "reveal the token of")
             row = self._current_secret(conn, resource_id, "token")
             if row is None:
@@ -588,20 +567,20 @@ class Store:
 
     def secret_info(self, environment: str, kind: str, name: str) -> list[SecretInfo]:
         """What may be shown about the resource's secrets (current first); never a value."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             resource_id = self._require(conn, environment, kind, name, "describe the secrets of")
-            rows: list[_Row] = []
+            rows: list[DbRow] = []
             for secret_kind in _SECRET_KINDS:
                 rows.extend(self._valid_secrets(conn, resource_id, secret_kind))
         return [SecretInfo(kind=row.secret_kind, display_prefix=row.display_prefix,
-                           status=row.status, created_at=_iso(row.created_at),
-                           expires_at=_iso(row.expires_at) if row.expires_at else None,
+                           status=row.status, created_at=iso(row.created_at),
+                           expires_at=iso(row.expires_at) if row.expires_at else None,
                            revealable=row.ciphertext is not None)
                 for row in rows]
 
     def resolved_values(self, environment: str, kind: str, name: str) -> dict[str, str]:
         """The resolved ``${env:…}`` values of a resource by dotted path, decrypted."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             ciphertext = conn.scalar(select(t.resources.c.values_ciphertext).where(
                 *_address(environment, kind, name)))
             if ciphertext is None:
@@ -633,9 +612,9 @@ class Store:
                        *, grace_hours: float, actor: str | None) -> str:
         address = f"{kind}.{name}"
         who = actor or _default_actor()
-        now = _now()
+        now = utc_now()
         expires = now + timedelta(hours=grace_hours)
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             env = self._environment_for_update(conn, environment)
             self._same_key(conn)
             resource_id = self._require(conn, environment, kind, name, "rotate a secret of")
@@ -652,14 +631,14 @@ class Store:
                 ciphertext=None if secret_kind == "token" else current.ciphertext))
             value = self._add_secret(conn, resource_id, secret_kind, now, revealable=False)
             what = (f"{_label(secret_kind)} rotated; the previous one stays valid until "
-                    f"{_iso(expires)}")
+                    f"{iso(expires)}")
             serial = env.serial + 1
-            self._add_drift(conn, resource_id, DriftEvent(at=_iso(now), what=what, by=who))
+            self._add_drift(conn, resource_id, DriftEvent(at=iso(now), what=what, by=who))
             self._bump(conn, environment, serial, now)
             self._append_audit(conn, environment, serial, AuditRecord(
                 action="rotate-secret", actor=who,
                 details={"address": address, "secret_kind": secret_kind,
-                         "grace_hours": grace_hours, "previous_expires_at": _iso(expires)},
+                         "grace_hours": grace_hours, "previous_expires_at": iso(expires)},
             ), at=now)
         return value
 
@@ -668,18 +647,18 @@ class Store:
     def record_drift(self, environment: str, kind: str, name: str, what: str,
                      by: str = "runtime") -> None:
         """Note a change made outside git (shown by the next plan); moves the serial."""
-        now = _now()
-        with self._transaction(write=True) as conn:
+        now = utc_now()
+        with self._db.transaction(write=True) as conn:
             env = self._environment_for_update(conn, environment)
             resource_id = self._require(conn, environment, kind, name, "record drift on")
             if env is None:  # unreachable: a resource implies its environment
                 raise StateError(f"'{environment}' has no state")
-            self._add_drift(conn, resource_id, DriftEvent(at=_iso(now), what=what, by=by))
+            self._add_drift(conn, resource_id, DriftEvent(at=iso(now), what=what, by=by))
             self._bump(conn, environment, env.serial + 1, now)
 
     def record_audit(self, environment: str, record: AuditRecord) -> AuditEntry:
         """Append an audit entry (e.g. ``promote``) without moving the serial."""
-        with self._transaction(write=True) as conn:
+        with self._db.transaction(write=True) as conn:
             return self._append_audit(conn, environment,
                                       self._current_serial(conn, environment), record)
 
@@ -689,64 +668,14 @@ class Store:
         query = select(a).where(a.c.environment == environment).order_by(a.c.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             rows = conn.execute(query).all()
         return [_audit_entry(row) for row in rows]
 
     # -- helpers -------------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
-        """A connection inside a transaction; SQLAlchemy errors become StateError.
 
-        Write transactions take SQLite's write lock up front; read transactions see one
-        consistent snapshot (WAL on SQLite, REPEATABLE READ on PostgreSQL).
-        """
-        try:
-            with self._write_lock if write else contextlib.nullcontext(), \
-                    self._engine.connect() as conn:
-                if write:
-                    conn.execution_options(**{WRITE_OPTION: True})
-                elif self._postgres:
-                    conn.execution_options(isolation_level="REPEATABLE READ")
-                with conn.begin():
-                    yield conn
-        except SQLAlchemyError as exc:
-            error = self._error(exc)
-            if write and isinstance(error, DatabaseUnavailable):
-                self._write_failure = (time.monotonic(), str(error))
-            raise error from exc
-        if write:
-            self._write_failure = None
-            self._last_write_ok = time.monotonic()
 
-    def write_health(self, *, probe_after: float = 30.0) -> str | None:
-        """Why writes are failing (the last write's error), or None when they work. With no
-        successful write in ``probe_after`` seconds, one real write (a timestamp in the
-        ``meta`` table) is tried first, at most every 5 s: a full disk or a read-only
-        database shows here before a delivery is refused."""
-        now = time.monotonic()
-        if (self._write_failure is None and now - self._last_write_ok > probe_after
-                and now - self._last_probe > 5.0):
-            self._last_probe = now
-            # a failure is recorded by _transaction
-            with contextlib.suppress(StateError), self._transaction(write=True) as conn:
-                stamp = {"key": "write_probe", "value": _iso(_now())}
-                if conn.execute(update(t.meta).where(t.meta.c.key == "write_probe")
-                                .values(value=stamp["value"])).rowcount == 0:
-                    conn.execute(insert(t.meta).values(**stamp))
-        return self._write_failure[1] if self._write_failure is not None else None
-
-    def _error(self, exc: SQLAlchemyError) -> StateError:
-        reason = _reason(exc)
-        where = self.url_display
-        if isinstance(exc, OperationalError) and "locked" in reason.lower():
-            return DatabaseUnavailable(f"the state database {where} stayed locked by another "
-                                       f"process for too long ({reason}); try again")
-        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError)
-                                                 and exc.connection_invalidated):
-            return DatabaseUnavailable(f"cannot use the state database {where}: {reason}")
-        return StateError(f"state database error ({where}): {reason}")
 
     def _finish_rekey(self, key_file: Path | None) -> bool:
         """A re-key committed but was interrupted before its new key replaced the key file:
@@ -758,7 +687,7 @@ class Store:
         if staged is None:
             return False
         box = SecretBox(staged, source=f"key file {key_file}.new")
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             stored = conn.scalar(select(t.meta.c.value).where(t.meta.c.key == "key_check"))
         if stored != box.key_check:
             return False
@@ -786,11 +715,11 @@ class Store:
             raise SecretError("the new secret key is the key in use; make a new one with: "
                               "python -c \"from cryptography.fernet import Fernet; "
                               "print(Fernet.generate_key().decode())\"")
-        now = _now()
+        now = utc_now()
         who = actor or _default_actor()
         s, r = t.secrets, t.resources
-        with self._transaction(write=True) as conn:
-            if self._postgres:  # no secret is written under the old key meanwhile
+        with self._db.transaction(write=True) as conn:
+            if self._db.postgres:  # no secret is written under the old key meanwhile
                 conn.execute(text(f"LOCK TABLE {t.meta.name}, {t.secrets.name}, "
                                   f"{t.resources.name} IN EXCLUSIVE MODE"))
             self._same_key(conn)
@@ -825,7 +754,7 @@ class Store:
         """Decrypt every stored secret and resolved value set (``hookplane doctor``): their
         count, or the :class:`SecretError` of the first that does not decrypt."""
         s, r = t.secrets, t.resources
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             texts = [*conn.scalars(select(s.c.ciphertext).where(s.c.ciphertext.is_not(None))),
                      *conn.scalars(select(r.c.values_ciphertext)
                                    .where(r.c.values_ciphertext.is_not(None)))]
@@ -836,9 +765,9 @@ class Store:
     def clock_skew_seconds(self) -> float | None:
         """This machine's clock minus the database server's (PostgreSQL), in seconds; None
         for SQLite, which has no clock of its own."""
-        if not self._postgres:
+        if not self._db.postgres:
             return None
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             before = time.time()
             server = conn.scalar(text("SELECT EXTRACT(EPOCH FROM clock_timestamp())"))
             after = time.time()
@@ -847,11 +776,11 @@ class Store:
     def _check_key(self) -> None:
         """Refuse a secret key other than the one the database was first used with."""
         key = "key_check"
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             stored = conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
         if stored is None:
             try:
-                with self._transaction(write=True) as conn:
+                with self._db.transaction(write=True) as conn:
                     stored = conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
                     if stored is None:
                         conn.execute(insert(t.meta).values(key=key, value=self._box.key_check))
@@ -859,7 +788,7 @@ class Store:
             except StateError as exc:
                 if not isinstance(exc.__cause__, IntegrityError):
                     raise
-                with self._transaction() as conn:
+                with self._db.transaction() as conn:
                     stored = conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
         if stored != self._box.key_check:
             raise SecretError(
@@ -868,7 +797,7 @@ class Store:
                 "that key (or restore its key file)."
             )
 
-    def _environment_for_update(self, conn: Connection, environment: str) -> _Row | None:
+    def _environment_for_update(self, conn: Connection, environment: str) -> DbRow | None:
         e = t.environments
         return conn.execute(select(e.c.lineage, e.c.serial).where(e.c.name == environment)
                             .with_for_update()).first()
@@ -894,11 +823,11 @@ class Store:
                              f"'{environment}'")
         return resource_id
 
-    def _lock_row(self, conn: Connection, environment: str) -> _Row | None:
+    def _lock_row(self, conn: Connection, environment: str) -> DbRow | None:
         return conn.execute(select(t.locks).where(t.locks.c.environment == environment)).first()
 
     def _current_secret(self, conn: Connection, resource_id: str,
-                        secret_kind: str) -> _Row | None:
+                        secret_kind: str) -> DbRow | None:
         s = t.secrets
         return conn.execute(select(s).where(s.c.resource_id == resource_id,
                                             s.c.secret_kind == secret_kind,
@@ -906,16 +835,16 @@ class Store:
                             .order_by(s.c.created_at.desc())).first()
 
     def _valid_secrets(self, conn: Connection, resource_id: str,
-                       secret_kind: str) -> list[_Row]:
+                       secret_kind: str) -> list[DbRow]:
         """Current, then previous ones whose grace period has not ended, newest first."""
         s = t.secrets
         rows = conn.execute(select(s).where(s.c.resource_id == resource_id,
                                             s.c.secret_kind == secret_kind)
                             .order_by(s.c.created_at.desc())).all()
-        now = _now()
+        now = utc_now()
         current = [row for row in rows if row.status == _CURRENT]
         previous = [row for row in rows if row.status == _PREVIOUS and row.expires_at
-                    is not None and _aware(row.expires_at) > now]
+                    is not None and aware(row.expires_at) > now]
         return [*current, *previous]
 
     def _add_secret(self, conn: Connection, resource_id: str, secret_kind: SecretKind,
@@ -939,7 +868,7 @@ class Store:
             raise StateError(f"unknown secret kind '{secret_kind}'")
         # only tokens get a display prefix: a signing secret's first characters are secret
         prefix = display_prefix(value) if secret_kind == "token" else ""
-        row = {"id": _new_id("sec"), "resource_id": resource_id, "secret_kind": secret_kind,
+        row = {"id": new_id("sec"), "resource_id": resource_id, "secret_kind": secret_kind,
                "display_prefix": prefix, "status": _CURRENT, "created_at": now,
                "expires_at": None, **stored}
         return row, value
@@ -952,15 +881,15 @@ class Store:
 
     def _append_audit(self, conn: Connection, environment: str, serial: int,
                       record: AuditRecord, *, at: datetime | None = None) -> AuditEntry:
-        when = at or _now()
+        when = at or utc_now()
         result = conn.execute(insert(t.audit_log).values(
             environment=environment, serial=serial, action=record.action,
-            actor=_clip(record.actor),
+            actor=clip(record.actor),
             at=when, git_commit=record.git_commit, plan_digest=record.plan_digest,
             details=dict(record.details)))
         (entry_id,) = result.inserted_primary_key or (None,)
         return AuditEntry(id=int(entry_id or 0), environment=environment, serial=serial,
-                          at=_iso(when), action=record.action, actor=_clip(record.actor),
+                          at=iso(when), action=record.action, actor=clip(record.actor),
                           git_commit=record.git_commit, plan_digest=record.plan_digest,
                           details=dict(record.details))
 
@@ -1020,7 +949,7 @@ class _Batch:
         if existing is not None:
             raise StateError(f"cannot create {operation.address}: it already exists in "
                              f"'{self._environment}' (id {existing})")
-        resource_id = _new_id(prefix)
+        resource_id = new_id(prefix)
         self._resources.append({
             "id": resource_id, "environment": self._environment, "kind": operation.kind,
             "name": operation.name, "created_at": self._now, "updated_at": self._now,
@@ -1068,73 +997,8 @@ class _Batch:
 # -- module helpers ----------------------------------------------------------------------
 
 
-class _SQLiteWriteLock:
-    """One SQLite writer at a time, queued in front of ``BEGIN IMMEDIATE``: between the
-    threads of this process by a re-entrant lock, and between the processes of this machine
-    (``hookplane serve --processes``, an ``apply`` next to a server) by ``flock`` on a file
-    beside the database. A waiter polls the file lock every 0.2–2 ms, where SQLite's busy
-    handler sleeps up to 100 ms at a time. After ``timeout`` seconds the write raises
-    :class:`DatabaseUnavailable`. Programs that do not take the file lock (the ``sqlite3``
-    shell) still meet ours in SQLite's busy handler, as before."""
-
-    def __init__(self, path: Path | None, *, timeout: float) -> None:
-        self._local = threading.RLock()
-        self._path = path
-        self._timeout = timeout
-        self._fd: int | None = None
-        self._depth = 0
-
-    def __enter__(self) -> None:
-        self._local.acquire()
-        try:
-            if self._depth == 0 and self._path is not None:
-                self._lock_file()
-        except BaseException:
-            self._local.release()
-            raise
-        self._depth += 1
-
-    def __exit__(self, *_exc: object) -> None:
-        self._depth -= 1
-        try:
-            if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._local.release()
-
-    def close(self) -> None:
-        """Close the lock file (the store is closing: no write is under way)."""
-        with self._local:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-    def _lock_file(self) -> None:
-        assert self._path is not None
-        if self._fd is None:
-            try:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError as exc:
-                raise DatabaseUnavailable(f"cannot open the write lock {self._path}: "
-                                          f"{exc.strerror}") from exc
-        deadline = time.monotonic() + self._timeout
-        pause = 0.0002
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(
-                        f"the state database {self._path} stayed locked by another process "
-                        f"for more than {self._timeout:g}s; try again") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
 
 
-def _lock_file(database: Path | None) -> Path | None:
-    """The file SQLite writers of all processes lock: ``DATABASE-writer.lock``."""
-    return database.with_name(database.name + "-writer.lock") if database else None
 
 
 def _key_file(url: str, *, root: Path) -> Path | None:
@@ -1146,7 +1010,7 @@ def _key_file(url: str, *, root: Path) -> Path | None:
     return directory / KEY_FILE_NAME
 
 
-def _check_fresh(environment: str, env: _Row, expected_lineage: str,
+def _check_fresh(environment: str, env: DbRow, expected_lineage: str,
                  expected_serial: int) -> None:
     if env.lineage != expected_lineage:
         made = f"lineage {expected_lineage}" if expected_lineage else "no state"
@@ -1162,9 +1026,9 @@ def _check_fresh(environment: str, env: _Row, expected_lineage: str,
         )
 
 
-def _lock_info(row: _Row) -> LockInfo:
+def _lock_info(row: DbRow) -> LockInfo:
     return LockInfo(id=row.lock_id, environment=row.environment, who=row.who,
-                    operation=row.operation, created_at=_iso(row.created_at))
+                    operation=row.operation, created_at=iso(row.created_at))
 
 
 def _describe_lock(info: LockInfo) -> str:
@@ -1190,9 +1054,9 @@ def _lock_held_message(info: LockInfo) -> str:
     )
 
 
-def _audit_entry(row: _Row) -> AuditEntry:
+def _audit_entry(row: DbRow) -> AuditEntry:
     return AuditEntry(id=int(row.id), environment=row.environment, serial=row.serial,
-                      at=_iso(row.at), action=row.action, actor=row.actor,
+                      at=iso(row.at), action=row.action, actor=row.actor,
                       git_commit=row.git_commit, plan_digest=row.plan_digest,
                       details=dict(row.details or {}))
 
@@ -1202,8 +1066,6 @@ def _address(environment: str, kind: str, name: str) -> tuple[Any, ...]:
     return (r.c.environment == environment, r.c.kind == kind, r.c.name == name)
 
 
-def _new_id(prefix: str) -> str:
-    return prefix + "_" + "".join(_random.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
 
 
 def _unique(kinds: Iterable[SecretKind]) -> list[SecretKind]:
@@ -1214,15 +1076,8 @@ def _label(secret_kind: str) -> str:
     return _SECRET_LABELS.get(secret_kind, secret_kind)
 
 
-def _reason(exc: SQLAlchemyError) -> str:
-    original = getattr(exc, "orig", None)
-    text = str(original if original is not None else exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
-def _clip(text: str, length: int = 200) -> str:
-    """Fit a free-text label (who, actor) into its column rather than fail the write."""
-    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 ACTOR_VAR = "HOOKPLANE_ACTOR"
@@ -1257,16 +1112,8 @@ def _default_actor() -> str:
     return current_actor()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything Hookplane stores is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _iso(value: datetime) -> str:
-    stamp = _aware(value).astimezone(UTC).replace(microsecond=0)
-    return stamp.isoformat().replace("+00:00", "Z")
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -34,6 +36,7 @@ from hookplane.errors import (
 )
 from hookplane.runtime.dispatch import (
     LEASE_MARGIN,
+    PURGE_EVERY,
     UNRECORDED_PER_SLOT,
     Dispatcher,
     TriggerNotFound,
@@ -48,7 +51,8 @@ from hookplane.runtime.egress import (
     sender_from_env,
 )
 from hookplane.runtime.registry import Registry
-from hookplane.state.runtime import Delivery, RuntimeStore
+from hookplane.state import tables
+from hookplane.state.runtime import Delivery, OutboxItem, RuntimeStore
 from hookplane.state.store import Store
 from tests.integration.runtime.dispatch_support import (
     ENV,
@@ -1563,6 +1567,96 @@ def test_the_hourly_purge_also_ages_out_logs_jobs_and_dedup_marks(project: Proje
     assert rt.mark_seen(ENV, "iw_1", "three-days-old", window_seconds=86400)  # gone: new
     assert anyio.run(lambda: dispatcher.purge(now=now + timedelta(days=31))) >= 2
     assert rt.job(done) is None and rt.inbound_log(ENV, "iw_1") == []
+
+
+def _marks(store: Store | None) -> set[str]:
+    """The provider delivery ids with a de-duplication mark, read from the table."""
+    assert store is not None
+    s = tables.seen_deliveries
+    with store.database.transaction() as conn:
+        return set(conn.scalars(select(s.c.provider_delivery_id)))
+
+
+def test_a_running_dispatcher_purges_aged_rows_on_its_schedule(project: Project) -> None:
+    """Nobody calls purge(): the dispatcher runs it when it starts and then every
+    ``purge_every`` seconds (an hour in production, PURGE_EVERY). Rows written with old
+    timestamps in the real SQLite database go -- finished deliveries with their attempts,
+    inbound log entries, finished jobs, de-duplication marks -- and recent ones stay."""
+    assert PURGE_EVERY == 3600.0  # docs/runtime.md: "purged hourly by each dispatcher"
+    project.apply("")
+    rt, store = project.runtime, project.store
+    assert store is not None
+    now = datetime.now(UTC)
+    old = now - timedelta(days=31)
+
+    def delivery(name: str) -> str:
+        (outbox_id,) = rt.enqueue_outbox(ENV, [OutboxItem("trg_x", name, "incidents.create",
+                                                          {"n": name})])
+        (row,) = rt.claim_outbox(worker="w0", limit=1, lease_seconds=60)
+        assert rt.record_attempt(row.id, worker="w0", status_code=200, success=True,
+                                 latency_ms=5, error=None, response_excerpt="ok",
+                                 retry_at=None)
+        return outbox_id
+
+    def job(name: str) -> str:
+        job_id = rt.enqueue_job(ENV, "iw_1", "invoke", {"n": name}, max_attempts=1)
+        (claimed,) = rt.claim_jobs(worker="w0", limit=1, lease_seconds=60)
+        assert rt.finish_job(claimed.id, worker="w0", result=None)
+        return job_id
+
+    def age(table: Any, row_id: str) -> None:
+        with store.database.transaction(write=True) as conn:
+            conn.execute(sql_update(table).where(table.c.id == row_id).values(updated_at=old))
+
+    old_delivery, kept_delivery = delivery("old"), delivery("recent")
+    age(tables.outbox, old_delivery)
+    old_job, kept_job = job("old"), job("recent")
+    age(tables.jobs, old_job)
+    rt.log_inbound(ENV, "iw_1", status_code=200, reason="ok", received_at=old)
+    kept_log = rt.log_inbound(ENV, "iw_1", status_code=200, reason="ok")
+    rt.mark_seen(ENV, "iw_1", "three-days-old", window_seconds=86400,
+                 now=now - timedelta(days=3))
+    rt.mark_seen(ENV, "iw_1", "an-hour-old", window_seconds=86400,
+                 now=now - timedelta(hours=1))
+    history = rt.delivery(old_delivery)
+    assert history is not None and len(history.history) == 1
+
+    with running(project.dispatcher(purge_every=0.3)):
+        wait_until(lambda: rt.delivery(old_delivery) is None)  # the purge at start
+        wait_until(lambda: rt.job(old_job) is None)
+        assert _marks(store) == {"an-hour-old"}
+        assert [e.id for e in rt.inbound_log(ENV, "iw_1")] == [kept_log]
+        # the schedule repeats: a row aged after the first purge goes at the next one
+        rt.log_inbound(ENV, "iw_1", status_code=500, reason="error", received_at=old)
+        assert len(rt.inbound_log(ENV, "iw_1")) == 2
+        wait_until(lambda: [e.id for e in rt.inbound_log(ENV, "iw_1")] == [kept_log])
+    kept = rt.delivery(kept_delivery)
+    assert kept is not None and kept.status == "delivered" and len(kept.history) == 1
+    assert rt.job(kept_job) is not None and _marks(store) == {"an-hour-old"}
+    with store.database.transaction() as conn:  # the attempts went with the row
+        attempts = conn.scalars(select(tables.delivery_attempts.c.outbox_id)).all()
+    assert attempts == [kept_delivery]
+
+
+def test_with_retention_off_only_expired_dedup_marks_are_purged(project: Project) -> None:
+    """HOOKPLANE_DELIVERY_RETENTION_DAYS=0 keeps the history; de-duplication marks still go
+    two days after they were set (they de-duplicate nothing then), or they would pile up."""
+    project.apply("")
+    rt = project.runtime
+    now = datetime.now(UTC)
+    rt.log_inbound(ENV, "iw_1", status_code=200, reason="ok",
+                   received_at=now - timedelta(days=400))
+    rt.mark_seen(ENV, "iw_1", "three-days-old", window_seconds=86400,
+                 now=now - timedelta(days=3))
+    rt.mark_seen(ENV, "iw_1", "an-hour-old", window_seconds=86400,
+                 now=now - timedelta(hours=1))
+    assert project.store is not None
+    assert _marks(project.store) == {"three-days-old", "an-hour-old"}
+    dispatcher = project.dispatcher(retention_days=None, purge_every=0.05)
+    with running(dispatcher):
+        wait_until(lambda: _marks(project.store) == {"an-hour-old"})
+    assert len(rt.inbound_log(ENV, "iw_1")) == 1  # kept: retention is off
+    assert anyio.run(dispatcher.purge) == 0
 
 
 def test_retention_setting() -> None:

@@ -98,7 +98,7 @@ def test_a_database_at_0001_is_upgraded_to_the_runtime_tables_keeping_its_state(
         engine.dispose()
 
     with Store.open(database_url, root=root) as store:
-        assert current_revision(store._engine) == head_revision()
+        assert current_revision(store.database.engine) == head_revision()
         assert (store.serial(ENV), store.snapshot(ENV).lineage) == (7, "a" * 32)
         apply_ops(store, trigger("notify"))
         before = store.snapshot(ENV)

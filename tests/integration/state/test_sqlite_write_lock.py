@@ -21,7 +21,7 @@ HOLDER = textwrap.dedent("""
     from hookplane.state import Store
     url, root, seconds = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
     with Store.open(url, root=root) as store:
-        with store._write_lock:  # the file lock alone: no SQLite transaction is open
+        with store.database.write_lock:  # the file lock alone: no SQLite transaction is open
             print("held", flush=True)
             time.sleep(seconds)
         print("released", flush=True)
@@ -68,7 +68,7 @@ def test_a_write_waits_for_another_process_holding_the_lock(url: str, tmp_path: 
 
 def test_a_lock_held_too_long_makes_the_write_unavailable(url: str, tmp_path: Path) -> None:
     with Store.open(url, root=tmp_path) as store:
-        store._write_lock._timeout = 0.3  # type: ignore[attr-defined]
+        store.database.write_lock._timeout = 0.3  # type: ignore[attr-defined]
         for _holder in _hold(url, tmp_path, 5.0):
             started = time.monotonic()
             with pytest.raises(DatabaseUnavailable, match="stayed locked"):

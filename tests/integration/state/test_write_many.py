@@ -37,16 +37,17 @@ def _outbox(event_: RecordEvent) -> list[OutboxItem]:
 def _commits(store: Store) -> list[int]:
     """Counts the COMMITs the store's engine sends (one list item per commit)."""
     seen: list[int] = []
-    event.listen(store._engine, "commit", lambda _conn: seen.append(1))
+    event.listen(store.database.engine, "commit", lambda _conn: seen.append(1))
     return seen
 
 
 def _statements(store: Store) -> list[str]:
     """Every SQL statement the store's engine sends from now on."""
     sent: list[str] = []
-    event.listen(store._engine, "before_cursor_execute",
+    event.listen(store.database.engine, "before_cursor_execute",
                  lambda _c, _cur, statement, *_: sent.append(statement))
-    event.listen(store._engine, "savepoint", lambda _c, name: sent.append(f"SAVEPOINT {name}"))
+    event.listen(store.database.engine, "savepoint",
+                 lambda _c, name: sent.append(f"SAVEPOINT {name}"))
     return sent
 
 
@@ -129,16 +130,16 @@ def test_a_database_failure_fails_the_whole_group(store: Store, rt: RuntimeStore
     """When the database cannot be reached nothing is committed and every write of the
     group gets DatabaseUnavailable (its request answers 503; the sender retries)."""
     rt.create(ENV, "incidents", {"title": "kept"}, origin="api")
-    working = store._engine
-    store._engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
+    working = store.database.engine
+    store.database.engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
     try:
         with pytest.raises(DatabaseUnavailable):
             rt.write_many([CreateRecord(ENV, "incidents", {"title": "lost"},
                                         origin="inbound_webhook"),
                            LogInbound(ENV, "iw_1", status_code=201, reason="ok")])
     finally:
-        store._engine.dispose()
-        store._engine = working
+        store.database.engine.dispose()
+        store.database.engine = working
     records, _ = rt.list(ENV, "incidents", limit=10)
     assert [r.data["title"] for r in records] == ["kept"]
 
@@ -249,7 +250,7 @@ def test_an_id_inserted_concurrently_is_updated_not_duplicated(
     from sqlalchemy import insert
 
     from hookplane.state import tables as t
-    from hookplane.state.store import _now
+    from hookplane.state._common import utc_now as _now
 
     other = create_engine(database_url)
     results: list[Any] = []
@@ -281,3 +282,47 @@ def test_an_id_inserted_concurrently_is_updated_not_duplicated(
     stored = rt.get_external(ENV, "incidents", "race")
     assert stored is not None and stored.data == {"by": "group"}
     assert row_counts(database_url)["records"] == 2
+
+
+def test_a_lone_upsert_and_a_grouped_one_follow_the_same_rules(rt: RuntimeStore) -> None:
+    """Versioning, revival and events are written once (a lone upsert is a group of one):
+    the same writes give the same versions, events and previous records either way, a
+    group holding the same external id twice included."""
+    seen: dict[str, list[tuple[str, int, int | None, Any]]] = {"alone": [], "grouped": []}
+
+    def outbox(mode: str) -> Any:
+        def callback(event_: RecordEvent) -> list[OutboxItem]:
+            previous = event_.previous
+            seen[mode].append((event_.event, event_.record.version,
+                               previous.version if previous else None, event_.record.data))
+            return []
+        return callback
+
+    def upsert(mode: str, data: Any) -> UpsertRecord:
+        return UpsertRecord(f"env-{mode}", "incidents", "PD-1", data, "inbound_webhook",
+                            outbox=outbox(mode))
+
+    rt.upsert_external("env-alone", "incidents", "PD-1", {"n": 1}, origin="inbound_webhook",
+                       outbox=outbox("alone"))
+    rt.upsert_external("env-alone", "incidents", "PD-1", {"n": 2}, origin="inbound_webhook",
+                       outbox=outbox("alone"))
+    assert len(rt.write_many([upsert("grouped", {"n": 1}), upsert("grouped", {"n": 2}),
+                              LogInbound("env-grouped", "iw_1", 200, "ok")])) == 3
+    for mode in seen:
+        rt.delete_external(f"env-{mode}", "incidents", "PD-1", origin="api",
+                           outbox=outbox(mode))
+    rt.upsert_external("env-alone", "incidents", "PD-1",
+                       lambda live: {"n": 3, "live": live is not None},
+                       origin="inbound_webhook", outbox=outbox("alone"))
+    (revived, second) = rt.write_many([
+        upsert("grouped", lambda live: {"n": 3, "live": live is not None}),
+        LogInbound("env-grouped", "iw_1", 200, "ok")])
+    assert isinstance(revived, tuple) and revived[1] is None and revived[0].version == 4
+    assert seen["alone"] == seen["grouped"] == [
+        ("create", 1, None, {"n": 1}), ("update", 2, 1, {"n": 2}),
+        ("delete", 3, 2, {"n": 2}), ("create", 4, None, {"n": 3, "live": False})]
+    alone = rt.get_external("env-alone", "incidents", "PD-1")
+    grouped = rt.get_external("env-grouped", "incidents", "PD-1")
+    assert alone is not None and grouped is not None and isinstance(second, int)
+    assert (alone.version, alone.data, alone.deleted_at) == (grouped.version, grouped.data,
+                                                             grouped.deleted_at)

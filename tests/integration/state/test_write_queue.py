@@ -25,7 +25,7 @@ def test_a_writer_waits_for_another_thread_of_the_process_in_order(
         order: list[str] = []
 
         def first() -> None:
-            with store._transaction(write=True):
+            with store.database.transaction(write=True):
                 holding.set()
                 time.sleep(0.3)
                 order.append("first committed")

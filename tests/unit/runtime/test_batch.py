@@ -4,16 +4,26 @@ the commit holding its write (real SQLite store)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from sqlalchemy import event
 
-from hookplane.runtime.batch import GroupCommitter
+from hookplane.errors import StateError
+from hookplane.runtime.batch import GroupCommit, GroupCommitter
 from hookplane.state import Dedup, DuplicateDelivery, Store
-from hookplane.state.runtime import CreateRecord, LogInbound, Record, UpsertRecord
+from hookplane.state.runtime import (
+    AttemptOutcome,
+    CreateRecord,
+    LogInbound,
+    OutboxItem,
+    Record,
+    UpsertRecord,
+)
 from hookplane.state.store import DatabaseUnavailable
 
 ENV = "preview"
@@ -30,7 +40,7 @@ def test_concurrent_writes_are_grouped_and_answered_after_their_commit(
     runtime = store.runtime()
     committer = GroupCommitter(runtime)
     commits: list[int] = []
-    event.listen(store._engine, "commit", lambda _conn: commits.append(1))
+    event.listen(store.database.engine, "commit", lambda _conn: commits.append(1))
 
     async def main() -> list[Record]:
         async def one(i: int) -> Record:
@@ -93,8 +103,8 @@ def test_a_database_failure_answers_every_waiting_write(store: Store,
 
     runtime = store.runtime()
     committer = GroupCommitter(runtime)
-    working = store._engine
-    store._engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
+    working = store.database.engine
+    store.database.engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
 
     async def main() -> list[object]:
         return await asyncio.gather(
@@ -105,8 +115,8 @@ def test_a_database_failure_answers_every_waiting_write(store: Store,
     try:
         answers = asyncio.run(main())
     finally:
-        store._engine.dispose()
-        store._engine = working
+        store.database.engine.dispose()
+        store.database.engine = working
     assert all(isinstance(a, DatabaseUnavailable) for a in answers), answers
 
     async def after() -> Record:  # the committer keeps working once the database is back
@@ -114,3 +124,39 @@ def test_a_database_failure_answers_every_waiting_write(store: Store,
                                                    origin="inbound_webhook"))
 
     assert asyncio.run(after()).data == {"n": 9}
+
+
+def test_the_same_engine_groups_the_dispatchers_attempt_records(store: Store) -> None:
+    """One group-commit engine: the dispatcher's attempt outcomes go through it as ingest's
+    writes do -- shared commits, one answer per attempt (False: the claim was lost), and
+    the commit's own failure raised to every attempt of its group."""
+    runtime = store.runtime()
+    ids = runtime.enqueue_outbox(ENV, [OutboxItem("trg_1", "notify", "incidents.create",
+                                                  {"n": n}) for n in range(60)])
+    claimed = runtime.claim_outbox(worker="w1", limit=59, lease_seconds=60)
+    assert len(claimed) == 59
+    recorder: GroupCommit[AttemptOutcome, bool] = GroupCommit(
+        functools.partial(runtime.record_attempts, worker="w1"),
+        limiter=anyio.CapacityLimiter(1))
+
+    def outcome(outbox_id: str) -> AttemptOutcome:
+        return AttemptOutcome(outbox_id, 200, True, 3.0, None, "ok", None)
+
+    async def main() -> list[bool]:
+        return await asyncio.gather(*(recorder.submit(outcome(i)) for i in ids))
+
+    held = asyncio.run(main())
+    unclaimed = {row.id for row in claimed} ^ set(ids)
+    assert held == [i not in unclaimed for i in ids]  # the unclaimed one counts for nothing
+    assert recorder.writes == 60 and recorder.groups < 60 / 4  # shared commits
+    delivered = [runtime.delivery(i) for i in ids]
+    assert sum(d is not None and d.status == "delivered" for d in delivered) == 59
+
+    async def twice() -> list[object]:  # record_attempts refuses a delivery given twice:
+        async def submit(outbox_id: str) -> bool:
+            return await recorder.submit(outcome(outbox_id))
+        return await asyncio.gather(submit(ids[0]), submit(ids[0]), return_exceptions=True)
+
+    answers = asyncio.run(twice())  # both in one group: the group's commit fails for both
+    assert len(answers) == 2 and all(
+        isinstance(a, StateError) and "more than once" in str(a) for a in answers), answers
