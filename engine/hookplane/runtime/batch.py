@@ -81,6 +81,11 @@ class GroupCommit(Generic[OpT, ResT]):
 
     async def _commit_all(self) -> None:
         while self._waiting:
+            # one turn of the event loop first: the callers just answered run, and whatever
+            # finishes in that turn joins this group (without it each commit started with
+            # what had queued during the last one: the dispatcher made ~20% fewer
+            # deliveries/s, benchmarks/dispatch.py 0.59 against 0.73-0.83)
+            await asyncio.sleep(0)
             group = self._waiting[:self._max_group]
             del self._waiting[:self._max_group]
             operations = [operation for operation, _ in group]
