@@ -173,6 +173,10 @@ def _tighten_shapes(defs: dict[str, Any]) -> None:
         *({"if": _is("type", name), "then": _present(option)}
           for name, p in PRESETS.items() for option in sorted(p.required)
           if option in ("public_key", "verify_token")),
+        # Discord's key is 64 hex digits (whether they are a point on the curve, only
+        # validate can tell); SendGrid's base64 DER is left to validate
+        {"if": _is("type", "discord"),
+         "then": {"properties": {"public_key": {"pattern": r"^\s*[0-9a-fA-F]{64}\s*$"}}}},
     ]
     action = defs["Action"]["anyOf"][1]
     action["oneOf"] = [{**_present(kind), "properties": {kind: {"type": "object"}}}

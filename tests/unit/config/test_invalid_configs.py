@@ -98,6 +98,9 @@ def _laughs(levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
+DISCORD_KEY = "e2ade43bfaf88e2d468a51c1b44f2e6cc3057a204d804a76b9e8a72186b61cdf"
+"""A well-formed Ed25519 public key (hex), as Discord's Developer Portal shows one."""
+
 TRIGGER = """\
 triggers:
   t:
@@ -499,6 +502,27 @@ CASES = [
          "standard_webhooks, svix, paddle, discord, sendgrid, mailgun, zendesk, hubspot, "
          "linear, hmac with timestamp_header), not 'github'",
          id="tolerance-untimestamped"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         "    auth: {type: meta, secret: \"${env:META_APP_SECRET}\"}\n", "main.yaml:4:11",
+         "auth type 'meta' needs 'verify_token': ${env:NAME}, the token you type into the "
+         "provider's dashboard", id="meta-without-verify-token"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         "    auth: {type: meta, secret: \"${env:META_APP_SECRET}\", verify_token: hunter2}\n",
+         "main.yaml:4:72",
+         f"a secret must not be written in YAML {SECRET_HINT}", id="verify-token-literal"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         "    auth: {type: discord, secret: \"${env:DISCORD_SECRET}\", public_key: "
+         f"{DISCORD_KEY}}}\n", "main.yaml:4:11",
+         "auth type 'discord' takes no 'secret': it is verified with the provider's public "
+         "key ('public_key')", id="discord-with-secret"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         "    auth: {type: discord, public_key: abc123}\n", "main.yaml:4:11",
+         "auth.public_key is not an Ed25519 public key: 64 hex digits, the *Public Key* on the "
+         "application's General Information page", id="discord-public-key-malformed"),
+    case("inbound_webhooks:\n  w:\n    collection: incidents\n"
+         f"    auth: {{type: github, public_key: {DISCORD_KEY}}}\n", "main.yaml:4:11",
+         "'public_key' applies to auth type discord and sendgrid, not 'github'",
+         id="public-key-on-github"),
     case("inbound_webhooks:\n  w:\n    collection: incidents\n    auth: {type: githb}\n",
          "main.yaml:4:18", "(did you mean 'github'?)", id="auth-type-typo"),
     case("inbound_webhooks:\n  w:\n    collection: incidents\n    action: upsertt\n",
