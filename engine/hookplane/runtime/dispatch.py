@@ -54,7 +54,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -126,6 +126,9 @@ SUSPECT_SECONDS: Final = 30.0
 """How long a trigger whose last attempt was slow stays limited to its share of slots."""
 SHARE_DIVISOR: Final = 4
 """A slow trigger holds at most ``concurrency // SHARE_DIVISOR`` slots (>= 1)."""
+MAX_SKIPPED_TRIGGERS: Final = 500
+"""At most this many waiting triggers are left out of a claim by id (beyond, their rows are
+claimed and handed back as before: the statement's parameters stay bounded)."""
 BREAKER_RECHECK: Final = 2.0
 """Seconds a worker remembers an open breaker before asking the database again (another
 replica's re-enable is seen within this)."""
@@ -336,9 +339,15 @@ class Dispatcher:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def notify(self) -> None:
+    def notify(self, trigger_ids: Collection[str] | None = None) -> None:
         """Look for new rows now instead of at the next poll (e.g. right after a write).
-        Call it from the dispatcher's event loop."""
+        ``trigger_ids``: the triggers that got new rows, when known; if every one of them
+        must wait anyway (paused, breaker open, or slow and holding its share of slots),
+        nothing is looked for: their rows wait in the table, and a slot of theirs that frees
+        up looks again. Call it from the dispatcher's event loop."""
+        if trigger_ids and all(self._waits_until(trigger_id) is not None
+                               for trigger_id in trigger_ids):
+            return
         self._wake.set()
 
     async def run_forever(self) -> None:
@@ -435,6 +444,16 @@ class Dispatcher:
         if self._suspect.get(trigger_id, 0.0) > clock or clock - min(flying) > self.slow_attempt:
             return now + timedelta(seconds=self.slow_attempt)
         return None
+
+    def _waiting(self) -> list[str]:
+        """The triggers whose rows must not be claimed now (see :meth:`_waits_until`): they
+        stay in the table instead of being claimed and handed back on every wake-up — with a
+        slow receiver and a steady stream of writes, that churn of claims and hand-backs
+        took the database's write lock from the writes themselves."""
+        known = {*self._paused, *self._held, *self._inflight}
+        waiting = [trigger_id for trigger_id in known
+                   if self._waits_until(trigger_id) is not None]
+        return waiting if len(waiting) <= MAX_SKIPPED_TRIGGERS else []
 
     def _landed(self, trigger_id: str, started: float, result: AttemptResult | None) -> None:
         """An attempt of ``trigger_id`` begun at ``started`` is over: free its place, and
@@ -604,11 +623,13 @@ class Dispatcher:
         return max(0, min(CLAIM_AHEAD_ROUNDS, fits))
 
     async def _claim(self, limit: int) -> list[OutboxRow]:
-        """Claim up to ``limit`` rows, each for one lease."""
+        """Claim up to ``limit`` rows, each for one lease, none of a trigger that must wait."""
         lease = self._lease()
+        skip = self._waiting()
         try:
             return await anyio.to_thread.run_sync(lambda: self.store.claim_outbox(
-                worker=self.worker, limit=limit, lease_seconds=lease), limiter=self._writes)
+                worker=self.worker, limit=limit, lease_seconds=lease, skip_triggers=skip),
+                limiter=self._writes)
         except HookplaneError:
             log.exception("could not claim deliveries; trying again shortly")
             return []

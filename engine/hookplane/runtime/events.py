@@ -5,7 +5,7 @@ which never delays the write's response."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -21,10 +21,11 @@ class WriteEvents:
         self.tracing = tracing
         """The runtime's tracing: writes open their spans with it, and each delivery a
         write queues remembers the span current when the write began."""
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Collection[str] | None], None]] = []
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        """``listener`` runs on the event loop after each committed write."""
+    def subscribe(self, listener: Callable[[Collection[str] | None], None]) -> None:
+        """``listener`` runs on the event loop after each committed write, given the ids of
+        the triggers the write queued deliveries for (None: unknown, maybe any)."""
         self._listeners.append(listener)
 
     def outbox(self, environment: str) -> Fanout:
@@ -37,8 +38,9 @@ class WriteEvents:
         a delivery (always when ``fanout`` is not given)."""
         if fanout is not None and not fanout.queued:
             return  # nothing to send: a busy ingest must not keep the dispatcher polling
+        triggers = frozenset(fanout.triggers) if fanout is not None else None
         for listener in self._listeners:
-            listener()
+            listener(triggers)
 
 
 class Fanout:
@@ -51,6 +53,8 @@ class Fanout:
         self._environment = environment
         self._trace = trace
         self.queued = False
+        self.triggers: set[str] = set()
+        """Ids of the triggers this write queued deliveries for."""
 
     def __call__(self, event: RecordEvent) -> list[OutboxItem]:
         view = self._registry.get(self._environment)
@@ -59,6 +63,7 @@ class Fanout:
         items = outbox_for(view, event, now=datetime.now(UTC))
         if items:
             self.queued = True
+            self.triggers.update(item.trigger_id for item in items)
         if self._trace:
             items = [replace(item, payload={**item.payload, "trace": self._trace})
                      for item in items]

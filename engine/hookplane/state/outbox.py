@@ -7,7 +7,7 @@ row per attempt); the attempt a worker is about to make is ``attempt`` (``attemp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
@@ -211,14 +211,24 @@ class Outbox(Repository):
             return insert_outbox(conn, environment, items, now)
 
     def claim_outbox(self, *, worker: str, limit: int, lease_seconds: float,
-                     now: datetime | None = None) -> list[OutboxRow]:
+                     now: datetime | None = None,
+                     skip_triggers: Collection[str] = ()) -> list[OutboxRow]:
         """Claim up to ``limit`` deliveries due at ``now`` for ``worker`` until the lease ends.
 
         Due: pending with ``next_attempt_at <= now``, or in flight with an expired lease (a
         worker that crashed). Oldest due first. ``worker`` must be unique per process.
+        Pending rows of ``skip_triggers`` (triggers the worker will not send to now) are
+        left in the table.
         """
+        due = _due
+        if skip_triggers:
+            skipped = sorted(skip_triggers)
+
+            def due(at: datetime) -> Sequence[ColumnElement[bool]]:
+                return (*_due(at), t.outbox.c.trigger_id.notin_(skipped))
+
         rows = claim_rows(self._db, t.outbox, "in_flight", worker=worker, limit=limit,
-                          lease_seconds=lease_seconds, now=now, due=_due,
+                          lease_seconds=lease_seconds, now=now, due=due,
                           on_lost=_history_lost)
         return [_outbox_row(row) for row in rows]
 
