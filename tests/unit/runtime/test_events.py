@@ -18,7 +18,7 @@ def _event(collection: str) -> RecordEvent:
     return RecordEvent("preview", collection, "create", record, None, "api")
 
 
-def test_the_dispatcher_is_woken_only_by_writes_that_queued_a_delivery(
+def test_the_dispatcher_is_woken_only_by_writes_that_queued_a_delivery_and_told_for_whom(
         tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'state.db'}", root=tmp_path) as store:
         snap = store.snapshot("preview")
@@ -35,8 +35,9 @@ def test_the_dispatcher_is_woken_only_by_writes_that_queued_a_delivery(
         registry = Registry(store)
         registry.refresh()
         events = WriteEvents(registry)
-        woken: list[int] = []
-        events.subscribe(lambda: woken.append(1))
+        woken: list[frozenset[str] | None] = []
+        events.subscribe(lambda triggers: woken.append(
+            None if triggers is None else frozenset(triggers)))
 
         quiet = events.outbox("preview")
         assert quiet(_event("notes")) == []  # no trigger on this collection
@@ -46,8 +47,9 @@ def test_the_dispatcher_is_woken_only_by_writes_that_queued_a_delivery(
         firing = events.outbox("preview")
         assert [item.trigger_name for item in firing(_event("incidents"))] == ["notify"]
         events.written(firing)
-        events.written()  # callers without a fanout always wake it
-        assert woken == [1, 1]
+        events.written()  # callers without a fanout always wake it, naming no trigger
+        notify = registry.get("preview").triggers["notify"].id  # type: ignore[union-attr]
+        assert woken == [frozenset({notify}), None]  # the triggers that got rows, by id
 
 
 def test_request_ids_are_unique_and_cheap() -> None:
