@@ -410,6 +410,8 @@ class IngestService:
         delivery_id = result.delivery_id
         if delivery_id is None:
             delivery_id = body_delivery_id(auth_type=spec.auth.type, payload=payload)
+        if preset.stored is not None:  # credentials the body carries are never stored
+            payload = preset.stored(payload)
         dedup = None
         if delivery_id is not None:
             delivery_id = delivery_id[:MAX_ID_LENGTH]

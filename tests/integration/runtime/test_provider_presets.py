@@ -466,3 +466,33 @@ def test_unsigned_challenges_spend_the_failed_verification_budget(server: Server
     markup = server.http.get(server.path("dropbox"), params={"challenge": "<script>1</script>"})
     assert markup.headers["content-type"].startswith("text/plain")
     assert markup.headers["x-content-type-options"] == "nosniff"
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def test_credentials_carried_in_the_body_are_not_stored(server: Server) -> None:
+    """Graph's ``clientState`` is the webhook's secret itself and Mailgun's signature a
+    credential for its timestamp and token: neither may reach the record (every API reader
+    and trigger receiver sees records; with Graph's secret anyone could forge notifications
+    for good, with a fresh Mailgun signature any event to another webhook keyed alike)."""
+    n = int(uuid.uuid4().int % 10**9)
+    headers, body, content_type = msgraph(server, {"n": n}, time.time())
+    stored = server.post("msgraph", body, headers, content_type=content_type)
+    assert stored.status_code == 201, stored.text
+    record = next(r for r in server.records() if r.get("n") == n)
+    assert ENVIRON["GRAPH_STATE"] not in json.dumps(record)
+    assert record["value"][0]["resource"] == str(n)  # the rest of the notification is kept
+    assert record["value"][0]["subscriptionId"] == "sub-1"
+
+    headers, body, content_type = mailgun(server, {"n": n}, time.time())
+    signature = json.loads(body)["signature"]["signature"]
+    stored = server.post("mailgun", body, headers, content_type=content_type)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["delivery_id"] == f"token-{n}"
+    record = next(r for r in server.records() if r.get("event-data", {}).get("n") == n)
+    assert signature not in json.dumps(record)
+    assert record["signature"]["token"] == f"token-{n}"
+    assert record["event-data"] == {"n": n}
+    again = server.post("mailgun", body, headers, content_type=content_type)
+    assert again.json()["status"] == "duplicate"  # the token still de-duplicates
