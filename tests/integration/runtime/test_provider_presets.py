@@ -496,3 +496,29 @@ def test_credentials_carried_in_the_body_are_not_stored(server: Server) -> None:
     assert record["event-data"] == {"n": n}
     again = server.post("mailgun", body, headers, content_type=content_type)
     assert again.json()["status"] == "duplicate"  # the token still de-duplicates
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known limitation: the de-duplication key is the delivery id header alone, which "
+    "Bitbucket (like GitHub, GitLab, Shopify, Twilio, PagerDuty and generic hmac's "
+    "X-Webhook-Id) does not sign; binding the key to the signed body (id + body digest) "
+    "would fix it at the cost of no longer de-duplicating a retry whose body bytes differ"))
+def test_a_replayed_delivery_cannot_spend_a_future_delivery_id(server: Server) -> None:
+    """Bitbucket signs no time and not X-Request-UUID: anyone holding one old signed delivery
+    can send it again under any id. That stores the old event again (unavoidable: nothing
+    signed tells it apart), but it must not mark another id seen — else the sender's next
+    delivery with that id (sequential ids are common for generic senders) is answered 200
+    'duplicate' and silently dropped."""
+    n = int(uuid.uuid4().int % 10**9)
+    old_headers, old_body, content_type = bitbucket(server, {"n": n}, time.time())
+    assert server.post("bitbucket", old_body, old_headers,
+                       content_type=content_type).status_code == 201
+    future = f"uuid-{n + 1}"
+    replayed = server.post("bitbucket", old_body, {**old_headers, "X-Request-UUID": future},
+                           content_type=content_type)
+    assert replayed.status_code == 201  # the replay itself cannot be told apart
+    headers, body, content_type = bitbucket(server, {"n": n + 1}, time.time())
+    assert headers["X-Request-UUID"] == future
+    legit = server.post("bitbucket", body, headers, content_type=content_type)
+    assert legit.status_code == 201, legit.text
+    assert any(r.get("n") == n + 1 for r in server.records())
