@@ -335,6 +335,37 @@ def test_twitch_notifications_are_stored_once_per_message_id(server: Server) -> 
     assert [row[1] for row in server.logged("twitch")[:2]] == ["duplicate", "ok"]
 
 
+def test_a_relabelled_twitch_handshake_is_never_stored_as_an_event(server: Server) -> None:
+    """Twitch does not sign Twitch-Eventsub-Message-Type. A verification or revocation seen
+    once (its message id was never marked: a handshake stores nothing) and sent again within
+    the 10 minutes as a ``notification``, or with the type left out, must not become a record
+    that triggers act on: a notification carries ``event`` (``events`` for batched Drops)."""
+    before = server.records()
+    verification = json.dumps({"challenge": "c-relabel", "subscription": SUBSCRIPTION}).encode()
+    revocation = json.dumps({"subscription": {**SUBSCRIPTION,
+                                              "status": "authorization_revoked"}}).encode()
+    for number, body in enumerate((verification, revocation)):
+        headers = twitch_headers(body, "webhook_callback_verification" if number == 0
+                                 else "revocation", secret=server.twitch_secret,
+                                 message_id=f"relabel-{number}")
+        assert server.post("twitch", body, headers).status_code in (200, 204)
+        relabelled = server.post("twitch", body, {**headers,
+                                                  "Twitch-Eventsub-Message-Type": "notification"})
+        assert relabelled.status_code == 400, relabelled.text
+        assert "c-relabel" not in relabelled.text
+        untyped = {k: v for k, v in headers.items() if k != "Twitch-Eventsub-Message-Type"}
+        assert server.post("twitch", body, untyped).status_code == 400
+    assert server.records() == before
+    assert [row[1] for row in server.logged("twitch")[:3]] == [
+        "bad_handshake", "bad_handshake", "revocation"]
+    batched = json.dumps({"subscription": {**SUBSCRIPTION, "status": "enabled",
+                                           "type": "drop.entitlement.grant"},
+                          "events": [{"id": "e-1", "data": {"user_id": "7"}}]}).encode()
+    stored = server.post("twitch", batched, twitch_headers(
+        batched, "notification", secret=server.twitch_secret, message_id="batched-1"))
+    assert stored.status_code == 201, stored.text
+
+
 # --------------------------------------------------------------------------- visible to users
 
 
