@@ -30,9 +30,28 @@ SIGNATURE = "X-Signature-Ed25519"
 STAMP = "X-Signature-Timestamp"
 
 
+_SMALL_ORDER = tuple(bytes.fromhex(point) for point in (
+    "00" * 32,                                                           # order 4
+    "01" + "00" * 31,                                                    # the identity
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "ec" + "ff" * 30 + "7f",                                             # order 2
+    "ed" + "ff" * 30 + "7f",                                             # p (0): order 4
+    "ee" + "ff" * 30 + "7f",                                             # p + 1 (1): identity
+))
+"""Encodings of the points of small order, sign bit clear (libsodium's block list): under
+such a "key" signatures are forged without any private key (under the identity, ``R = B,
+S = 1`` verifies every message); OpenSSL loads and verifies with them all the same."""
+
+
+def _small_order(raw: bytes) -> bool:
+    masked = raw[:31] + bytes([raw[31] & 0x7F])
+    return masked in _SMALL_ORDER
+
+
 def _key(text: str) -> Ed25519PublicKey | None:
     raw = hex_digest(text.strip(), 32)
-    if raw is None:
+    if raw is None or _small_order(raw):
         return None
     try:
         return Ed25519PublicKey.from_public_bytes(raw)
