@@ -21,6 +21,7 @@ from hookplane.presets._kit import (
     Handshake,
     Preset,
     Reject,
+    body_field,
     check_time,
     hex_digest,
     utf8,
@@ -90,6 +91,11 @@ def handshake(request: Handshake) -> Answer | None:
     return Answer(200, "handshake", "discord PING answered PONG", json={"type": 1})
 
 
+def interaction_id(payload: object) -> str | None:
+    """The interaction's ``id`` (a snowflake, unique per interaction)."""
+    return body_field(payload, "id")
+
+
 _DEFERRED: dict[int, dict[str, Any]] = {2: {"type": 5}, 3: {"type": 6},
                                         4: {"type": 8, "data": {"choices": []}},
              5: {"type": 5}}
@@ -110,9 +116,8 @@ PRESET = Preset(
            "application's public key",
     credential_headers=("x-signature-ed25519",), timestamped=True, handshake=handshake,
     options=frozenset({"public_key"}), required=frozenset({"public_key"}),
-    check_public_key=check_public_key, accepted=accepted,
-    replay="signed timestamp (Discord sends no delivery id; the interaction `id` is in the "
-           "body)",
+    check_public_key=check_public_key, accepted=accepted, body_delivery_id=interaction_id,
+    replay="signed timestamp; the interaction `id` (in the body) refuses a second use",
     docs=Docs(dashboard="Developer Portal → your application → *General Information*: "
                         "*Interactions Endpoint URL* = the ingest URL; copy the *Public Key* "
                         "into `auth.public_key` (it is not a secret).",

@@ -195,6 +195,22 @@ def test_slack_events_are_still_stored(server: Server) -> None:
     assert {"type": "event_callback", "text": "hello from the events api"} in server.records()
 
 
+def test_a_slack_event_is_stored_once_per_event_id(server: Server) -> None:
+    """Slack retries an event (X-Slack-Retry-Num) signed anew, with the same ``event_id``;
+    a captured one sent again within the 5 minutes is the same: one record, then duplicates."""
+    body = json.dumps({"type": "event_callback", "event_id": "Ev-once-1",
+                       "event": {"type": "app_mention"}, "text": "mentioned once"}).encode()
+    assert server.post("slack", body, slack_headers(body)).status_code == 201
+    retried = server.post("slack", body, {**slack_headers(body, at=time.time() + 1),
+                                          "X-Slack-Retry-Num": "1",
+                                          "X-Slack-Retry-Reason": "http_timeout"})
+    replayed = server.post("slack", body, slack_headers(body))
+    for again in (retried, replayed):
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate"), again.text
+    assert [r.get("text") for r in server.records()].count("mentioned once") == 1
+    assert server.logged("slack")[2][1:] == ("ok", server.logged("slack")[2][2], "Ev-once-1")
+
+
 def test_slack_interactivity_form_becomes_its_payload(server: Server) -> None:
     interaction = {"type": "block_actions", "user_id": "U0CA5", "text": "approve deploy → prod"}
     body = urllib.parse.urlencode({"payload": json.dumps(interaction)}).encode()

@@ -445,6 +445,21 @@ def test_discord_ping_pong_and_deferred_interactions(server: Server) -> None:
     assert len(server.records()) == before + 1  # stored, answered as Discord requires
 
 
+def test_a_discord_interaction_is_stored_once_per_id(server: Server) -> None:
+    """Discord sends no delivery id header, but each interaction's ``id`` (signed, in the
+    body) is unique: the same interaction sent again within the 5 minutes is no second
+    record."""
+    interaction = f"{uuid.uuid4().int % 10**18}"
+    command = json.dumps({"type": 2, "id": interaction, "data": {"name": "once"}}).encode()
+    headers = _discord(command)
+    assert server.post("discord", command, headers).json() == {"type": 5}
+    count = len(server.records())
+    again = server.post("discord", command, headers)
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate"), again.text
+    assert len(server.records()) == count
+    assert server.logged("discord")[0][1:] == ("duplicate", None, interaction)
+
+
 def test_a_get_to_a_provider_without_one_is_405(server: Server) -> None:
     answered = server.http.get(server.path("github"), params={"challenge": "x"})
     assert answered.status_code == 405
