@@ -414,10 +414,12 @@ class IngestService:
             payload = preset.stored(payload)
         dedup = None
         if delivery_id is not None:
-            delivery_id = delivery_id[:MAX_ID_LENGTH]
             # marked seen in the write's own transaction: a delivery that fails half-way is
-            # processed again when the sender retries, a repeat of a stored one is not
+            # processed again when the sender retries, a repeat of a stored one is not. The
+            # whole id is the key (a long one is stored as its hash): ids sharing their first
+            # MAX_ID_LENGTH characters are different deliveries; only what is shown is cut
             dedup = Dedup(hook.id, delivery_id, DEDUP_WINDOW_SECONDS)
+            delivery_id = delivery_id[:MAX_ID_LENGTH]
         try:
             outcome = await self._act(view, hook, payload, dedup=dedup, log=log)
         except DuplicateDelivery:
@@ -516,7 +518,7 @@ class IngestService:
             body = {"status": "created" if created else "updated", "record_id": record.id,
                     "collection": collection}
             if dedup is not None:
-                body["delivery_id"] = dedup.provider_delivery_id
+                body["delivery_id"] = dedup.provider_delivery_id[:MAX_ID_LENGTH]
             return Outcome(201 if created else 200, body, "ok", headers=headers,
                            record_id=record.id, logged=True)
 

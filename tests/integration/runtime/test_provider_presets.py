@@ -378,6 +378,24 @@ def test_a_signed_event_is_stored_once_and_forgeries_are_refused(server: Server,
         0 if expected_id is not None else 1) or True
 
 
+def test_long_delivery_ids_sharing_a_prefix_are_two_deliveries(server: Server) -> None:
+    """Svix signs ``svix-id``; two deliveries whose ids share their first 200 characters
+    are still two (the id was cut to 200 characters before it became the key, and the
+    second was answered 'duplicate' and dropped)."""
+    prefix = "msg_" + "x" * 240 + uuid.uuid4().hex
+    key = base64.b64decode(SVIX_SECRET.removeprefix("whsec_"))
+    for suffix in ("a", "b"):
+        body, msg_id, stamp = json.dumps({"long": suffix}).encode(), prefix + suffix, \
+            str(int(time.time()))
+        sig = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+        answered = server.post("svix", body, {"svix-id": msg_id, "svix-timestamp": stamp,
+                                              "svix-signature": "v1," + _b64(sig)})
+        assert answered.status_code == 201, (suffix, answered.text)
+    again = server.post("svix", body, {"svix-id": msg_id, "svix-timestamp": stamp,
+                                       "svix-signature": "v1," + _b64(sig)})
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+
+
 # --------------------------------------------------------------------------- handshakes
 
 
