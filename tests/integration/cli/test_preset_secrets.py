@@ -96,3 +96,18 @@ def test_an_empty_or_blank_secret_or_verify_token_is_an_apply_error(
     monkeypatch.setenv("META_VERIFY", "meta-verify-token")
     assert run(["-C", str(tmp_path), "apply", "preview", "--auto-approve"]) == 0, \
         capsys.readouterr().err
+
+
+def test_an_empty_whsec_secret_is_an_apply_error(
+        project: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``whsec_`` alone decodes to an empty key: the libraries refuse it, and so does a
+    trigger's signing secret here; an inbound one applied and then refused every delivery."""
+    monkeypatch.setenv("SVIX_SECRET", "whsec_")
+    monkeypatch.setenv("TWITCH_SECRET", "a-twitch-secret-of-enough-length")
+    monkeypatch.setenv("GRAPH_STATE", "g" * 128)
+    status = run(["-C", str(project), "apply", "preview", "--auto-approve"])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert ("inbound_webhooks.svix: the value behind auth.secret starts with 'whsec_' but is "
+            "not valid base64 after it") in err
