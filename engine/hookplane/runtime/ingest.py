@@ -151,13 +151,19 @@ def _plain(body: bytes) -> bool:
 
 
 MAX_FORM_FIELDS = 1000
+_NEVER_RAW_IN_A_FORM = re.compile(rb'[{}"]')
 
 
 def parse_form(body: bytes) -> dict[str, Any]:
     """An ``application/x-www-form-urlencoded`` body as JSON (Slack's interactivity and slash
     commands): a form whose only field is ``payload`` is that field's JSON (interactivity);
     any other form is a flat object of its fields (slash commands). UTF-8 only; a field
-    named twice, an empty form or more than :data:`MAX_FORM_FIELDS` fields is a ValueError."""
+    named twice, an empty form or more than :data:`MAX_FORM_FIELDS` fields is a ValueError,
+    and so is a body holding a raw ``{``, ``}`` or ``"``, which every form encoder escapes:
+    that is JSON under a form's Content-Type (which no signature covers), and must not be
+    stored as whatever its text splits into at '&' and '='."""
+    if _NEVER_RAW_IN_A_FORM.search(body):
+        raise ValueError("this is JSON, not a form: a form escapes '{', '}' and '\"'")
     pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                                    strict_parsing=True, encoding="utf-8", errors="strict",
                                    max_num_fields=MAX_FORM_FIELDS)

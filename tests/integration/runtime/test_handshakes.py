@@ -245,6 +245,25 @@ def test_a_slack_form_is_verified_over_the_bytes_as_sent(server: Server) -> None
     assert server.logged("slack")[0][:2] == (400, "bad_form")
 
 
+def test_a_signed_json_body_cannot_be_replayed_as_a_form(server: Server) -> None:
+    """Content-Type is not signed. A signed JSON delivery whose text happens to hold '=' in
+    every '&'-separated piece (a URL's ``?v=4``, a commit message ``&role=admin&z=``) parsed
+    as a form with the very same bytes and signature, and was stored as a different record,
+    ``{"role": "admin", …}``. An encoder always escapes '{', '}' and '"' in a form: a body
+    holding them raw is JSON, refused as a form (400), whatever the signature."""
+    body = json.dumps({"avatar_url": "https://avatars.example/u/1?v=4",
+                       "message": "fix&role=admin&z=", "n": "replayed-as-form"}).encode()
+    mac = hmac.new(server.github_secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Hub-Signature-256": f"sha256={mac}", "X-GitHub-Event": "push"}
+    stored = server.post("github", body, {**headers, "X-GitHub-Delivery": "as-json-1"})
+    assert stored.status_code == 201, stored.text
+    as_form = server.post("github", body, {**headers, "X-GitHub-Delivery": "as-form-1"},
+                          content_type="application/x-www-form-urlencoded")
+    assert as_form.status_code == 400, as_form.text
+    assert server.logged("github")[0][:2] == (400, "bad_form")
+    assert not any(r.get("role") == "admin" for r in server.records())
+
+
 def test_form_bodies_only_where_the_provider_sends_them(server: Server) -> None:
     # GitHub's "application/x-www-form-urlencoded" content type: payload=<json>, signed raw
     body = b"payload=%7B%22text%22%3A%22hi%22%7D"
