@@ -1,9 +1,11 @@
 """Mailgun: the signature travels in the JSON body, ``{"signature": {"timestamp", "token",
 "signature"}, "event-data": …}``: hex HMAC-SHA256 of ``timestamp + token`` keyed with the
 HTTP webhook signing key (documentation.mailgun.com, "Securing webhooks"). The signature does
-not cover ``event-data``: each token is accepted once (de-duplicated) and only within the
-tolerance, so a captured one cannot carry another event; the signature itself is not stored
-in the record."""
+not cover ``event-data``: each token is accepted once per webhook (de-duplicated) and only
+within the tolerance, so a captured one cannot carry another event to the same webhook. The
+key is the Mailgun account's: another webhook keyed alike (another environment too) takes a
+captured signature once more, with any event, within the tolerance; so the signature itself
+is not stored in the record."""
 
 from __future__ import annotations
 
@@ -73,11 +75,15 @@ PRESET = Preset(
            "{signature.token}`, 5 minutes",
     body_delivery_id=token_id, timestamped=True, stored=stored,
     signs_body=False,
-    replay="signed timestamp and a signed one-time token (the event itself is not signed)",
+    replay="signed timestamp and a signed token, once per webhook (the event itself is not "
+           "signed)",
     docs=Docs(dashboard="*Sending → Webhooks*: add the ingest URL for each event type; the "
                         "key is the *HTTP webhook signing key* on the same page.",
               notes="`signature.signature` is taken out before the record is stored "
-                    "(`timestamp` and `token` are kept).",
+                    "(`timestamp` and `token` are kept). The signing key is the account's and "
+                    "the event is not signed: a signature captured within the 5 minutes is "
+                    "refused by the webhook that took it, but another webhook keyed alike "
+                    "(another environment too) takes it once, with any event.",
               sample={"event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe",
                                      "recipient": "alice@example.com"}}),
 )
