@@ -108,7 +108,8 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
         problem = _secret_problem(change, path, value)
         if problem is not None:
             names = ", ".join(f"${{env:{name}}}" for name in ENV_REF.findall(text))
-            spaces = "; it has leading or trailing whitespace" if value != value.strip() else ""
+            spaces = ("; it has leading or trailing whitespace"
+                      if value != value.strip() and value.strip() else "")
             problems.append(f"{change.address}: the value behind {path} {problem} "
                             f"(check {names}{spaces}; its value is not shown)")
             continue
@@ -125,14 +126,20 @@ def _resolve(change: Change, environ: Mapping[str, str], store: Store,
 def _secret_problem(change: Change, path: str, value: str) -> str | None:
     """What is wrong with a resolved secret, never showing it: a trigger's signing secret
     (Standard Webhooks libraries decode a ``whsec_`` one), an inbound webhook's secret as its
-    preset requires (:attr:`hookplane.presets.Preset.check_secret`)."""
+    preset requires (:attr:`hookplane.presets.Preset.check_secret`); an inbound secret or
+    verify token that is empty or only whitespace."""
     if path == "signing.secret" and change.kind == "triggers":
         if value.startswith("whsec_") and not _base64(value[6:]):
             return ("starts with 'whsec_' but is not valid base64 after it, so no Standard "
                     "Webhooks library could use it")
         return None
     auth = (change.after or {}).get("auth")
-    if path != "auth.secret" or change.kind != "inbound_webhooks" or not isinstance(auth, dict):
+    if change.kind != "inbound_webhooks" or not isinstance(auth, dict):
+        return None
+    if path in ("auth.secret", "auth.verify_token") and not value.strip():
+        # an HMAC keyed with " " is a key anyone guesses; an empty one refuses everything
+        return "is empty or only whitespace"
+    if path != "auth.secret":
         return None
     preset = PRESETS.get(str(auth.get("type", "hmac")))
     if preset is None or preset.check_secret is None:

@@ -426,6 +426,10 @@ class Preset:
     """``auth`` fields this type accepts beyond ``type``, ``secret`` and (if timestamped)
     ``tolerance_seconds``."""
     required: frozenset[str] = frozenset()
+    stored: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """The verified payload as it is stored, without the credentials the provider puts in
+    the body (Graph's ``clientState`` is the secret itself; Mailgun's signature): records
+    are read through the API and sent to trigger receivers. Returns a copy; never raises."""
     accepted: Callable[[Any], dict[str, Any] | None] | None = None
     """The JSON to answer a stored event with, when the provider expects a particular
     answer (Discord's deferred interaction response); None keeps Hookplane's own."""

@@ -21,6 +21,7 @@ from hookplane.presets._kit import (
     Handshake,
     Preset,
     Reject,
+    body_field,
     check_time,
     hex_digest,
     utf8,
@@ -30,9 +31,28 @@ SIGNATURE = "X-Signature-Ed25519"
 STAMP = "X-Signature-Timestamp"
 
 
+_SMALL_ORDER = tuple(bytes.fromhex(point) for point in (
+    "00" * 32,                                                           # order 4
+    "01" + "00" * 31,                                                    # the identity
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "ec" + "ff" * 30 + "7f",                                             # order 2
+    "ed" + "ff" * 30 + "7f",                                             # p (0): order 4
+    "ee" + "ff" * 30 + "7f",                                             # p + 1 (1): identity
+))
+"""Encodings of the points of small order, sign bit clear (libsodium's block list): under
+such a "key" signatures are forged without any private key (under the identity, ``R = B,
+S = 1`` verifies every message); OpenSSL loads and verifies with them all the same."""
+
+
+def _small_order(raw: bytes) -> bool:
+    masked = raw[:31] + bytes([raw[31] & 0x7F])
+    return masked in _SMALL_ORDER
+
+
 def _key(text: str) -> Ed25519PublicKey | None:
     raw = hex_digest(text.strip(), 32)
-    if raw is None:
+    if raw is None or _small_order(raw):
         return None
     try:
         return Ed25519PublicKey.from_public_bytes(raw)
@@ -71,6 +91,11 @@ def handshake(request: Handshake) -> Answer | None:
     return Answer(200, "handshake", "discord PING answered PONG", json={"type": 1})
 
 
+def interaction_id(payload: object) -> str | None:
+    """The interaction's ``id`` (a snowflake, unique per interaction)."""
+    return body_field(payload, "id")
+
+
 _DEFERRED: dict[int, dict[str, Any]] = {2: {"type": 5}, 3: {"type": 6},
                                         4: {"type": 8, "data": {"choices": []}},
              5: {"type": 5}}
@@ -91,9 +116,8 @@ PRESET = Preset(
            "application's public key",
     credential_headers=("x-signature-ed25519",), timestamped=True, handshake=handshake,
     options=frozenset({"public_key"}), required=frozenset({"public_key"}),
-    check_public_key=check_public_key, accepted=accepted,
-    replay="signed timestamp (Discord sends no delivery id; the interaction `id` is in the "
-           "body)",
+    check_public_key=check_public_key, accepted=accepted, body_delivery_id=interaction_id,
+    replay="signed timestamp; the interaction `id` (in the body) refuses a second use",
     docs=Docs(dashboard="Developer Portal → your application → *General Information*: "
                         "*Interactions Endpoint URL* = the ingest URL; copy the *Public Key* "
                         "into `auth.public_key` (it is not a secret).",

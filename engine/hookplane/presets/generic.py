@@ -120,8 +120,9 @@ def standard_key(secret: str) -> bytes | None:
 
 
 def check_standard_secret(secret: str) -> str | None:
-    """A ``whsec_`` secret must be base64 after the prefix: the libraries decode it."""
-    if secret.startswith(_WHSEC) and standard_key(secret) is None:
+    """A ``whsec_`` secret must be base64 after the prefix, of at least one byte: the
+    libraries decode it (and refuse an empty key)."""
+    if secret.startswith(_WHSEC) and not standard_key(secret):
         return ("starts with 'whsec_' but is not valid base64 after it, so no Standard "
                 "Webhooks library could use it")
     return None

@@ -1,14 +1,18 @@
 """Mailgun: the signature travels in the JSON body, ``{"signature": {"timestamp", "token",
 "signature"}, "event-data": …}``: hex HMAC-SHA256 of ``timestamp + token`` keyed with the
 HTTP webhook signing key (documentation.mailgun.com, "Securing webhooks"). The signature does
-not cover ``event-data``: each token is accepted once (de-duplicated) and only within the
-tolerance, so a captured one cannot carry another event."""
+not cover ``event-data``: each token is accepted once per webhook (de-duplicated) and only
+within the tolerance, so a captured one cannot carry another event to the same webhook. The
+key is the Mailgun account's: another webhook keyed alike (another environment too) takes a
+captured signature once more, with any event, within the tolerance; so the signature itself
+is not stored in the record."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from hookplane.presets._kit import (
     AuthOptions,
@@ -51,6 +55,15 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
     return {}, json.dumps(document).encode()
 
 
+def stored(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event without ``signature.signature`` (timestamp and token are kept)."""
+    signature = payload.get("signature")
+    if not isinstance(signature, dict):
+        return payload
+    return {**payload, "signature": {key: value for key, value in signature.items()
+                                     if key != "signature"}}
+
+
 def token_id(payload: object) -> str | None:
     return body_field(payload, "signature", "token")
 
@@ -60,11 +73,17 @@ PRESET = Preset(
     secret_env="MAILGUN_WEBHOOK_SIGNING_KEY",
     scheme="body `signature.signature`: hex HMAC-SHA256 of `{signature.timestamp}"
            "{signature.token}`, 5 minutes",
-    body_delivery_id=token_id, timestamped=True,
+    body_delivery_id=token_id, timestamped=True, stored=stored,
     signs_body=False,
-    replay="signed timestamp and a signed one-time token (the event itself is not signed)",
+    replay="signed timestamp and a signed token, once per webhook (the event itself is not "
+           "signed)",
     docs=Docs(dashboard="*Sending → Webhooks*: add the ingest URL for each event type; the "
                         "key is the *HTTP webhook signing key* on the same page.",
+              notes="`signature.signature` is taken out before the record is stored "
+                    "(`timestamp` and `token` are kept). The signing key is the account's and "
+                    "the event is not signed: a signature captured within the 5 minutes is "
+                    "refused by the webhook that took it, but another webhook keyed alike "
+                    "(another environment too) takes it once, with any event.",
               sample={"event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe",
                                      "recipient": "alice@example.com"}}),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from hookplane.presets._kit import (
     Answer,
@@ -50,6 +51,16 @@ def verify(auth: AuthOptions, delivery: Delivery) -> str:
     return f"clientState of {len(items)} notification(s) matched"
 
 
+def stored(payload: dict[str, Any]) -> dict[str, Any]:
+    """The notifications without ``clientState`` (the webhook's secret)."""
+    items = payload.get("value")
+    if not isinstance(items, list):
+        return payload
+    kept = [{key: value for key, value in item.items() if key != "clientState"}
+            if isinstance(item, dict) else item for item in items]
+    return {**payload, "value": kept}
+
+
 def challenge(request: Handshake) -> Answer | None:
     if "validationToken" not in request.query:
         return None
@@ -77,7 +88,7 @@ def check_secret(secret: str) -> str | None:
 
 PRESET = Preset(
     name="msgraph", title="Microsoft Graph", verify=verify, sign=sign, challenge=challenge,
-    check_secret=check_secret,
+    check_secret=check_secret, stored=stored,
     signs_body=False,
     scheme="every notification's `clientState` equal to the secret",
     replay="none (Graph signs nothing; `clientState` is the same every time)",
@@ -87,6 +98,8 @@ PRESET = Preset(
                         "NAME --show-secret`).",
               handshake="`POST ?validationToken=…` is answered with the token (`text/plain`) "
                         "before any check; no record.",
+              notes="Each notification's `clientState` (the secret) is taken out before the "
+                    "record is stored.",
               sample={"value": [{"subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07",
                                  "clientState": "", "changeType": "created",
                                  "resource": "Users/ab/Messages/cd",

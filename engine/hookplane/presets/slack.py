@@ -16,6 +16,7 @@ from hookplane.presets._kit import (
     Preset,
     after,
     bad_handshake,
+    body_field,
     check_time,
     hex_digest,
     match,
@@ -52,13 +53,19 @@ def handshake(request: Handshake) -> Answer | None:
                   json={"challenge": challenge})
 
 
+def event_id(payload: object) -> str | None:
+    """The Events API's ``event_id`` (Slack retries an event with the same one)."""
+    return body_field(payload, "event_id")
+
+
 PRESET = Preset(
     name="slack", title="Slack", verify=verify, sign=sign, secret="provider",
     secret_env="SLACK_SIGNING_SECRET",
     scheme="`X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`",
     credential_headers=("x-slack-signature",), timestamped=True, form_bodies=True,
-    handshake=handshake,
-    replay="signed timestamp (Slack sends no delivery id)",
+    handshake=handshake, body_delivery_id=event_id,
+    replay="signed timestamp; the Events API's `event_id` de-duplicates retries (forms "
+           "carry none)",
     docs=Docs(dashboard="App settings → *Basic Information* → *App Credentials*: copy the "
                         "*Signing Secret*. Paste the ingest URL as the *Request URL* under "
                         "*Event Subscriptions* (and *Interactivity & Shortcuts*, *Slash "

@@ -130,7 +130,11 @@ PRESET = Preset(
                         "key is the account's *Auth Token* (*Account → API keys & tokens*).",
               notes="Twilio posts forms (`From`, `To`, `Body`, …): the record gets them as a "
                     "flat JSON object. The answer is Hookplane's JSON, which Twilio logs as "
-                    "an empty TwiML reply.",
+                    "an empty TwiML reply. Twilio's signature covers no time and joins "
+                    "each name to its value without a separator: whoever holds one signed "
+                    "request can send it again, even with its fields re-cut at a boundary "
+                    "(`From=…0&To=+1…` as `From=…0T&o=+1…`), and it verifies, as with "
+                    "Twilio's own validator. Use `ip_allowlist` where that matters.",
               sample={"MessageSid": "SM9f7a1f1b1c2d3e4f5a6b7c8d9e0f1a2b", "From": "+14155550100",
                       "To": "+14155550199", "Body": "hello"}),
 )

@@ -58,9 +58,15 @@ def sign(body: bytes, secret: str, now: float, url: str) -> tuple[dict[str, str]
 
 def handshake(request: Handshake) -> Answer | None:
     kind = single(request.headers, "twitch-eventsub-message-type")
-    if kind not in ("webhook_callback_verification", "revocation"):
-        return None  # notification (or a type Twitch adds later): an event
     payload = request.payload
+    if kind not in ("webhook_callback_verification", "revocation"):
+        # notification (or a type Twitch adds later): an event. The type header is not
+        # signed: a verification or revocation relabelled (or sent without it) has no event
+        if isinstance(payload, dict) and "event" not in payload and "events" not in payload:
+            return bad_handshake("a Twitch notification carries 'event' ('events' when "
+                                 "batched); this body has neither (Twitch-Eventsub-Message-"
+                                 "Type is not signed)")
+        return None
     subscription = payload.get("subscription") if isinstance(payload, dict) else None
     named = ""
     if isinstance(subscription, dict):
@@ -98,7 +104,9 @@ PRESET = Preset(
                         "subscriptions`): `transport.callback` = the ingest URL, "
                         "`transport.secret` = the webhook's secret (10–100 characters).",
               handshake="`webhook_callback_verification` is answered with the raw "
-                        "`challenge` (`text/plain`); `revocation` with 204, logged.",
+                        "`challenge` (`text/plain`); `revocation` with 204, logged. The "
+                        "message type is not signed: a `notification` without `event` "
+                        "(`events` when batched) is refused 400, never stored.",
               sample={"subscription": {"id": "f1c2a387-161a-49f9-a165-0f21d7a4e1c4",
                                        "type": "channel.follow", "version": "2"},
                       "event": {"user_id": "1234", "user_name": "cool_user"}}),

@@ -151,13 +151,19 @@ def _plain(body: bytes) -> bool:
 
 
 MAX_FORM_FIELDS = 1000
+_NEVER_RAW_IN_A_FORM = re.compile(rb'[{}"]')
 
 
 def parse_form(body: bytes) -> dict[str, Any]:
     """An ``application/x-www-form-urlencoded`` body as JSON (Slack's interactivity and slash
     commands): a form whose only field is ``payload`` is that field's JSON (interactivity);
     any other form is a flat object of its fields (slash commands). UTF-8 only; a field
-    named twice, an empty form or more than :data:`MAX_FORM_FIELDS` fields is a ValueError."""
+    named twice, an empty form or more than :data:`MAX_FORM_FIELDS` fields is a ValueError,
+    and so is a body holding a raw ``{``, ``}`` or ``"``, which every form encoder escapes:
+    that is JSON under a form's Content-Type (which no signature covers), and must not be
+    stored as whatever its text splits into at '&' and '='."""
+    if _NEVER_RAW_IN_A_FORM.search(body):
+        raise ValueError("this is JSON, not a form: a form escapes '{', '}' and '\"'")
     pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                                    strict_parsing=True, encoding="utf-8", errors="strict",
                                    max_num_fields=MAX_FORM_FIELDS)
@@ -410,12 +416,16 @@ class IngestService:
         delivery_id = result.delivery_id
         if delivery_id is None:
             delivery_id = body_delivery_id(auth_type=spec.auth.type, payload=payload)
+        if preset.stored is not None:  # credentials the body carries are never stored
+            payload = preset.stored(payload)
         dedup = None
         if delivery_id is not None:
-            delivery_id = delivery_id[:MAX_ID_LENGTH]
             # marked seen in the write's own transaction: a delivery that fails half-way is
-            # processed again when the sender retries, a repeat of a stored one is not
+            # processed again when the sender retries, a repeat of a stored one is not. The
+            # whole id is the key (a long one is stored as its hash): ids sharing their first
+            # MAX_ID_LENGTH characters are different deliveries; only what is shown is cut
             dedup = Dedup(hook.id, delivery_id, DEDUP_WINDOW_SECONDS)
+            delivery_id = delivery_id[:MAX_ID_LENGTH]
         try:
             outcome = await self._act(view, hook, payload, dedup=dedup, log=log)
         except DuplicateDelivery:
@@ -514,7 +524,7 @@ class IngestService:
             body = {"status": "created" if created else "updated", "record_id": record.id,
                     "collection": collection}
             if dedup is not None:
-                body["delivery_id"] = dedup.provider_delivery_id
+                body["delivery_id"] = dedup.provider_delivery_id[:MAX_ID_LENGTH]
             return Outcome(201 if created else 200, body, "ok", headers=headers,
                            record_id=record.id, logged=True)
 

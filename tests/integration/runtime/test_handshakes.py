@@ -195,6 +195,22 @@ def test_slack_events_are_still_stored(server: Server) -> None:
     assert {"type": "event_callback", "text": "hello from the events api"} in server.records()
 
 
+def test_a_slack_event_is_stored_once_per_event_id(server: Server) -> None:
+    """Slack retries an event (X-Slack-Retry-Num) signed anew, with the same ``event_id``;
+    a captured one sent again within the 5 minutes is the same: one record, then duplicates."""
+    body = json.dumps({"type": "event_callback", "event_id": "Ev-once-1",
+                       "event": {"type": "app_mention"}, "text": "mentioned once"}).encode()
+    assert server.post("slack", body, slack_headers(body)).status_code == 201
+    retried = server.post("slack", body, {**slack_headers(body, at=time.time() + 1),
+                                          "X-Slack-Retry-Num": "1",
+                                          "X-Slack-Retry-Reason": "http_timeout"})
+    replayed = server.post("slack", body, slack_headers(body))
+    for again in (retried, replayed):
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate"), again.text
+    assert [r.get("text") for r in server.records()].count("mentioned once") == 1
+    assert server.logged("slack")[2][1:] == ("ok", server.logged("slack")[2][2], "Ev-once-1")
+
+
 def test_slack_interactivity_form_becomes_its_payload(server: Server) -> None:
     interaction = {"type": "block_actions", "user_id": "U0CA5", "text": "approve deploy → prod"}
     body = urllib.parse.urlencode({"payload": json.dumps(interaction)}).encode()
@@ -227,6 +243,25 @@ def test_a_slack_form_is_verified_over_the_bytes_as_sent(server: Server) -> None
                           content_type="application/x-www-form-urlencoded")
     assert refused.status_code == 400 and "form" in refused.json()["error"]
     assert server.logged("slack")[0][:2] == (400, "bad_form")
+
+
+def test_a_signed_json_body_cannot_be_replayed_as_a_form(server: Server) -> None:
+    """Content-Type is not signed. A signed JSON delivery whose text happens to hold '=' in
+    every '&'-separated piece (a URL's ``?v=4``, a commit message ``&role=admin&z=``) parsed
+    as a form with the very same bytes and signature, and was stored as a different record,
+    ``{"role": "admin", …}``. An encoder always escapes '{', '}' and '"' in a form: a body
+    holding them raw is JSON, refused as a form (400), whatever the signature."""
+    body = json.dumps({"avatar_url": "https://avatars.example/u/1?v=4",
+                       "message": "fix&role=admin&z=", "n": "replayed-as-form"}).encode()
+    mac = hmac.new(server.github_secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Hub-Signature-256": f"sha256={mac}", "X-GitHub-Event": "push"}
+    stored = server.post("github", body, {**headers, "X-GitHub-Delivery": "as-json-1"})
+    assert stored.status_code == 201, stored.text
+    as_form = server.post("github", body, {**headers, "X-GitHub-Delivery": "as-form-1"},
+                          content_type="application/x-www-form-urlencoded")
+    assert as_form.status_code == 400, as_form.text
+    assert server.logged("github")[0][:2] == (400, "bad_form")
+    assert not any(r.get("role") == "admin" for r in server.records())
 
 
 def test_form_bodies_only_where_the_provider_sends_them(server: Server) -> None:
@@ -333,6 +368,37 @@ def test_twitch_notifications_are_stored_once_per_message_id(server: Server) -> 
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert [r.get("text") for r in server.records()].count("new follower") == 1
     assert [row[1] for row in server.logged("twitch")[:2]] == ["duplicate", "ok"]
+
+
+def test_a_relabelled_twitch_handshake_is_never_stored_as_an_event(server: Server) -> None:
+    """Twitch does not sign Twitch-Eventsub-Message-Type. A verification or revocation seen
+    once (its message id was never marked: a handshake stores nothing) and sent again within
+    the 10 minutes as a ``notification``, or with the type left out, must not become a record
+    that triggers act on: a notification carries ``event`` (``events`` for batched Drops)."""
+    before = server.records()
+    verification = json.dumps({"challenge": "c-relabel", "subscription": SUBSCRIPTION}).encode()
+    revocation = json.dumps({"subscription": {**SUBSCRIPTION,
+                                              "status": "authorization_revoked"}}).encode()
+    for number, body in enumerate((verification, revocation)):
+        headers = twitch_headers(body, "webhook_callback_verification" if number == 0
+                                 else "revocation", secret=server.twitch_secret,
+                                 message_id=f"relabel-{number}")
+        assert server.post("twitch", body, headers).status_code in (200, 204)
+        relabelled = server.post("twitch", body, {**headers,
+                                                  "Twitch-Eventsub-Message-Type": "notification"})
+        assert relabelled.status_code == 400, relabelled.text
+        assert "c-relabel" not in relabelled.text
+        untyped = {k: v for k, v in headers.items() if k != "Twitch-Eventsub-Message-Type"}
+        assert server.post("twitch", body, untyped).status_code == 400
+    assert server.records() == before
+    assert [row[1] for row in server.logged("twitch")[:3]] == [
+        "bad_handshake", "bad_handshake", "revocation"]
+    batched = json.dumps({"subscription": {**SUBSCRIPTION, "status": "enabled",
+                                           "type": "drop.entitlement.grant"},
+                          "events": [{"id": "e-1", "data": {"user_id": "7"}}]}).encode()
+    stored = server.post("twitch", batched, twitch_headers(
+        batched, "notification", secret=server.twitch_secret, message_id="batched-1"))
+    assert stored.status_code == 201, stored.text
 
 
 # --------------------------------------------------------------------------- visible to users

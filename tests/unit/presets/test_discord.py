@@ -112,3 +112,33 @@ def test_discord_unusable_public_key(public_key: str) -> None:
     auth = Auth.model_construct(type="discord", public_key=public_key)
     result = verify(auth, headers=_sign(BODY, str(NOW)), body=BODY, secrets=[], now=NOW)
     assert (result.ok, result.reason) == (False, "bad_signature")
+
+
+BASE_POINT = "58" + "66" * 31
+"""The Ed25519 base point B, encoded (RFC 8032 §5.1)."""
+SMALL_ORDER = [
+    "00" * 32,                                                             # order 4
+    "01" + "00" * 31,                                                      # the identity
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",    # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",    # order 8
+    "ec" + "ff" * 30 + "7f",                                               # order 2
+    "ed" + "ff" * 30 + "7f",                                               # p: 0, order 4
+    "ee" + "ff" * 30 + "7f",                                               # p + 1: the identity
+]
+
+
+@pytest.mark.parametrize("public_key", SMALL_ORDER + [
+    key[:-2] + f"{int(key[-2:], 16) ^ 0x80:02x}" for key in SMALL_ORDER])  # other sign bit
+def test_discord_small_order_public_key_is_refused(public_key: str) -> None:
+    """A point of small order is no key: with the identity, (R = B, S = 1) verifies for any
+    message, and with an order-8 point one forgery in eight does. libsodium (Discord's
+    documented PyNaCl) refuses such keys; a YAML change to one must not pass review as 'a
+    new key' and open the endpoint to anyone."""
+    with pytest.raises(ValidationError, match="Ed25519 public key"):
+        Auth(type="discord", public_key=public_key)
+    forged = {"X-Signature-Ed25519": BASE_POINT + "01" + "00" * 31,
+              "X-Signature-Timestamp": str(NOW)}
+    assert not _nacl_accepts(forged, BODY, public_key)
+    auth = Auth.model_construct(type="discord", public_key=public_key)
+    result = verify(auth, headers=forged, body=BODY, secrets=[], now=NOW)
+    assert (result.ok, result.reason) == (False, "bad_signature")

@@ -144,7 +144,29 @@ def test_twitch_message_type_sent_twice_with_different_values_is_an_event() -> N
             return ["webhook_callback_verification", "notification"] \
                 if name == "twitch-eventsub-message-type" else default
 
-    assert _answer("twitch", {"challenge": CHALLENGE}, Lines()) is None
+    event = {"challenge": CHALLENGE, "event": {"user_id": "1"}}
+    assert _answer("twitch", event, Lines()) is None
+    # without an event it is no notification either: refused, the challenge not echoed
+    found = _answer("twitch", {"challenge": CHALLENGE}, Lines())
+    assert found is not None and (found.status, found.reason) == (400, "bad_handshake")
+    assert CHALLENGE not in str(found.json)
+
+
+@pytest.mark.parametrize("headers", [_type("notification"), _type("something_new"), {}])
+@pytest.mark.parametrize("payload", [
+    {"challenge": CHALLENGE, "subscription": SUBSCRIPTION},
+    {"subscription": {**SUBSCRIPTION, "status": "authorization_revoked"}},
+    {},
+])
+def test_a_twitch_body_without_an_event_is_not_a_notification(
+        headers: dict[str, str], payload: dict[str, object]) -> None:
+    found = _answer("twitch", payload, headers)
+    assert found is not None and (found.status, found.reason) == (400, "bad_handshake")
+
+
+def test_batched_twitch_notifications_are_events() -> None:
+    payload = {"subscription": SUBSCRIPTION, "events": [{"id": "1", "data": {}}]}
+    assert _answer("twitch", payload, _type("notification")) is None
 
 
 def test_twitch_callback_verification_without_a_challenge_is_a_400() -> None:
