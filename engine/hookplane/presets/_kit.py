@@ -402,6 +402,19 @@ class Preset:
     credential_headers: tuple[str, ...] = ()
     """Lower-case headers carrying credentials (never logged)."""
     delivery_id_headers: tuple[str, ...] = ()
+    signs_delivery_id: bool = False
+    """The signature covers the delivery-id header (Standard Webhooks, Svix, Twitch)."""
+    dedup_on_body: bool = True
+    """An unsigned delivery-id header is de-duplicated together with a digest of the body:
+    a captured delivery re-sent under another id cannot mark that id seen (which would drop
+    the sender's own delivery with it as a duplicate). False where the provider's retries
+    re-sign a changed body (Linear's fresh ``webhookTimestamp``): there the id alone is the
+    key, and the signed timestamp's short window bounds a replay."""
+    ids_shared_by_secret: bool = False
+    """The signature binds nothing to one webhook (Mailgun signs a timestamp and a token
+    with one key per account, not the event): delivery ids are de-duplicated across every
+    webhook and environment verifying with the same secret, so a signature one of them took
+    cannot carry another event to another."""
     body_delivery_id: Callable[[Any], str | None] | None = None
     """The provider's delivery id from the parsed body, when it is not in a header."""
     signs_body: bool = True

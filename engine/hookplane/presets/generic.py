@@ -208,7 +208,7 @@ STANDARD_WEBHOOKS = Preset(
     scheme="`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` over "
            "`{id}.{timestamp}.{body}`, key = base64 of the secret (with or without `whsec_`)",
     credential_headers=("webhook-signature",), delivery_id_headers=("webhook-id",),
-    timestamped=True, replay="signed timestamp and signed id",
+    timestamped=True, signs_delivery_id=True, replay="signed timestamp and signed id",
     check_secret=check_standard_secret,
     docs=Docs(dashboard="Give the sender the ingest URL and the secret; senders using the "
                         "Standard Webhooks libraries take it as is (`whsec_…`).",
@@ -220,7 +220,7 @@ SVIX = Preset(
     scheme="`svix-id`, `svix-timestamp`, `svix-signature: v1,<base64>` over "
            "`{id}.{timestamp}.{body}`, key = base64 of the `whsec_…` secret",
     credential_headers=("svix-signature",), delivery_id_headers=("svix-id",),
-    timestamped=True, replay="signed timestamp and signed id",
+    timestamped=True, signs_delivery_id=True, replay="signed timestamp and signed id",
     check_secret=check_standard_secret,
     docs=Docs(dashboard="In the sender's webhook settings (Clerk: *Webhooks*, Resend: "
                         "*Webhooks*), add an endpoint with the ingest URL and copy its "

@@ -55,7 +55,7 @@ PRESET = Preset(
     secret_env="LINEAR_WEBHOOK_SECRET",
     scheme="`Linear-Signature: <hex>` of the body; the body's `webhookTimestamp` within 60 s",
     credential_headers=("linear-signature",), delivery_id_headers=("linear-delivery",),
-    timestamped=True, tolerance=TOLERANCE,
+    timestamped=True, tolerance=TOLERANCE, dedup_on_body=False,
     replay="signed timestamp (inside the body); `Linear-Delivery` de-duplicates retries",
     docs=Docs(dashboard="*Settings → API → Webhooks → New webhook*: *URL* = the ingest URL; "
                         "copy the *Signing secret*.",

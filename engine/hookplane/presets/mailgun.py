@@ -74,16 +74,18 @@ PRESET = Preset(
     scheme="body `signature.signature`: hex HMAC-SHA256 of `{signature.timestamp}"
            "{signature.token}`, 5 minutes",
     body_delivery_id=token_id, timestamped=True, stored=stored,
-    signs_body=False,
-    replay="signed timestamp and a signed token, once per webhook (the event itself is not "
-           "signed)",
+    signs_body=False, ids_shared_by_secret=True,
+    replay="signed timestamp and a signed token, once across every webhook keyed alike (the "
+           "event itself is not signed)",
     docs=Docs(dashboard="*Sending → Webhooks*: add the ingest URL for each event type; the "
                         "key is the *HTTP webhook signing key* on the same page.",
               notes="`signature.signature` is taken out before the record is stored "
                     "(`timestamp` and `token` are kept). The signing key is the account's and "
-                    "the event is not signed: a signature captured within the 5 minutes is "
-                    "refused by the webhook that took it, but another webhook keyed alike "
-                    "(another environment too) takes it once, with any event.",
+                    "the event is not signed, so a token is de-duplicated across every webhook "
+                    "verifying with the same key, in every environment: a signature one "
+                    "webhook took is a duplicate at any other, whatever event it carries. "
+                    "The event itself can still be altered by whoever captures a delivery "
+                    "before it arrives (use HTTPS).",
               sample={"event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe",
                                      "recipient": "alice@example.com"}}),
 )

@@ -97,7 +97,7 @@ PRESET = Preset(
     scheme="`Twitch-Eventsub-Message-Signature: sha256=<hex>` over `{Message-Id}{Message-"
            "Timestamp}{body}`, RFC 3339 timestamp, 10 minutes",
     credential_headers=("twitch-eventsub-message-signature",),
-    delivery_id_headers=("twitch-eventsub-message-id",), timestamped=True,
+    delivery_id_headers=("twitch-eventsub-message-id",), timestamped=True, signs_delivery_id=True,
     tolerance=TOLERANCE, handshake=handshake, check_secret=check_secret,
     replay="signed timestamp and signed message id",
     docs=Docs(dashboard="Create the subscription with the Helix API (`POST /eventsub/"

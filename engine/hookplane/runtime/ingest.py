@@ -12,6 +12,8 @@ delivery log, without secret headers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import math
@@ -49,6 +51,8 @@ from hookplane.state.runtime import (
 from hookplane.state.store import DatabaseUnavailable
 
 log = logging.getLogger("hookplane.runtime.ingest")
+
+SCOPE_LABEL = b"hookplane: de-duplication register of a shared signing key"
 
 DEDUP_WINDOW_SECONDS = 24 * 3600
 BODY_SECONDS = 30.0
@@ -424,8 +428,23 @@ class IngestService:
             # processed again when the sender retries, a repeat of a stored one is not. The
             # whole id is the key (a long one is stored as its hash): ids sharing their first
             # MAX_ID_LENGTH characters are different deliveries; only what is shown is cut
-            dedup = Dedup(hook.id, delivery_id, DEDUP_WINDOW_SECONDS)
+            key = delivery_id
+            if (result.delivery_id is not None and not preset.signs_delivery_id
+                    and preset.dedup_on_body):
+                # an id header the signature does not cover is bound to the signed body: a
+                # captured delivery re-sent under a chosen id cannot spend that id (the
+                # sender's own delivery with it would be dropped as a duplicate); a retry,
+                # the same id and the same bytes, is still one
+                key = f"{delivery_id} body-sha256:{hashlib.sha256(body).hexdigest()}"
             delivery_id = delivery_id[:MAX_ID_LENGTH]
+            scope = None
+            if preset.ids_shared_by_secret and secret is not None:
+                # one register for every webhook and environment verifying with this key
+                # (named by a MAC of it: nothing stored reveals the key)
+                scope = ("*", "key:" + hmac.new(secret.encode("utf-8"), SCOPE_LABEL,
+                                                hashlib.sha256).hexdigest()[:40])
+            dedup = Dedup(hook.id, key, DEDUP_WINDOW_SECONDS, shown_id=delivery_id,
+                          scope=scope)
         try:
             outcome = await self._act(view, hook, payload, dedup=dedup, log=log)
         except DuplicateDelivery:
@@ -524,7 +543,8 @@ class IngestService:
             body = {"status": "created" if created else "updated", "record_id": record.id,
                     "collection": collection}
             if dedup is not None:
-                body["delivery_id"] = dedup.provider_delivery_id[:MAX_ID_LENGTH]
+                body["delivery_id"] = (dedup.shown_id
+                                       or dedup.provider_delivery_id[:MAX_ID_LENGTH])
             return Outcome(201 if created else 200, body, "ok", headers=headers,
                            record_id=record.id, logged=True)
 

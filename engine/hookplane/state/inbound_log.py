@@ -67,7 +67,13 @@ class Dedup:
 
     webhook_id: str
     provider_delivery_id: str
+    """The key marked seen: the provider's id, or the id bound to a digest of the body."""
     window_seconds: float
+    shown_id: str | None = None
+    """The provider's id as answered and logged (None: ``provider_delivery_id``)."""
+    scope: tuple[str, str] | None = None
+    """(environment, webhook) the key is marked under, when not the write's own: ids a
+    secret shared by several webhooks signs are one register for all of them."""
 
 
 @dataclass(frozen=True)
@@ -234,10 +240,12 @@ def check_dedup(conn: Connection, environment: str, dedup: Dedup | None,
     :class:`DuplicateDelivery` when it was seen within its window."""
     if dedup is None:
         return
-    if not mark_seen_in(conn, environment, dedup.webhook_id, dedup.provider_delivery_id,
+    where, webhook = dedup.scope or (environment, dedup.webhook_id)
+    if not mark_seen_in(conn, where, webhook, dedup.provider_delivery_id,
                         window_seconds=dedup.window_seconds, now=now):
-        raise DuplicateDelivery(f"delivery '{dedup.provider_delivery_id}' to inbound "
-                                f"webhook {dedup.webhook_id} was already received")
+        shown = dedup.shown_id or dedup.provider_delivery_id
+        raise DuplicateDelivery(f"delivery '{shown}' to inbound webhook {dedup.webhook_id} "
+                                "was already received")
 
 
 def mark_seen_in(conn: Connection, environment: str, webhook_id: str,
