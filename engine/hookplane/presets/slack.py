@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from hookplane.presets._kit import (
     Answer,
@@ -58,12 +59,18 @@ def event_id(payload: object) -> str | None:
     return body_field(payload, "event_id")
 
 
+def stored(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event without ``token``: Slack's deprecated verification token, a credential
+    that every Events API body, interaction and slash command still carries."""
+    return {key: value for key, value in payload.items() if key != "token"}
+
+
 PRESET = Preset(
     name="slack", title="Slack", verify=verify, sign=sign, secret="provider",
     secret_env="SLACK_SIGNING_SECRET",
     scheme="`X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`",
     credential_headers=("x-slack-signature",), timestamped=True, form_bodies=True,
-    handshake=handshake, body_delivery_id=event_id,
+    handshake=handshake, body_delivery_id=event_id, stored=stored,
     replay="signed timestamp; the Events API's `event_id` de-duplicates retries (forms "
            "carry none)",
     docs=Docs(dashboard="App settings → *Basic Information* → *App Credentials*: copy the "

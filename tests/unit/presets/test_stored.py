@@ -1,6 +1,6 @@
 """``Preset.stored``: the credentials a provider puts in the body (Graph's ``clientState``,
-Mailgun's signature) are taken out of the record, whatever shape the rest of the body has;
-the input is not changed (the delivery id is read from it first)."""
+Mailgun's signature, Slack's verification token) are taken out of the record, whatever shape
+the rest of the body has; the input is not changed (the delivery id is read from it first)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def test_mailgun_signature_is_taken_out_timestamp_and_token_kept() -> None:
     assert payload["signature"]["signature"] == "ab" * 32
 
 
+def test_slack_verification_token_is_taken_out() -> None:
+    """Slack's deprecated verification token rides in every body (Events API, interactions,
+    slash-command forms): a credential, never a record field."""
+    stored = PRESETS["slack"].stored
+    assert stored is not None
+    payload = {"token": "XXYYZZ", "team_id": "T1", "event": {"type": "app_mention"}}
+    assert stored(payload) == {"team_id": "T1", "event": {"type": "app_mention"}}
+    assert payload["token"] == "XXYYZZ"
+
+
 @pytest.mark.parametrize("name", ["msgraph", "mailgun"])
 @pytest.mark.parametrize("payload", [{}, {"value": "x"}, {"value": None}, {"signature": [1]},
                                      {"signature": "x"}, {"value": [[1]]}])
@@ -44,4 +54,4 @@ def test_other_shapes_pass_through(name: str, payload: dict[str, Any]) -> None:
 
 def test_only_presets_with_credentials_in_the_body_rewrite_it() -> None:
     assert sorted(name for name, preset in PRESETS.items() if preset.stored) == [
-        "mailgun", "msgraph"]
+        "mailgun", "msgraph", "slack"]
