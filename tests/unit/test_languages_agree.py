@@ -11,6 +11,16 @@ Every case goes through both paths:
 What validation accepts the runtime evaluates without a syntax error; what validation
 refuses the runtime refuses too. The collection's schema is open (``type: object``) so that
 only the language itself is judged, not the fields it names.
+
+A mapping's structure (two fields onto one target, a field inside another, rename cycles …)
+is judged by :func:`hookplane.mapping.validate_mapping`, the check promotion and the runtime
+library offer; configuration validation must refuse exactly what it refuses, for a mapping
+used inbound (an inline inbound mapping) and one used outbound only (a source with only a
+``write`` endpoint). Before the rules had one home, these disagreed: validation accepted
+``to_external: {a: x, b: x.y}`` (overlapping targets), and ``validate_mapping`` accepted a
+field produced by a rename and by ``compose``, a field inside one mapped whole, two
+``to_native`` fields reading one path, rename cycles and lists as value-map values (and,
+outbound, two writers of one native field).
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import pytest
 from hookplane.config import load_all
 from hookplane.config.models import Mapping
 from hookplane.errors import ConfigError, HookplaneError
-from hookplane.mapping import compile_filter, compile_mapping, render_value
+from hookplane.mapping import compile_filter, compile_mapping, render_value, validate_mapping
 from hookplane.mapping._dates import ConversionError, DateCodec
 
 ENVIRONMENT = "name: preview\nkind: preview\n"
@@ -93,12 +103,32 @@ def _mapping_runtime(section: str) -> None:
     compiled.to_external({"title": "t", "severity": "p1", "x": 1})
 
 
+def _outbound_mapping_config(section: str) -> str:
+    return (COLLECTION + "sources:\n  s:\n    collection: things\n"
+            "    base_url: https://api.example.com\n    write: {method: PUT, path: '/x/{id}'}\n"
+            f"    mapping:\n      {section}\n")
+
+
+def _structure_runtime(*, inbound: bool) -> Callable[[str], None]:
+    def run(section: str) -> None:
+        import yaml
+
+        problems = validate_mapping(Mapping.model_validate(yaml.safe_load(section)),
+                                    inbound=inbound)
+        if problems:
+            raise HookplaneError("; ".join(map(str, problems)))
+
+    return run
+
+
 KINDS: dict[str, tuple[Callable[[str], str], Callable[[str], None]]] = {
     "template": (_template_config, _template_runtime),
     "compose": (_compose_config, _compose_runtime),
     "filter": (_filter_config, _filter_runtime),
     "date": (_date_config, _date_runtime),
     "mapping": (_mapping_config, _mapping_runtime),
+    "structure-in": (_mapping_config, _structure_runtime(inbound=True)),
+    "structure-out": (_outbound_mapping_config, _structure_runtime(inbound=False)),
 }
 
 CASES: list[tuple[str, str, bool]] = [
@@ -151,6 +181,31 @@ CASES: list[tuple[str, str, bool]] = [
     ("mapping", "{computed: {t: '{{ payload.x + 1 }}'}}", False),
     ("mapping", "{value_maps: {severity: {p1: high, p2: high}}}", False),
 ]
+
+STRUCTURE: list[tuple[str, bool, bool]] = [
+    # (mapping, valid used inbound, valid used outbound only)
+    ("{to_external: {status: state, title: summary}, value_maps: {status: {o: open}}}",
+     True, True),
+    ("{to_external: {a: x}, to_native: {a: y}}", True, True),  # to_native overrides inbound
+    ("{to_external: {a: x}, to_native: {b: x}}", True, True),
+    ("{to_native: {a: x, b: x.y}}", True, True),
+    ("{to_external: {customer.name: client}, computed: {c: '{{record.customer}}'}}",
+     True, True),
+    ("{to_external: {a: x, b: x}}", False, False),
+    ("{to_external: {a: x}, dates: {x: {external: epoch_s}}}", False, False),
+    ("{to_external: {a: x, b: x.y}}", False, False),  # validation accepted it
+    ("{to_external: {a: x.y}, value_maps: {x: {p1: high}}}", False, False),  # validation too
+    ("{to_native: {a: x}, computed: {a: '{{payload.y}}'}}", False, False),
+    ("{compose: {a: '{x}'}, computed: {a: '{{payload.y}}'}}", False, False),
+    ("{to_external: {a: x}, compose: {a: '{y}'}}", False, False),  # the runtime accepted it
+    ("{to_external: {owner: x, owner.name: y}}", False, False),  # the runtime accepted it
+    ("{to_native: {a: x, b: x}}", False, False),  # the runtime accepted it
+    ("{to_external: {a: b, b: a}}", False, False),  # the runtime accepted it
+    ("{value_maps: {s: {p1: [1]}}}", False, False),  # the runtime accepted it
+    ("{value_maps: {s: {p1: high, p2: high}}}", False, True),  # inversion needed inbound only
+]
+CASES += [("structure-in", text, inbound) for text, inbound, _ in STRUCTURE]
+CASES += [("structure-out", text, outbound) for text, _, outbound in STRUCTURE]
 
 
 def _validation_accepts(root: Path, text: str) -> bool:

@@ -12,7 +12,8 @@ Rules:
   ``required`` field of the collection must be able to appear in the mapped record:
   with ``unmapped: drop`` the mapping must name it; with ``unmapped: keep`` it must not be
   a payload field that a rename moves elsewhere without anything writing it back. Otherwise
-  every delivery would be refused with 422.
+  every delivery would be refused with 422. The rule is
+  :func:`hookplane.mapping.required_field_problems`; this module positions it.
 """
 
 from __future__ import annotations
@@ -21,73 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from hookplane.config.models import Collection, InboundWebhook, Mapping, Source
 from hookplane.errors import Diagnostic
+from hookplane.mapping import required_field_problems
 
 if TYPE_CHECKING:
     from hookplane.config.loader import Config, Resource
 
-__all__ = ["config_warnings", "mapping_required_problems"]
-
-
-def _top(path: str) -> str:
-    return path.split(".", 1)[0]
-
-
-def mapping_required_problems(
-    mapping: Mapping, required: list[str]
-) -> list[tuple[tuple[str, ...], str, str]]:
-    """Why required fields can never be in a record this mapping writes.
-
-    Returns ``(path inside the mapping, message, hint)`` for each problem (the path
-    points at the key to blame).
-    """
-    produced = {
-        _top(native)
-        for section in (
-            mapping.to_external,
-            mapping.to_native,
-            mapping.dates,
-            mapping.value_maps,
-            mapping.compose,
-            mapping.computed,
-        )
-        for native in section
-    }
-    never = [field for field in required if field not in produced]
-    if not never:
-        return []
-    if mapping.unmapped == "drop":
-        names = ", ".join(f"'{field}'" for field in never)
-        plural = "s" if len(never) > 1 else ""
-        return [
-            (
-                ("unmapped",),
-                f"required field{plural} {names} of the collection can never be in the record: "
-                "with 'unmapped: drop' it holds only the fields this mapping names, so every "
-                "delivery would be refused (422)",
-                f"name {names} in to_native or to_external, or remove 'unmapped: drop' to "
-                "keep the payload's other fields",
-            )
-        ]
-    problems: list[tuple[tuple[str, ...], str, str]] = []
-    # keep: a required field is lost only when a rename takes it away as a whole
-    reads = {native: mapping.to_external.get(native, native) for native in mapping.to_external}
-    reads.update(mapping.to_native)
-    for field in never:
-        for native, external in reads.items():
-            if external == field and native != field:
-                section = "to_native" if native in mapping.to_native else "to_external"
-                problems.append(
-                    (
-                        (section, native),
-                        f"required field '{field}' of the collection can never be in the "
-                        f"record: the mapping moves the payload's '{field}' to '{native}', "
-                        "so every delivery would be refused (422)",
-                        f"also write '{field}' (e.g. computed: {{{field}: "
-                        f'"{{{{payload.{field}}}}}"}}), or make it optional in the schema',
-                    )
-                )
-                break
-    return problems
+__all__ = ["config_warnings"]
 
 
 def _collection(config: Config, name: str | None) -> Collection | None:
@@ -137,6 +77,7 @@ def config_warnings(config: Config) -> list[Diagnostic]:
         required = collection.schema_.required if collection is not None else None
         if not required:
             continue
-        for path, message, hint in mapping_required_problems(mapping, list(required)):
-            warnings.append(_warn(config, resource, ("mapping", *path), message, hint))
+        for problem in required_field_problems(mapping, required):
+            warnings.append(_warn(config, resource, ("mapping", *problem.where),
+                                  problem.message, problem.hint))
     return sorted(warnings)

@@ -32,14 +32,14 @@ from hookplane.config.models import (
 )
 from hookplane.errors import TemplateSyntaxError
 from hookplane.mapping import (
-    check_date_format,
-    computed_problems,
+    PAYLOAD_ROOTS,
+    RECORD_EVENT_ROOTS,
+    SYSTEM_EVENT_ROOTS,
     filter_problems,
     json_equal,
-    parse_compose,
     parse_template,
-    split_path,
-    value_map_ambiguities,
+    schema_field,
+    validate_mapping,
 )
 
 if TYPE_CHECKING:
@@ -57,9 +57,6 @@ _SENSITIVE_HEADER = re.compile(
     re.IGNORECASE,
 )
 _ANY_REF = re.compile(r"\$\{([^}]*)\}?")
-TRIGGER_ROOTS = ("record", "previous", "event", "collection", "environment", "trigger", "id",
-                 "occurred_at")
-PAYLOAD_ROOTS = ("payload",)
 PROVIDER_ISSUED_SECRET = _presets.PROVIDER_ISSUED_SECRET
 """Presets whose provider generates the secret (GitHub and Twitch let the user choose one)."""
 
@@ -149,27 +146,6 @@ def _malformed_refs(value: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- schema helpers
-
-
-def schema_field(schema: FieldSchema, path: str) -> FieldSchema | bool | None:
-    """The field schema at a dot path; True = allowed but undeclared; None = unknown."""
-    current: FieldSchema = schema
-    for part in path.split("."):
-        if current.items is not None and part.isdigit():
-            current = current.items
-            continue
-        properties = current.properties
-        if properties is not None and part in properties:
-            current = properties[part]
-            continue
-        extra = current.additionalProperties
-        if isinstance(extra, FieldSchema):
-            current = extra
-            continue
-        if properties is None or extra is True:
-            return True
-        return None
-    return current
 
 
 def _string_leaves(path: tuple[Any, ...], value: Any) -> list[tuple[tuple[Any, ...], str]]:
@@ -319,7 +295,8 @@ class _Checker:
     def templates(self, resource: Resource, path: tuple[Any, ...], value: Any, *,
                   roots: tuple[str, ...], schema: FieldSchema | None) -> None:
         record_roots = ("record", "previous")
-        usage = ", ".join(r + ".…" if r in (*record_roots, "payload") else r for r in roots)
+        usage = ", ".join(r + ".…" if r in (*record_roots, "payload", "data") else r
+                          for r in roots)
         for leaf, text in _string_leaves(path, value):
             try:
                 references = parse_template(text).references
@@ -330,8 +307,11 @@ class _Checker:
                 root, _, rest = reference.partition(".")
                 shown = "{{" + reference + "}}"
                 if root not in roots:
+                    only = (" (only a trigger that lists nothing but system events gets "
+                            "data)" if root in SYSTEM_EVENT_ROOTS and root not in
+                            RECORD_EVENT_ROOTS and roots == RECORD_EVENT_ROOTS else "")
                     self.add(resource, leaf, f"template refers to '{shown}': '{root}' is not "
-                             f"available here{_did_you_mean(root, roots)}; use {usage}")
+                             f"available here{_did_you_mean(root, roots)}; use {usage}{only}")
                 elif (root in record_roots and schema is not None and rest
                       and schema_field(schema, rest) is None):
                     first = rest.split(".")[0]
@@ -342,118 +322,11 @@ class _Checker:
 
     def mapping(self, resource: Resource, path: tuple[Any, ...], mapping: Mapping,
                 schema: FieldSchema | None, *, inbound: bool) -> None:
-        def native(section: str, field: str) -> None:
-            where = (*path, section, field)
-            try:
-                split_path(field)
-            except ValueError as exc:
-                self.add(resource, where, str(exc), key=True)
-                return
-            if schema is not None and schema_field(schema, field) is None:
-                first = field.split(".", maxsplit=1)[0]
-                self.add(resource, where, f"mapping field '{field}' is not in the collection "
-                         f"schema{_did_you_mean(first, _field_names(schema))}", key=True)
-
-        for section in ("to_external", "to_native", "computed", "value_maps", "dates", "compose"):
-            for field in getattr(mapping, section):
-                native(section, field)
-        for section in ("to_external", "to_native"):
-            for field, external in getattr(mapping, section).items():
-                try:
-                    split_path(external)
-                except ValueError as exc:
-                    self.add(resource, (*path, section, field), f"external path: {exc}")
-
-        # two fields onto one target (inbound: native targets; outbound: external targets)
-        inbound_targets: dict[str, str] = {}
-        for section in ("to_external", "to_native", "compose", "computed"):
-            for field in getattr(mapping, section):
-                if field in inbound_targets and inbound_targets[field] != section and {
-                    inbound_targets[field], section
-                } != {"to_external", "to_native"}:  # to_native overrides a rename inbound
-                    self.add(resource, (*path, section, field),
-                             f"field '{field}' is mapped twice (in {inbound_targets[field]} and "
-                             f"{section}); each native field has one origin", key=True)
-                inbound_targets.setdefault(field, section)
-        for first in inbound_targets:
-            for second, section in inbound_targets.items():
-                if second.startswith(first + "."):
-                    self.add(resource, (*path, section, second),
-                             f"'{second}' is inside '{first}', which is mapped as a whole; "
-                             "map one or the other", key=True)
-        # outbound, a field named only in dates or value_maps keeps its own name
-        external_sources: dict[str, str] = {}
-        for field in dict.fromkeys([*mapping.to_external, *mapping.dates, *mapping.value_maps]):
-            external = mapping.to_external.get(field, field)
-            if external in external_sources:
-                section = ("to_external" if field in mapping.to_external
-                           else "dates" if field in mapping.dates else "value_maps")
-                self.add(resource, (*path, section, field),
-                         f"'{field}' and '{external_sources[external]}' are both mapped onto "
-                         f"'{external}'; two fields cannot share one target")
-            external_sources.setdefault(external, field)
-        inbound_sources: dict[str, str] = {}
-        for field, external in mapping.to_native.items():
-            if external in inbound_sources:
-                self.add(resource, (*path, "to_native", field),
-                         f"'{field}' and '{inbound_sources[external]}' both read '{external}'; "
-                         "use computed for a second copy")
-            inbound_sources.setdefault(external, field)
-
-        # rename cycles: a -> b while b -> a (chains that feed each other)
-        edges = {**mapping.to_external, **mapping.to_native}
-        for start in edges:
-            seen = [start]
-            current = edges.get(start)
-            while current is not None and current in edges and current not in seen:
-                seen.append(current)
-                current = edges.get(current)
-            if current == start and len(seen) > 1:
-                chain = " → ".join([*seen, start])
-                self.add(resource, (*path, "to_external" if start in mapping.to_external
-                                    else "to_native", start),
-                         f"rename cycle {chain}: fields exchange names, which is almost always "
-                         "a mistake; rename through distinct names", key=True)
-                break
-
-        for field, table in mapping.value_maps.items():
-            where = (*path, "value_maps", field)
-            for value in table.values():
-                if isinstance(value, dict | list):
-                    self.add(resource, where, "value map values must be plain values")
-                    break
-            ambiguous = value_map_ambiguities(table) if inbound else []
-            if ambiguous:
-                first, second, *_ = ambiguous[0]
-                external_value = table[second]
-                self.add(resource, where,
-                         f"value map for '{field}' is not invertible: '{first}' and '{second}' "
-                         f"both map to {external_value!r}, so an inbound {external_value!r} is "
-                         "ambiguous")
-
-        for field, rule in mapping.dates.items():
-            where = (*path, "dates", field, "external")
-            problem = check_date_format(rule.external)
-            if problem is not None:
-                self.add(resource, where, problem)
-            if schema is not None:
-                declared = schema_field(schema, field)
-                kinds = declared.type if isinstance(declared, FieldSchema) else None
-                listed = [kinds] if isinstance(kinds, str) else kinds or []
-                if listed and "string" not in listed:  # [string, "null"]: a nullable date
-                    self.add(resource, (*path, "dates", field),
-                             f"'{field}' is a date field, so its schema type must be string "
-                             f"(ISO-8601), not {kinds}", key=True)
-
-        for field, pattern in mapping.compose.items():
-            try:
-                parse_compose(pattern)
-            except TemplateSyntaxError as exc:
-                self.add(resource, (*path, "compose", field),
-                         f"compose pattern error at {exc.where}: {exc.reason}")
-
-        for computed in computed_problems(mapping):
-            self.add(resource, (*path, "computed", computed.field), computed.reason)
+        """The mapping's problems (the rules are :func:`hookplane.mapping.validate_mapping`'s),
+        each at its key."""
+        for problem in validate_mapping(mapping, inbound=inbound, schema=schema):
+            self.add(resource, (*path, *problem.where), problem.message, key=problem.key,
+                     hint=problem.hint)
 
     # ---------------------------------------------------------------- resources
 
@@ -504,7 +377,12 @@ class _Checker:
                              f"{_did_you_mean(event, collection.events or {})} (declared: "
                              f"{declared}); declare it under the collection's 'events'")
         if spec.body is not None:
-            self.templates(resource, ("body",), spec.body, roots=TRIGGER_ROOTS, schema=schema)
+            # rendered for every event listed: over a system event's data (also as 'record')
+            # when the trigger lists only system events, else over the collection's records
+            system_only = all(event in SYSTEM_EVENTS for event in spec.events)
+            self.templates(resource, ("body",), spec.body,
+                           roots=SYSTEM_EVENT_ROOTS if system_only else RECORD_EVENT_ROOTS,
+                           schema=None if system_only else schema)
         if spec.external_write is not None:
             source = self.source(resource, ("external_write", "source"),
                                  spec.external_write.source)

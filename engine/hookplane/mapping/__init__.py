@@ -11,13 +11,18 @@ the protocols of :mod:`hookplane.mapping._specs`).
 from __future__ import annotations
 
 from hookplane.mapping._values import json_equal
+from hookplane.mapping.contexts import (
+    COMPUTED_ROOTS,
+    PAYLOAD_ROOTS,
+    RECORD_EVENT_ROOTS,
+    SYSTEM_EVENT_ROOTS,
+    record_event_context,
+    system_event_context,
+)
 from hookplane.mapping.engine import (
     CompiledMapping,
-    ComputedProblem,
     check_date_format,
     compile_mapping,
-    computed_problems,
-    validate_mapping,
     value_map_ambiguities,
 )
 from hookplane.mapping.filter import (
@@ -54,15 +59,25 @@ from hookplane.mapping.template import (
     render_string,
     render_value,
 )
+from hookplane.mapping.validate import (
+    MappingProblem,
+    required_field_problems,
+    schema_field,
+    validate_mapping,
+)
 
 __all__ = [
+    "COMPUTED_ROOTS",
     "FILTER_OPERATORS",
     "MAX_OUTPUT_BYTES",
     "MISSING",
+    "PAYLOAD_ROOTS",
+    "RECORD_EVENT_ROOTS",
+    "SYSTEM_EVENT_ROOTS",
     "CompiledMapping",
-    "ComputedProblem",
     "FieldError",
     "FilterProblem",
+    "MappingProblem",
     "MissingType",
     "Placeholder",
     "RecordValidator",
@@ -73,7 +88,6 @@ __all__ = [
     "compile_filter",
     "compile_mapping",
     "compile_schema",
-    "computed_problems",
     "delete_path",
     "filter_fields",
     "filter_problems",
@@ -83,10 +97,14 @@ __all__ = [
     "json_equal",
     "parse_compose",
     "parse_template",
+    "record_event_context",
     "render_string",
     "render_value",
+    "required_field_problems",
+    "schema_field",
     "set_path",
     "split_path",
+    "system_event_context",
     "validate_filter",
     "validate_mapping",
     "value_map_ambiguities",

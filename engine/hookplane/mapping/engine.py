@@ -42,12 +42,11 @@ An empty mapping with ``keep`` is a pass-through: both directions return a deep 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping as Map
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from hookplane.errors import MappingError, TemplateError, TemplateSyntaxError
+from hookplane.errors import MappingError, TemplateError
 from hookplane.mapping._dates import ConversionError, DateCodec, check_date_format
 from hookplane.mapping._specs import MappingSpec
 from hookplane.mapping._values import json_copy, json_equal, short_repr, type_name
@@ -70,15 +69,11 @@ from hookplane.mapping.template import (
 
 __all__ = [
     "CompiledMapping",
-    "ComputedProblem",
     "check_date_format",
     "compile_mapping",
-    "computed_problems",
-    "validate_mapping",
     "value_map_ambiguities",
 ]
 
-_COMPUTED_ROOTS = ("payload", "record")
 _T = TypeVar("_T")
 
 
@@ -428,7 +423,7 @@ def compile_mapping(mapping: MappingSpec) -> CompiledMapping:
 
     Value maps that are not invertible and bad date formats are not compile errors: they
     surface as a :class:`MappingError` for the value concerned, and
-    :func:`validate_mapping` reports them up front.
+    :func:`~hookplane.mapping.validate.validate_mapping` reports them up front.
     """
     dates = {native: DateCodec(rule.external) for native, rule in mapping.dates.items()}
     values = {native: _ValueMap(table) for native, table in mapping.value_maps.items()}
@@ -475,167 +470,3 @@ def compile_mapping(mapping: MappingSpec) -> CompiledMapping:
             raise MappingError(f"computed field '{native}': {exc}") from None
         computed.append((native, text))
     return CompiledMapping(mapping, inbound, outbound, tuple(compose), tuple(computed))
-
-
-# --------------------------------------------------------------------------- validate
-
-
-def _overlap(first: str, second: str) -> bool:
-    return first == second or first.startswith(second + ".") or second.startswith(first + ".")
-
-
-def _path_problems(mapping: MappingSpec) -> list[str]:
-    problems: list[str] = []
-    sections: list[tuple[str, Map[str, Any]]] = [
-        ("to_external", mapping.to_external),
-        ("to_native", mapping.to_native),
-        ("computed", mapping.computed),
-        ("value_maps", mapping.value_maps),
-        ("dates", mapping.dates),
-        ("compose", mapping.compose),
-    ]
-    for section, table in sections:
-        for native, target in table.items():
-            try:
-                split_path(native)
-            except ValueError as exc:
-                problems.append(f"{section}: {exc}")
-            if section in ("to_external", "to_native"):
-                try:
-                    split_path(target)
-                except ValueError as exc:
-                    problems.append(f"{section}.{native}: {exc}")
-    return problems
-
-
-@dataclass(frozen=True, slots=True)
-class ComputedProblem:
-    """A problem with one ``computed`` field: its native ``field`` and the ``reason`` (a
-    sentence that names the field); configuration validation positions it at the field."""
-
-    field: str
-    reason: str
-
-
-def computed_problems(mapping: MappingSpec) -> list[ComputedProblem]:
-    """Problems with a mapping's ``computed`` templates, in the order written: a template
-    that does not parse, a root other than ``payload`` and ``record``, and a ``record.x``
-    whose first segment no earlier part of the mapping writes (computed fields run last,
-    in the order written, so a later one is not there yet)."""
-    problems: list[ComputedProblem] = []
-    written = {
-        native.split(".")[0]
-        for native in [
-            *mapping.to_external,
-            *mapping.to_native,
-            *mapping.dates,
-            *mapping.value_maps,
-            *mapping.compose,
-        ]
-    }
-    for native, text in mapping.computed.items():
-        try:
-            references = parse_template(text).references
-        except TemplateSyntaxError as exc:
-            problems.append(ComputedProblem(native, f"template error at {exc.where}: {exc.reason}"))
-            written.add(native.split(".")[0])
-            continue
-        for reference in references:
-            root, _, rest = reference.partition(".")
-            first = rest.split(".")[0]
-            if root not in _COMPUTED_ROOTS:
-                guess = difflib.get_close_matches(root, _COMPUTED_ROOTS, n=1, cutoff=0.5)
-                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-                problems.append(
-                    ComputedProblem(
-                        native,
-                        f"computed '{native}' refers to '{root}'{hint}; use payload.… (the "
-                        "external payload) or record.… (mapped fields)",
-                    )
-                )
-            elif root == "record" and rest and first not in written:
-                later = (
-                    " before this one (computed fields run in the order written)"
-                    if first in mapping.computed
-                    else ""
-                )
-                problems.append(
-                    ComputedProblem(
-                        native,
-                        f"computed '{native}' refers to record.{rest}, which the mapping "
-                        f"does not produce{later}",
-                    )
-                )
-        written.add(native.split(".")[0])
-    return problems
-
-
-def validate_mapping(
-    mapping: MappingSpec, *, direction: Literal["both", "inbound", "outbound"] = "both"
-) -> list[str]:
-    """Problems with a mapping, as readable sentences; an empty list means it is usable.
-
-    Checks: field paths; date formats; value maps that cannot be inverted (when the
-    mapping is used inbound); two native fields written to one external path, or to
-    overlapping paths (when used outbound); a native field written by more than one of
-    ``to_native``, ``compose`` and ``computed``; compose formats; computed templates (only
-    ``payload`` and ``record`` roots, and ``record`` fields written earlier).
-    Fields versus the collection schema are checked by configuration validation using
-    :attr:`CompiledMapping.owned_fields`.
-    """
-    inbound = direction in ("both", "inbound")
-    outbound = direction in ("both", "outbound")
-    problems = _path_problems(mapping)
-    for native, rule in mapping.dates.items():
-        problem = check_date_format(rule.external)
-        if problem is not None:
-            problems.append(f"dates.{native}: {problem}")
-    if inbound:
-        for native, table in mapping.value_maps.items():
-            for keys in _ValueMap(table).ambiguities():
-                shown = short_repr(table[keys[0]], limit=40)
-                problems.append(
-                    f"value_maps.{native}: "
-                    + " and ".join(f"'{key}'" for key in keys)
-                    + f" all map to {shown}, so {shown} cannot be mapped back; make the "
-                    "external values distinct"
-                )
-    if outbound:
-        targets: list[tuple[str, str]] = [
-            (native, mapping.to_external.get(native, native))
-            for native in dict.fromkeys([*mapping.to_external, *mapping.dates, *mapping.value_maps])
-        ]
-        for index, (native, target) in enumerate(targets):
-            for other, other_target in targets[index + 1 :]:
-                if target == other_target:
-                    problems.append(
-                        f"to_external: '{native}' and '{other}' are both written to "
-                        f"external '{target}'"
-                    )
-                elif _overlap(target, other_target):
-                    problems.append(
-                        f"to_external: '{native}' -> '{target}' and '{other}' -> "
-                        f"'{other_target}' overlap (one is inside the other)"
-                    )
-    if inbound:
-        for native in dict.fromkeys([*mapping.to_native, *mapping.compose, *mapping.computed]):
-            writers = [
-                section
-                for section, table in (
-                    ("to_native", mapping.to_native),
-                    ("compose", mapping.compose),
-                    ("computed", mapping.computed),
-                )
-                if native in table
-            ]
-            if len(writers) > 1:
-                problems.append(
-                    f"native field '{native}' is written by both {' and '.join(writers)}; keep one"
-                )
-    for native, fmt in mapping.compose.items():
-        try:
-            parse_compose(fmt)
-        except TemplateError as exc:
-            problems.append(f"compose.{native}: {exc}")
-    problems.extend(f"computed.{p.field}: {p.reason}" for p in computed_problems(mapping))
-    return problems

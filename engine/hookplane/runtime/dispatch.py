@@ -64,6 +64,7 @@ import anyio
 import anyio.to_thread
 from multidict import CIMultiDict
 
+from hookplane.config.models import SYSTEM_EVENTS
 from hookplane.errors import (
     DeliveryError,
     EgressError,
@@ -71,7 +72,7 @@ from hookplane.errors import (
     StateError,
     TriggerNotFound,
 )
-from hookplane.mapping import render_value
+from hookplane.mapping import record_event_context, render_value, system_event_context
 from hookplane.runtime.batch import GroupCommit
 from hookplane.runtime.egress import USER_AGENT, Sender, safe_destination
 from hookplane.runtime.fanout import (
@@ -903,11 +904,17 @@ class Dispatcher:
                              "record": record_json(sample), "previous": None, "test": True}
         else:
             try:
-                rendered = render_value(spec.body, {
-                    "record": {}, "previous": None, "event": "test",
-                    "collection": spec.collection, "environment": view.name,
-                    "trigger": trigger.name, "id": message_id, "occurred_at": occurred_at,
-                    "data": {}})
+                # what a real delivery of this trigger is rendered over, with empty data
+                if all(event in SYSTEM_EVENTS for event in spec.events):
+                    context = system_event_context(
+                        data={}, event="test", environment=view.name, trigger=trigger.name,
+                        delivery_id=message_id, occurred_at=occurred_at)
+                else:
+                    context = record_event_context(
+                        record={}, previous=None, event="test", collection=spec.collection,
+                        environment=view.name, trigger=trigger.name, delivery_id=message_id,
+                        occurred_at=occurred_at)
+                rendered = render_value(spec.body, context)
             except HookplaneError as exc:
                 raise DeliveryError(f"trigger '{trigger_name}': its body template cannot be "
                                     f"rendered: {exc}") from exc

@@ -30,10 +30,11 @@ The body is rendered here, once, and stored as text, so every attempt sends the 
 - a trigger's ``body`` template replaces it, rendered with
   :func:`~hookplane.mapping.render_value` over ``record`` (the data), ``previous`` (the
   previous data, null for a create), ``event``, ``collection``, ``environment``,
-  ``trigger``, ``id`` and ``occurred_at`` (the roots configuration validation accepts). For
-  a system event ``data`` is the event's data, also reachable as ``record`` (``previous``
-  and ``collection`` are null) — configuration validation knows only the record roots so
-  far. A template that renders to text is sent as ``text/plain``, anything else as JSON;
+  ``trigger``, ``id`` and ``occurred_at``. For a system event ``data`` is the event's data,
+  also reachable as ``record`` (``previous`` and ``collection`` are null). Both are built by
+  :mod:`hookplane.mapping.contexts`, whose root lists configuration validation checks
+  against (``data`` only for a trigger that lists nothing but system events). A template
+  that renders to text is sent as ``text/plain``, anything else as JSON;
 - an ``external_write`` trigger sends the record mapped through its source's
   ``to_external`` mapping to the source's write endpoint, the path's ``{id}`` being the
   record's external id, URL-encoded (a record without an external id is skipped, logged).
@@ -62,7 +63,12 @@ from typing import Any, Final
 
 from hookplane.config.models import SYSTEM_EVENTS, RetryPolicy, Trigger
 from hookplane.errors import HookplaneError
-from hookplane.mapping import compile_filter, render_value
+from hookplane.mapping import (
+    compile_filter,
+    record_event_context,
+    render_value,
+    system_event_context,
+)
 from hookplane.runtime.network import source_url
 from hookplane.runtime.registry import EnvironmentView, TriggerView
 from hookplane.state.runtime import OutboxItem, Record, RecordEvent, new_outbox_id
@@ -245,12 +251,10 @@ def _record_item(view: EnvironmentView, trigger: TriggerView, event: RecordEvent
                 "record": record_json(record),
                 "previous": record_json(event.previous) if event.previous else None}
         else:
-            context = {
-                "record": record.data,
-                "previous": event.previous.data if event.previous else None,
-                "event": name, "collection": event.collection,
-                "environment": event.environment, "trigger": trigger.name,
-                "id": delivery_id, "occurred_at": occurred_at}
+            context = record_event_context(
+                record=record.data, previous=event.previous.data if event.previous else None,
+                event=name, collection=event.collection, environment=event.environment,
+                trigger=trigger.name, delivery_id=delivery_id, occurred_at=occurred_at)
             rendered = render_value(spec.body, context)
         body, content_type = _body(rendered)
     return OutboxItem(
@@ -302,10 +306,9 @@ def system_event_items(view: EnvironmentView, name: str, data: dict[str, Any], *
                                  "environment": view.name, "occurred_at": occurred_at,
                                  "data": data}
             else:
-                rendered = render_value(spec.body, {
-                    "event": name, "environment": view.name, "trigger": trigger.name,
-                    "id": delivery_id, "occurred_at": occurred_at, "data": data,
-                    "record": data, "previous": None, "collection": None})
+                rendered = render_value(spec.body, system_event_context(
+                    data=data, event=name, environment=view.name, trigger=trigger.name,
+                    delivery_id=delivery_id, occurred_at=occurred_at))
             body, content_type = _body(rendered)
         except _RECOVERABLE as exc:
             log.warning("trigger '%s' in '%s': no delivery for %s: %s", trigger.name,

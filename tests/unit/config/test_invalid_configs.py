@@ -611,6 +611,22 @@ CASES = [
            w:
              collection: incidents
              mapping:
+               to_external:
+                 title: summary
+                 status: summary.state
+         """, "main.yaml:7:17",
+         "'status' is mapped onto 'summary.state' and 'title' onto 'summary': one is inside "
+         "the other, so writing one overwrites the other; two fields cannot share one target",
+         id="two-fields-overlapping-external-targets"),
+    case("triggers:\n  t:\n    events: [config.applied]\n    url: https://hooks.example.com/t\n"
+         '    body: {text: "{{dta.serial}}"}\n', "main.yaml:5:18",
+         "template refers to '{{dta.serial}}': 'dta' is not available here (did you mean "
+         "'data'?)", id="system-event-template-unknown-root"),
+    case("""\
+         inbound_webhooks:
+           w:
+             collection: incidents
+             mapping:
                to_native:
                  title: summary
                  status: summary
