@@ -333,6 +333,9 @@ def test_the_state_package_has_no_import_cycle() -> None:
     assert "hookplane.state.records" in graph
     assert "hookplane.state.database" in graph["hookplane.state.store"]
     assert cycles(graph) == []
+    # the Store is a facade: no repository reaches back into it (only the package re-exports it)
+    assert [module for module, targets in graph.items()
+            if "hookplane.state.store" in targets] == ["hookplane.state"]
 
 
 def test_state_modules_keep_to_their_size_budget() -> None:
