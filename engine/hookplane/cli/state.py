@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
@@ -12,13 +11,13 @@ from hookplane.cli.common import actor, database_url_option, open_store
 from hookplane.cli.main import Context
 from hookplane.errors import ConfigError, HookplaneError, SecretError
 from hookplane.state.crypto import (
-    KEY_FILE_NAME,
     SECRET_KEY_ENV,
     generate_key,
     install_key_file,
     stage_key_file,
 )
-from hookplane.state.db import STATE_DIR, resolve_url, sqlite_path
+from hookplane.state.db import resolve_url
+from hookplane.state.keys import key_file_for
 
 NEW_KEY_ENV = "HOOKPLANE_NEW_SECRET_KEY"
 CLOCK_SKEW_SECONDS = 30.0
@@ -44,7 +43,7 @@ def rekey_command(obj: Context, database_url: str | None, yes: bool) -> int:
     once the database has switched. Audited as 'rekey' in every environment.
     """
     url = resolve_url(database_url, root=obj.root)
-    key_file = _key_file(url, obj.root)
+    key_file = key_file_for(url, root=obj.root)
     new_key = os.environ.get(NEW_KEY_ENV, "").strip()
     uses_file = key_file is not None and not os.environ.get(SECRET_KEY_ENV)
     if not new_key:
@@ -79,13 +78,6 @@ def rekey_command(obj: Context, database_url: str | None, yes: bool) -> int:
                    "key refuses to start, and one already running refuses to write secrets.")
     click.echo("Saved plan files made before this no longer verify: plan again.")
     return 0
-
-
-def _key_file(url: str, root: Path) -> Path | None:
-    if not url.startswith("sqlite"):
-        return None
-    database = sqlite_path(url)
-    return (database.parent if database is not None else root / STATE_DIR) / KEY_FILE_NAME
 
 
 @click.command("doctor")

@@ -13,7 +13,9 @@ from hookplane.state.store import AuditRecord, Store
 
 if TYPE_CHECKING:
     from hookplane.runtime.services import Services
+    from hookplane.state.outbox import Outbox
     from hookplane.state.runtime import Job, RuntimeStore
+    from hookplane.state.triggers import Triggers
 
 
 def describe_inbound(services: Services, environment: str) -> list[dict[str, Any]] | None:
@@ -164,7 +166,7 @@ def trigger_deliveries(services: Services, environment: str, name: str, *, statu
     return [delivery_row(d) for d in page], following
 
 
-def enable_trigger(store: Store, runtime: RuntimeStore, environment: str, name: str, *,
+def enable_trigger(store: Store, runtime: Triggers, environment: str, name: str, *,
                    actor: str) -> dict[str, Any]:
     """Close trigger ``name``'s circuit breaker (re-enable it after ``trigger.disabled``):
     its waiting deliveries are due at once. One audited operation for the CLI and the admin
@@ -182,7 +184,7 @@ def enable_trigger(store: Store, runtime: RuntimeStore, environment: str, name: 
     return {"trigger": name, "closed": closed, "breaker_before": before}
 
 
-def recover_deliveries(store: Store, runtime: RuntimeStore, environment: str, name: str, *,
+def recover_deliveries(store: Store, runtime: Outbox, environment: str, name: str, *,
                        since: datetime, include_delivered: bool, actor: str,
                        progress: Callable[[int], None] | None = None) -> int:
     """Bulk recovery, one audited operation for the CLI, the admin API and the console:

@@ -28,7 +28,7 @@ from hookplane.errors import (
 from hookplane.runtime.authguard import FailedAuth
 from hookplane.runtime.events import WriteEvents
 from hookplane.runtime.registry import CollectionView, EnvironmentView, Registry
-from hookplane.state.runtime import Record, RuntimeStore
+from hookplane.state.records import Record, Records
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class Caller:
 
 
 class RecordsService:
-    def __init__(self, registry: Registry, store: RuntimeStore, events: WriteEvents, *,
+    def __init__(self, registry: Registry, store: Records, events: WriteEvents, *,
                  auth: FailedAuth | None = None) -> None:
         self.auth = auth or FailedAuth()
         self.registry = registry

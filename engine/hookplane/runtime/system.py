@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from hookplane.errors import StateError
 from hookplane.runtime.fanout import system_event_items
 from hookplane.runtime.registry import Registry
-from hookplane.state.runtime import RuntimeStore
+from hookplane.state.outbox import Outbox
 from hookplane.state.store import Store
 
 log = logging.getLogger("hookplane.runtime.system")
@@ -23,7 +23,7 @@ EVENTS = {"apply": "config.applied", "promote": "config.promoted"}
 
 
 class SystemEvents:
-    def __init__(self, store: Store, runtime: RuntimeStore, registry: Registry, *,
+    def __init__(self, store: Store, runtime: Outbox, registry: Registry, *,
                  window_seconds: float = 3600.0) -> None:
         self._store = store
         self._runtime = runtime

@@ -1,5 +1,8 @@
 """The state store: SQLAlchemy tables, the :class:`Store`, secrets at rest, migrations.
 
+:class:`Store` is a facade over the config state's repositories (``snapshots``,
+``commits``, ``locks``, ``resource_secrets``, ``audit``, ``keys``).
+
 The only package that imports SQLAlchemy. Typical use::
 
     with Store.open(url, root=project_root) as store:
