@@ -571,6 +571,7 @@ def openapi_document() -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
     The app is built on a throw-away SQLite state without background workers.
     """
     from hookplane.runtime.app import create_app
+    from hookplane.runtime.controllers.deps import services_of
 
     with tempfile.TemporaryDirectory(prefix="hookplane-docs-") as tmp:
         root = Path(tmp)
@@ -586,7 +587,7 @@ def openapi_document() -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
                         if fn is not None and fn.__doc__:
                             docstrings[(path_format, method.lower())] = _doc(fn.__doc__)
         finally:
-            app.state.services.store.close()
+            services_of(app).store.close()
     return schema, docstrings
 
 

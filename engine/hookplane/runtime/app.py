@@ -45,6 +45,7 @@ from hookplane.runtime.controllers import (
     RecordsController,
 )
 from hookplane.runtime.controllers._openapi import components
+from hookplane.runtime.controllers.deps import attach_services, services_of
 from hookplane.runtime.controllers.records import RECORD_BODY_BYTES
 from hookplane.runtime.dispatch import Dispatcher, retention_days_from_env
 from hookplane.runtime.egress import Sender, sender_from_env
@@ -106,7 +107,7 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, capture)
         finally:
             route = route_template(scope)
-            meters: Metrics = scope["app"].state.services.metrics
+            meters: Metrics = services_of(scope["app"]).metrics
             meters.requests.labels(route=route, status=str(status)).inc()
             meters.latency.labels(route=route).observe(time.perf_counter() - started)
 
@@ -214,7 +215,7 @@ def create_app(
         store.close()
 
     app = Litestar(
-        route_handlers=[*CONTROLLERS, *console_handlers(root=root)],
+        route_handlers=[*CONTROLLERS, *console_handlers(root=root, admin_token=token)],
         template_config=template_config(),
         lifespan=[background],
         exception_handlers={Exception: json_error},
@@ -225,7 +226,7 @@ def create_app(
         middleware=[_metrics_middleware],
         debug=False,
     )
-    app.state.services = services
+    attach_services(app, services)
     return app
 
 

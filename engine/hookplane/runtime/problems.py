@@ -73,6 +73,13 @@ def status_of(exc: BaseException) -> int:
     return 500
 
 
+def is_framework_refusal(exc: BaseException) -> bool:
+    """Litestar's own refusal (a request it rejected before or around a handler: a malformed
+    form or parameter, a body over the route's limit), not a domain error. The runtime's own
+    code raises domain errors only; this module is the one that knows Litestar's."""
+    return isinstance(exc, HTTPException)
+
+
 def headers_of(exc: BaseException, status: int) -> dict[str, str]:
     """The headers the answer carries (``Retry-After``, ``WWW-Authenticate``)."""
     headers: dict[str, str] = {}

@@ -3,14 +3,18 @@ access log (:data:`hookplane.runtime.logs.CONTROLLER_PATH`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Router
+from litestar import Controller
+from litestar.handlers.base import BaseRouteHandler
 
 from hookplane.runtime.logs import CONTROLLER_PATH
 
 
 class BaseController(Controller):
-    def __init__(self, owner: Router) -> None:
-        super().__init__(owner)
-        self.opt: dict[str, Any] = {**(self.opt or {}), CONTROLLER_PATH: self.path}
+    def get_route_handlers(self) -> list[BaseRouteHandler]:
+        """The controller's handlers, each marked with its path. On the handlers, not the
+        controller: the ``OPTIONS`` handlers Litestar adds to a route inherit the
+        controller's options but carry the route's whole path already."""
+        handlers = super().get_route_handlers()
+        for handler in handlers:
+            handler.opt = {**handler.opt, CONTROLLER_PATH: self.path}
+        return handlers

@@ -4,6 +4,7 @@ bodies the handlers read themselves (streamed, capped, after authentication)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Components,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
     RequestBody,
@@ -51,16 +53,16 @@ _ERRORS = {
 }
 
 
-def documented(*errors: int, answer: tuple[int, type[Any], str] | None = None,
+def documented(*errors: int, answer: tuple[int, Any, str] | None = None,
+               answers: Sequence[tuple[int, Any, str]] = (),
                **success: str) -> dict[int, ResponseSpec]:
     """OpenAPI answers of a route: the error statuses it really sends (body ``ErrorBody``),
-    its typed success ``answer`` (status, model, description) and extra success statuses
-    (``s200="…"``) with a JSON object body."""
+    its typed success ``answer`` or ``answers`` (status, model or union of models,
+    description) and extra success statuses (``s200="…"``) with a JSON object body."""
     specs = {int(code[1:]): ResponseSpec(data_container=dict[str, Any], description=text,
                                          generate_examples=False)
              for code, text in success.items()}
-    if answer is not None:
-        status, model, text = answer
+    for status, model, text in (*answers, *([answer] if answer is not None else [])):
         specs[status] = ResponseSpec(data_container=model, description=text,
                                      generate_examples=False)
     specs.update({code: ResponseSpec(data_container=ErrorBody, description=_ERRORS[code],
@@ -121,9 +123,15 @@ def components() -> Components:
 JSON_OBJECT = Schema(type=OpenAPIType.OBJECT, additional_properties=True)
 
 
-def with_body(description: str, content: dict[str, Schema]) -> type[Operation]:
+TEXT = "text/plain"
+
+
+def with_body(description: str, content: dict[str, Schema], *,
+              also_text: tuple[int, ...] = ()) -> type[Operation]:
     """An ``operation_class`` documenting the body a handler reads itself (from the stream,
-    within its limits, once the caller is authenticated), which Litestar cannot see."""
+    within its limits, once the caller is authenticated), which Litestar cannot see; the
+    statuses in ``also_text`` may answer ``text/plain`` too (a provider's challenge,
+    echoed), besides their documented JSON."""
     body = RequestBody(content={media: OpenAPIMediaType(schema=schema)
                                 for media, schema in content.items()},
                        description=description, required=True)
@@ -132,5 +140,10 @@ def with_body(description: str, content: dict[str, Schema]) -> type[Operation]:
     class _WithBody(Operation):
         def __post_init__(self) -> None:
             self.request_body = body
+            for status in also_text:
+                answer = (self.responses or {}).get(str(status))
+                if isinstance(answer, OpenAPIResponse):
+                    answer.content = {**(answer.content or {}), TEXT: OpenAPIMediaType(
+                        schema=Schema(type=OpenAPIType.STRING))}
 
     return _WithBody

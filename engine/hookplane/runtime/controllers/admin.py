@@ -28,7 +28,12 @@ from hookplane.runtime.admin import (
 )
 from hookplane.runtime.controllers._base import BaseController
 from hookplane.runtime.controllers._openapi import ADMIN_ERRORS, ADMIN_SECURITY, documented
-from hookplane.runtime.controllers.deps import ServicesDep, provide, provide_services
+from hookplane.runtime.controllers.deps import (
+    ServicesDep,
+    provide,
+    provide_services,
+    services_of,
+)
 from hookplane.runtime.controllers.models import (
     BreakerClosed,
     Queued,
@@ -45,8 +50,8 @@ _Rows = list[dict[str, Any]] | tuple[list[dict[str, Any]], str | None] | None
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any],
                 handler: BaseRouteHandler) -> None:
     """Every /admin route: ``Authorization: Bearer $HOOKPLANE_ADMIN_TOKEN`` (off without it).
-    A guard runs before dependencies are resolved, so it reads the services itself."""
-    services: ServicesDep = connection.app.state.services
+    A guard runs before dependencies are resolved, so it asks :func:`services_of`."""
+    services = services_of(connection.app)
     token = services.admin_token
     if not token:
         raise NotFound("management API is off: set HOOKPLANE_ADMIN_TOKEN")

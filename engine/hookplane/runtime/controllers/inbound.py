@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
@@ -22,6 +22,7 @@ from hookplane.runtime.controllers._openapi import (
     with_body,
 )
 from hookplane.runtime.controllers.deps import IngestDep, provide, provide_ingest
+from hookplane.runtime.controllers.models import IngestAnswer, JobQueued, Stored
 from hookplane.runtime.ingest import Arrival, Outcome
 
 MAX_INGEST_BODY = 64 * 1024 * 1024
@@ -34,7 +35,28 @@ _DELIVERY = with_body(
     "`max_body_bytes`, and verified against its auth before it is parsed.",
     {"application/json": JSON_OBJECT,
      "application/x-www-form-urlencoded": Schema(type=OpenAPIType.OBJECT,
-                                                 additional_properties=True)})
+                                                 additional_properties=True)},
+    also_text=(200,))
+
+_INGEST_ANSWERS = documented(
+    400, 401, 403, 404, 408, 413, 415, 422, 429, 503,
+    answers=((201, Stored, "Stored: a new record."),
+             (202, JobQueued, "Accepted: a hydration or invoke job was queued."),
+             (200, IngestAnswer,
+              "Updated, a duplicate delivery, or a provider handshake answered without a "
+              "record (Slack url_verification, Zoom endpoint.url_validation, Discord PING; "
+              "Discord's deferred answer to a stored interaction). Twitch's "
+              "webhook_callback_verification and Microsoft Graph's validationToken are "
+              "answered with the challenge as text/plain.")),
+) | {204: ResponseSpec(data_container=None, generate_examples=False,
+                       description="A Twitch revocation, logged; no record.")}
+"""The ingest's answers: typed JSON bodies (``models``), the errors' ``ErrorBody``."""
+
+_HANDSHAKE_ANSWERS = documented(400, 403, 404, 405, 429, 503) | {
+    200: ResponseSpec(data_container=str, media_type=MediaType.TEXT, generate_examples=False,
+                      description="The provider's challenge, echoed as text/plain (Meta's "
+                                  "hub.challenge once hub.verify_token matches, Dropbox's "
+                                  "challenge).")}
 
 
 def _arrival(request: Request[Any, Any, Any]) -> Arrival:
@@ -63,15 +85,7 @@ class InboundController(BaseController):
     dependencies = provide(ingest_service=provide_ingest)
 
     @post(request_max_body_size=MAX_INGEST_BODY, status_code=200, operation_class=_DELIVERY,
-          responses=documented(400, 401, 403, 404, 408, 413, 415, 422, 429, 503,
-                               s201="Stored: a new record.",
-                               s202="Accepted: a hydration or invoke job was queued.",
-                               s200="Updated, a duplicate delivery, or a provider handshake "
-                                    "answered without a record (Slack url_verification, "
-                                    "Zoom endpoint.url_validation; Twitch's challenge is "
-                                    "text/plain).")
-          | {204: ResponseSpec(data_container=None, generate_examples=False,
-                               description="A Twitch revocation, logged; no record.")})
+          responses=_INGEST_ANSWERS)
     async def ingest(self, request: Request[Any, Any, Any], environment: FromPath[str],
                      webhook_id: FromPath[str], ingest_service: IngestDep,
                      ) -> Response[Any]:
@@ -87,10 +101,7 @@ class InboundController(BaseController):
             environment, webhook_id, peer=peer, headers=request.headers,
             content_length=length, chunks=request.stream(), arrival=_arrival(request)))
 
-    @get(responses=documented(400, 403, 404, 405, 429, 503,
-                              s200="The provider's challenge, echoed as text/plain (Meta's "
-                                   "hub.challenge once hub.verify_token matches, Dropbox's "
-                                   "challenge)."))
+    @get(responses=_HANDSHAKE_ANSWERS)
     async def handshake(self, request: Request[Any, Any, Any], environment: FromPath[str],
                         webhook_id: FromPath[str], ingest_service: IngestDep,
                         ) -> Response[Any]:

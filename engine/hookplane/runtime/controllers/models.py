@@ -5,7 +5,7 @@ answer against them in ``tests/hardening``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -90,3 +90,66 @@ class TestSend:
     latency_ms: float | None
     response_excerpt: str | None
     error: str | None
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class Stored:
+    """A delivery written as a record: ``created`` (201) or ``updated`` (200)."""
+
+    status: Literal["created", "updated"]
+    record_id: str
+    collection: str
+    delivery_id: str | None = None
+    """The provider's delivery id, when it sends one (absent otherwise)."""
+
+
+@dataclass
+class Duplicate:
+    """A repeat of a delivery already processed within the deduplication window (24 hours):
+    nothing was written."""
+
+    status: Literal["duplicate"]
+    delivery_id: str
+
+
+@dataclass
+class JobQueued:
+    """A hydration (``operation``: what it will do to the record) or invoke job was queued."""
+
+    status: Literal["accepted"]
+    job_id: str
+    operation: Literal["upsert", "delete"] | None = None
+    delivery_id: str | None = None
+    """The provider's delivery id, when it sends one (absent otherwise)."""
+
+
+@dataclass
+class SlackChallenge:
+    """Slack's ``url_verification``: its challenge, echoed."""
+
+    challenge: str
+
+
+@dataclass
+class ZoomValidation:
+    """Zoom's ``endpoint.url_validation``: the plain token and its HMAC under the secret
+    (Zoom's names)."""
+
+    plainToken: str
+    encryptedToken: str
+
+
+@dataclass
+class DiscordResponse:
+    """Discord's interaction response: PONG (``type`` 1) to a PING, or the deferred answer
+    to a stored interaction (5, 6, or 8 with empty ``data.choices``)."""
+
+    type: int
+    data: dict[str, Any] | None = None
+
+
+IngestAnswer = Stored | Duplicate | SlackChallenge | ZoomValidation | DiscordResponse
+"""The JSON bodies of an ingest's 200."""
