@@ -51,6 +51,19 @@ def test_claim_hands_each_due_row_to_one_worker_until_its_lease_ends(
 
 
 
+def test_a_claim_leaves_the_rows_of_skipped_triggers_in_the_table(rt: RuntimeStore) -> None:
+    """The dispatcher names the triggers it will not send to now (slow at their share,
+    paused): their rows stay pending for anyone, the others are claimed."""
+    slow = rt.enqueue_outbox(ENV, [_item(n, trigger="trg_slow") for n in range(3)])
+    quick = rt.enqueue_outbox(ENV, [_item(n, trigger="trg_quick") for n in range(2)])
+    other = rt.enqueue_outbox(ENV, [_item(9, trigger="trg_other")])
+    claimed = rt.claim_outbox(worker="w1", limit=10, lease_seconds=30,
+                              skip_triggers={"trg_slow", "trg_none"})
+    assert sorted(row.id for row in claimed) == sorted(quick + other)
+    rest = rt.claim_outbox(worker="w2", limit=10, lease_seconds=30, skip_triggers=())
+    assert sorted(row.id for row in rest) == sorted(slow)
+
+
 def test_a_stopping_worker_hands_back_only_what_it_still_holds(rt: RuntimeStore) -> None:
     ids = rt.enqueue_outbox(ENV, [_item(n) for n in range(4)])
     mine = rt.claim_outbox(worker="w1", limit=3, lease_seconds=30)
