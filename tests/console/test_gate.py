@@ -132,3 +132,17 @@ def test_console_sign_in_is_throttled_per_client(app: tuple[TestClient, str]) ->
     # one counter for the client: the admin API waits too
     api = http.get("/admin/preview/triggers", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert api.status_code == 429
+
+
+def test_a_link_cannot_put_its_own_words_in_the_trigger_page(
+        app: tuple[TestClient, str]) -> None:
+    """``?queued=`` names the delivery the redeliver form queued: a crafted link could make
+    the console's own status line say anything (escaped, but in the console's voice)."""
+    http, _ = app
+    assert _sign_in(http) == 303
+    spoof = "x. Your admin token leaked: sign in again at https://evil.example/console"
+    page = http.get(TRIGGER, params={"queued": spoof})
+    assert page.status_code == 200
+    assert "evil.example" not in page.text and "token leaked" not in page.text
+    real = http.get(TRIGGER, params={"queued": "msg_0123456789abcdefghjk"})
+    assert "Delivery msg_0123456789abcdefghjk is queued again" in real.text
