@@ -146,3 +146,28 @@ def test_a_link_cannot_put_its_own_words_in_the_trigger_page(
     assert "evil.example" not in page.text and "token leaked" not in page.text
     real = http.get(TRIGGER, params={"queued": "msg_0123456789abcdefghjk"})
     assert "Delivery msg_0123456789abcdefghjk is queued again" in real.text
+
+
+def test_every_console_route_passes_the_one_gate(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler (or a route Litestar generates) with its own ``before_request``, or one
+    mounted outside the router, would skip the session and CSRF checks: Litestar takes the
+    closest layer's hook, it does not chain them. Only the sign-in form is public."""
+    monkeypatch.delenv("HOOKPLANE_ADMIN_TOKEN", raising=False)
+    app = create_app(database_url=f"sqlite:///{tmp_path / 'state.db'}", root=tmp_path,
+                     admin_token=ADMIN_TOKEN, run_jobs=False)
+    gates, public, static = set(), set(), set()
+    for route in app.routes:
+        if route.path != "/console" and not route.path.startswith("/console/"):
+            continue
+        for handler in route.route_handlers:  # type: ignore[union-attr]
+            methods = frozenset(handler.http_methods)
+            if route.path.startswith("/console/static/"):
+                static.add(methods)
+                continue
+            gates.add(handler.resolve_before_request())
+            if handler.opt.get("console_public"):
+                public.update((route.path, method) for method in methods)
+    assert len(gates) == 1 and None not in gates
+    assert public == {("/console/sign-in", "GET"), ("/console/sign-in", "POST")}
+    assert set().union(*static) <= {"GET", "HEAD", "OPTIONS"}  # files only
