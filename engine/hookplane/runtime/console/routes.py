@@ -21,6 +21,7 @@ Routes call the same store and admin functions as the management API (``admin.ro
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +87,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What ``?queued=`` (the redeliver form's redirect) may name for its notice."""
 _T = TypeVar("_T")
 _Request: TypeAlias = Request[Any, Any, Any]
 
@@ -407,7 +410,7 @@ class TriggerPages(BaseController):
         """A trigger: configuration, secrets (prefixes), delivery history."""
         notice = None
         queued = request.query_params.get("queued")
-        if queued:
+        if queued and _DELIVERY_ID.fullmatch(queued):  # an id, not a link's own words
             notice = f"Delivery {queued} is queued again; refresh to see the new attempt."
         if request.query_params.get("not_queued"):
             notice = "Only a failed delivery can be redelivered; nothing was queued."
